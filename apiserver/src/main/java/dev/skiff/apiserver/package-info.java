@@ -1,0 +1,2 @@
+/** The Kubernetes-compatible API server. */
+package dev.skiff.apiserver;
