@@ -1,0 +1,228 @@
+package dev.skiff.apiserver.http;
+
+import dev.skiff.apiserver.api.ApiException;
+import dev.skiff.apiserver.api.Json;
+import dev.skiff.apiserver.auth.AuthenticationException;
+import dev.skiff.apiserver.auth.Authenticator;
+import dev.skiff.apiserver.auth.UserInfo;
+import dev.skiff.apiserver.cache.CacheHub;
+import dev.skiff.apiserver.registry.ResourceRegistry;
+import dev.skiff.apiserver.registry.ResourceStore;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.X509Certificate;
+import java.util.function.BooleanSupplier;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The API server's one Jetty handler: the request pipeline authenticate → (authorize) → route →
+ * resource handler, with every failure answered as a Kubernetes Status. Runs each request on its
+ * own virtual thread (the handler blocks; DESIGN.md: a goroutine in the seeds is a virtual thread
+ * here).
+ */
+public final class ApiHandler extends Handler.Abstract {
+  private static final Logger LOG = LoggerFactory.getLogger(ApiHandler.class);
+  private static volatile CacheHub hubRef;
+
+  private final ResourceRegistry registry;
+  private final Authenticator authenticator;
+  private final ResourceHandler resources;
+  private final OpenApiEndpoint openapi;
+  private final Metrics metrics = new Metrics();
+  private final BooleanSupplier ready;
+  private final String version;
+  private volatile Discovery discovery;
+
+  public ApiHandler(ResourceRegistry registry, Authenticator authenticator, SchemaCheck schema, PatchApplier patches,
+      TableWriterFactory tables, OpenApiEndpoint openapi, BooleanSupplier ready, java.time.Clock clock) {
+    super(InvocationType.BLOCKING);
+    this.registry = registry;
+    this.authenticator = authenticator;
+    this.openapi = openapi;
+    this.ready = ready;
+    this.resources = new ResourceHandler(schema, patches, tables.create(clock), clock);
+    this.discovery = new Discovery(registry.descriptors());
+    this.version = VersionInfo.json();
+    hubRef = registry.hub();
+    registry.onChange(() -> discovery = new Discovery(registry.descriptors()));
+    metrics.caches(() -> {
+      java.util.Map<String, dev.skiff.apiserver.cache.WatchCache> m = new java.util.HashMap<>();
+      for (var d : registry.descriptors()) {
+        m.put(d.storagePrefix(), registry.store(d.group, d.version, d.plural).cache());
+      }
+      return m;
+    });
+  }
+
+  static CacheHub hub(ResourceStore store) {
+    return hubRef;
+  }
+
+  public Metrics metrics() {
+    return metrics;
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) {
+    long start = System.nanoTime();
+    Exchange ex = new Exchange(request, response, callback);
+    String path = request.getHttpURI().getDecodedPath();
+    RequestInfo info = RequestInfo.parse(request.getMethod(), path, ex.flag("watch"));
+    String metricVerb = info.verb().toUpperCase();
+    try {
+      if (serveUnauthenticated(ex, path)) {
+        return true;
+      }
+      UserInfo user = authenticate(request);
+      if (user == null) {
+        throw ApiException.unauthorized();
+      }
+      route(ex, info, path);
+    } catch (ApiException e) {
+      ex.error(e);
+    } catch (AuthenticationException e) {
+      ex.error(ApiException.unauthorized());
+    } catch (RuntimeException e) {
+      LOG.error("{} {}: {}", request.getMethod(), path, e.toString(), e);
+      ex.error(ApiException.internal(e.toString()));
+    } catch (Exception e) {
+      ex.error(ApiException.internal(e.toString()));
+    } finally {
+      if (!ex.answered()) {
+        ex.error(ApiException.internal("no response"));
+      }
+      metrics.record(metricVerb, info.resource() == null ? "" : info.resource(), ex.status, System.nanoTime() - start);
+    }
+    return true;
+  }
+
+  private UserInfo authenticate(Request request) {
+    X509Certificate[] chain = null;
+    Object ssl = request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
+    if (ssl instanceof EndPoint.SslSessionData data) {
+      chain = data.peerCertificates();
+    }
+    return authenticator.authenticate(chain, request.getHeaders().get("Authorization"));
+  }
+
+  private boolean serveUnauthenticated(Exchange ex, String path) {
+    switch (path) {
+      case "/healthz", "/livez" -> ex.send(200, "text/plain; charset=utf-8", "ok".getBytes(StandardCharsets.UTF_8));
+      case "/readyz" -> {
+        if (ready.getAsBoolean()) {
+          ex.send(200, "text/plain; charset=utf-8", "ok".getBytes(StandardCharsets.UTF_8));
+        } else {
+          ex.send(500, "text/plain; charset=utf-8", "[-]informer-sync failed: not ready\nreadyz check failed".getBytes(StandardCharsets.UTF_8));
+        }
+      }
+      case "/version", "/version/" -> ex.json(200, version.getBytes(StandardCharsets.UTF_8));
+      default -> {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private void route(Exchange ex, RequestInfo info, String path) throws Exception {
+    if (info.resourceRequest()) {
+      ResourceStore store = registry.store(info.group(), info.version(), info.resource());
+      if (store == null) {
+        throw notFound(path);
+      }
+      Negotiation neg = Negotiation.of(ex.header("Accept"));
+      if (info.verb().equals("watch")) {
+        metrics.watchOpened();
+        try {
+          resources.handle(ex, info, store, neg);
+        } finally {
+          metrics.watchClosed();
+        }
+      } else {
+        resources.handle(ex, info, store, neg);
+      }
+      return;
+    }
+    if (!ex.method().equals("GET")) {
+      throw ApiException.methodNotAllowed("the server does not allow this method on the requested resource");
+    }
+    Discovery disc = discovery;
+    if (path.equals("/api") || path.equals("/apis")) {
+      boolean core = path.equals("/api");
+      String accept = ex.header("Accept");
+      String aggregated = aggregatedVersion(accept);
+      if (aggregated != null) {
+        ex.send(200, "application/json;g=apidiscovery.k8s.io;v=" + aggregated + ";as=APIGroupDiscoveryList",
+            disc.aggregated(core, aggregated));
+      } else if (core) {
+        ex.json(200, disc.apiVersions(ex.request.getHttpURI().getHost() + ":" + ex.request.getHttpURI().getPort()));
+      } else {
+        ex.json(200, disc.apiGroupList());
+      }
+      return;
+    }
+    if (info.parts().size() == 2 && info.parts().get(0).equals("api")) {
+      byte[] b = disc.resourceList("", info.parts().get(1));
+      if (b == null) {
+        throw notFound(path);
+      }
+      ex.json(200, b);
+      return;
+    }
+    if (info.parts().size() == 2 && info.parts().get(0).equals("apis")) {
+      byte[] b = disc.apiGroup(info.parts().get(1));
+      if (b == null) {
+        throw notFound(path);
+      }
+      ex.json(200, b);
+      return;
+    }
+    if (info.parts().size() == 3 && info.parts().get(0).equals("apis")) {
+      byte[] b = disc.resourceList(info.parts().get(1), info.parts().get(2));
+      if (b == null) {
+        throw notFound(path);
+      }
+      ex.json(200, b);
+      return;
+    }
+    if (path.startsWith("/openapi/v3")) {
+      byte[] doc = openapi.document(path.substring("/openapi/v3".length()));
+      if (doc == null) {
+        throw notFound(path);
+      }
+      ex.json(200, doc);
+      return;
+    }
+    if (path.equals("/metrics")) {
+      ex.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics.render().getBytes(StandardCharsets.UTF_8));
+      return;
+    }
+    throw notFound(path);
+  }
+
+  /** "v2" or "v2beta1" when the client asked for aggregated discovery in that version. */
+  static String aggregatedVersion(String accept) {
+    if (accept == null) {
+      return null;
+    }
+    for (String clause : accept.split(",")) {
+      if (clause.contains("g=apidiscovery.k8s.io") && clause.contains("as=APIGroupDiscoveryList")) {
+        if (clause.contains("v=v2beta1")) {
+          return "v2beta1";
+        }
+        if (clause.contains("v=v2")) {
+          return "v2";
+        }
+      }
+    }
+    return null;
+  }
+
+  private static ApiException notFound(String path) {
+    return new ApiException(404, "NotFound", "the server could not find the requested resource", Json.object());
+  }
+}

@@ -1,0 +1,154 @@
+package dev.skiff.apiserver.http;
+
+import dev.skiff.apiserver.api.ApiException;
+import dev.skiff.apiserver.api.Json;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.Deflater;
+import java.util.zip.GZIPOutputStream;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Fields;
+
+/**
+ * One HTTP exchange as the API handlers see it: query parameters, the body (with kube-apiserver's
+ * 3 MiB limit), and ways to answer — a JSON body (gzipped when large and the client accepts it, as
+ * kube-apiserver does above 128 KiB), a Status error, or a stream. Every exchange is answered
+ * exactly once.
+ */
+public final class Exchange {
+  static final int MAX_BODY = 3 * 1024 * 1024;
+  private static final int GZIP_THRESHOLD = 128 * 1024;
+
+  final Request request;
+  final Response response;
+  final Callback callback;
+  final Fields query;
+  private final List<String> warnings = new ArrayList<>();
+  private boolean answered;
+  int status;
+
+  Exchange(Request request, Response response, Callback callback) {
+    this.request = request;
+    this.response = response;
+    this.callback = callback;
+    this.query = Request.extractQueryParameters(request);
+  }
+
+  public String param(String name) {
+    Fields.Field f = query.get(name);
+    return f == null ? null : f.getValue();
+  }
+
+  public List<String> params(String name) {
+    Fields.Field f = query.get(name);
+    return f == null ? List.of() : f.getValues();
+  }
+
+  public boolean flag(String name) {
+    String v = param(name);
+    return v != null && (v.equals("true") || v.equals("1"));
+  }
+
+  public String header(String name) {
+    return request.getHeaders().get(name);
+  }
+
+  public String method() {
+    return request.getMethod();
+  }
+
+  /** Adds a {@code Warning: 299 - "text"} header, the way kubectl expects warnings. */
+  public void warn(String text) {
+    warnings.add(text);
+  }
+
+  public byte[] body() {
+    try (InputStream in = Content.Source.asInputStream(request)) {
+      byte[] b = in.readNBytes(MAX_BODY + 1);
+      if (b.length > MAX_BODY) {
+        throw ApiException.tooLarge("Request entity too large: limit is " + MAX_BODY);
+      }
+      return b;
+    } catch (IOException e) {
+      throw ApiException.badRequest("unable to read request body: " + e.getMessage());
+    }
+  }
+
+  public void json(int code, byte[] body) {
+    send(code, "application/json", body);
+  }
+
+  public void send(int code, String contentType, byte[] body) {
+    if (answered) {
+      return;
+    }
+    answered = true;
+    status = code;
+    response.setStatus(code);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache, private");
+    for (String w : warnings) {
+      response.getHeaders().add("Warning", "299 - \"" + w.replace("\"", "\\\"") + "\"");
+    }
+    String ae = header("Accept-Encoding");
+    if (body.length > GZIP_THRESHOLD && ae != null && ae.contains("gzip")) {
+      body = gzip(body);
+      response.getHeaders().put(HttpHeader.CONTENT_ENCODING, "gzip");
+    }
+    response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+    response.write(true, ByteBuffer.wrap(body), callback);
+  }
+
+  public void error(ApiException e) {
+    json(e.code(), Json.bytes(e.status()));
+  }
+
+  /** Starts a streamed (chunked) answer; the caller writes and must {@link #endStream} it. */
+  public OutputStream stream(int code, String contentType) {
+    answered = true;
+    status = code;
+    response.setStatus(code);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache, private");
+    for (String w : warnings) {
+      response.getHeaders().add("Warning", "299 - \"" + w.replace("\"", "\\\"") + "\"");
+    }
+    return Content.Sink.asOutputStream(response);
+  }
+
+  public void endStream(OutputStream out) {
+    try {
+      out.close();
+      callback.succeeded();
+    } catch (IOException e) {
+      callback.failed(e);
+    }
+  }
+
+  boolean answered() {
+    return answered;
+  }
+
+  private static byte[] gzip(byte[] body) {
+    ByteArrayOutputStream bos = new ByteArrayOutputStream(body.length / 4);
+    try (GZIPOutputStream gz = new GZIPOutputStream(bos, 64 * 1024) {
+      {
+        def.setLevel(Deflater.BEST_SPEED);
+      }
+    }) {
+      gz.write(body);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    return bos.toByteArray();
+  }
+}
