@@ -133,6 +133,8 @@ public final class LogStore implements KeyValueStore {
     FileLock l;
     try {
       l = lockChannel.tryLock();
+    } catch (java.nio.channels.OverlappingFileLockException e) {
+      l = null; // held by this JVM
     } catch (IOException | RuntimeException e) {
       lockChannel.close();
       throw e;

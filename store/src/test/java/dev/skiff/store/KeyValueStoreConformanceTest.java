@@ -10,7 +10,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -454,7 +453,6 @@ public abstract class KeyValueStoreConformanceTest {
     private int maxConcurrent;
     final CountDownLatch closed = new CountDownLatch(1);
     final AtomicReference<Throwable> closeCause = new AtomicReference<>();
-    private final ConcurrentHashMap<Thread, Boolean> threads = new ConcurrentHashMap<>();
 
     @Override
     public void onEvents(List<WatchEvent> batch) {
@@ -462,9 +460,7 @@ public abstract class KeyValueStoreConformanceTest {
         calls++;
         maxConcurrent = Math.max(maxConcurrent, calls);
       }
-      threads.put(Thread.currentThread(), true);
       try {
-        Thread.onSpinWait();
         synchronized (events) {
           events.addAll(batch);
           events.notifyAll();
@@ -494,7 +490,9 @@ public abstract class KeyValueStoreConformanceTest {
         while (events.size() < n) {
           long left = deadline - System.nanoTime();
           if (left <= 0) {
-            throw new AssertionError("expected " + n + " events, got " + events.size() + ": " + events);
+            throw new AssertionError("expected " + n + " events, got " + events.size()
+                + (events.isEmpty() ? "" : ", last at revision " + events.get(events.size() - 1).revision())
+                + ", watch closed by: " + closeCause.get(), closeCause.get());
           }
           TimeUnit.NANOSECONDS.timedWait(events, left);
         }
