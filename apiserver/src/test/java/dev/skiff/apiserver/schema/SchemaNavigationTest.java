@@ -10,11 +10,14 @@ class SchemaNavigationTest {
 
     @Test
     void loadsQuicklyOnce() {
-        long nanos = ApiSchemas.preload();
-        System.out.printf("built-in schema load: %.1f ms (0 = already loaded by another test)%n", nanos / 1e6);
-        // Generous bound for a cold JVM on a shared 2-core machine; typical is far lower (see the report).
-        assertThat(nanos).isLessThan(2_000_000_000L);
+        long first = ApiSchemas.preload(); // 0 when another test class already triggered the load
         assertThat(ApiSchemas.preload()).isZero();
+        long t0 = System.nanoTime();
+        int count = ApiSchemas.parseBuiltinsForMeasurement();
+        long nanos = System.nanoTime() - t0;
+        System.out.printf("built-in schema load: first %.1f ms, re-parse of %d definitions %.1f ms%n", first / 1e6, count, nanos / 1e6);
+        // Generous bound for a shared 2-core CI machine; a cold JVM measures 45-75 ms (see the report).
+        assertThat(nanos).isLessThan(1_000_000_000L);
         assertThat(schemas.definitionNames()).hasSizeGreaterThan(500);
     }
 
