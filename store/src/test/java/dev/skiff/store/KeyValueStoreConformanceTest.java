@@ -305,6 +305,40 @@ public abstract class KeyValueStoreConformanceTest {
   }
 
   @Test
+  void watchThatFallsBehindCompactionIsEndedWithCompactedException() throws Exception {
+    CountDownLatch inFirstCall = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Recorder rec = new Recorder();
+    try (KeyValueStore.Watch w = store.watch("", 0, new WatchListener() {
+      @Override
+      public void onEvents(List<WatchEvent> events) {
+        inFirstCall.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        rec.onEvents(events);
+      }
+
+      @Override
+      public void onClose(Throwable cause) {
+        rec.onClose(cause);
+      }
+    })) {
+      store.create("/a", b("1"));
+      assertThat(inFirstCall.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+      store.create("/b", b("2"));
+      store.create("/c", b("3"));
+      store.compact(store.currentRevision());
+      release.countDown();
+      assertThat(rec.closed.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+      assertThat(rec.closeCause.get()).isInstanceOf(CompactedException.class);
+      assertThat(rec.await(1)).extracting(e -> e.kv().key()).containsExactly("/a");
+    }
+  }
+
+  @Test
   void compactionKeepsCurrentState() {
     long r = store.create("/a", b("1")).revision();
     for (int i = 0; i < 20; i++) {
