@@ -1,7 +1,29 @@
 package dev.skiff.cli;
 
-public final class Main {
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code skiff} command. */
+@Command(name = "skiff", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+    description = "A Kubernetes-compatible cluster with Knative Serving, in one JVM.",
+    subcommands = {ServerCommand.class, VersionCommand.class})
+public final class Main implements Runnable {
   public static void main(String[] args) {
-    System.out.println("skiff");
+    int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+
+  @Override
+  public void run() {
+    new CommandLine(this).usage(System.out);
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"skiff " + VersionCommand.SKIFF_VERSION + " (Kubernetes v1.32 API)"};
+    }
   }
 }

@@ -101,7 +101,7 @@ public final class ApiHandler extends Handler.Abstract {
     return true;
   }
 
-  private UserInfo authenticate(Request request) {
+  private UserInfo authenticate(Request request) throws AuthenticationException {
     X509Certificate[] chain = null;
     Object ssl = request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
     if (ssl instanceof EndPoint.SslSessionData data) {

@@ -1,0 +1,46 @@
+package dev.skiff.cli;
+
+import dev.skiff.apiserver.ApiServer;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "server", description = "Run the Skiff server: the API server on a durable embedded store.")
+final class ServerCommand implements Callable<Integer> {
+  @Option(names = "--data-dir", description = "State directory (default: ${DEFAULT-VALUE}).", defaultValue = ".skiff")
+  Path dataDir;
+
+  @Option(names = "--port", description = "HTTPS port (default: ${DEFAULT-VALUE}; 0 picks a free port).", defaultValue = "6443")
+  int port;
+
+  @Option(names = "--bind-address", description = "Address to listen on (default: all).")
+  String bindAddress;
+
+  @Override
+  public Integer call() throws Exception {
+    if (port < 0 || port > 65535) {
+      System.err.println("skiff: --port must be between 0 and 65535, got " + port);
+      return 2;
+    }
+    long t0 = System.nanoTime();
+    ApiServer server;
+    try {
+      server = ApiServer.start(new ApiServer.Config(dataDir.toAbsolutePath(), port, bindAddress));
+    } catch (java.io.IOException e) {
+      System.err.println("skiff: cannot start: " + e.getMessage());
+      return 1;
+    }
+    CountDownLatch stop = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.close();
+      stop.countDown();
+    }, "skiff-shutdown"));
+    System.out.printf("skiff: serving on https://127.0.0.1:%d (ready in %d ms)%n", server.port(), (System.nanoTime() - t0) / 1_000_000);
+    System.out.println("export KUBECONFIG=" + server.kubeconfig());
+    System.out.flush();
+    stop.await();
+    return 0;
+  }
+}
