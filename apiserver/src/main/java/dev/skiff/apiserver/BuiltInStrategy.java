@@ -10,7 +10,7 @@ import dev.skiff.apiserver.registry.ResourceStrategy;
  * PrepareForCreate): objects with a status subresource start with an empty status, except the
  * few whose creators own it (nodes report their own status, pods start Pending).
  */
-final class BuiltInStrategy implements ResourceStrategy {
+public final class BuiltInStrategy implements ResourceStrategy {
   @Override
   public void prepareForCreate(ResourceDescriptor d, ObjectNode obj) {
     switch (d.kind) {

@@ -14,10 +14,12 @@ import java.util.Set;
 public final class NamespaceLifecycle implements Admission {
   public static final Set<String> IMMORTAL = Set.of("default", "kube-system", "kube-public", "kube-node-lease");
 
+  private final ResourceStore store;
   private final WatchCache namespaces;
   private final String prefix;
 
   public NamespaceLifecycle(ResourceStore namespaceStore) {
+    this.store = namespaceStore;
     this.namespaces = namespaceStore.cache();
     this.prefix = namespaceStore.descriptor().storagePrefix();
   }
@@ -30,7 +32,9 @@ public final class NamespaceLifecycle implements Admission {
     String ns = Meta.namespace(obj);
     CachedObject n = namespaces.get(prefix + ns);
     if (n == null) {
-      throw ApiException.notFound("", "namespaces", ns);
+      // Not in the cache yet may mean "created a moment ago": read consistently before refusing
+      // (the upstream plugin falls back to a live lookup the same way). Throws NotFound if absent.
+      n = store.get(null, ns);
     }
     if ("Terminating".equals(n.fields().get("status.phase")) && !d.kind.equals("Event")) {
       throw new ApiException(403, "Forbidden",
