@@ -66,6 +66,9 @@ public final class ApiServer implements AutoCloseable {
   private final NamespaceFinalizer namespaceFinalizer;
   private final ClusterPki pki;
   private final Server jetty;
+  private final ApiHandler handler;
+  private final ApiSchemas schemas;
+  private final java.util.Map<String, dev.skiff.apiserver.table.TablePrinter> printers = new java.util.concurrent.ConcurrentHashMap<>();
   private final ServerConnector connector;
   private volatile boolean ready;
 
@@ -87,9 +90,9 @@ public final class ApiServer implements AutoCloseable {
     namespaceFinalizer = new NamespaceFinalizer(registry);
     namespaceFinalizer.start();
 
-    ApiSchemas schemas = ApiSchemas.withBuiltins();
-    ApiHandler handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
-        new TableWriterFactory(d -> null), new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4")),
+    schemas = ApiSchemas.withBuiltins();
+    handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
+        new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)), new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4")),
         () -> ready, clock);
 
     QueuedThreadPool threads = new QueuedThreadPool(16, 4);
@@ -182,6 +185,27 @@ public final class ApiServer implements AutoCloseable {
 
   public ResourceRegistry registry() {
     return registry;
+  }
+
+  /** The request pipeline, for installing an authorizer, body decoders and virtual resources. */
+  public ApiHandler handler() {
+    return handler;
+  }
+
+  /** Every served kind's OpenAPI schema; custom resources register theirs here. */
+  public ApiSchemas schemas() {
+    return schemas;
+  }
+
+  /** Sets the Table printer of a resource (custom resources' additionalPrinterColumns); null removes it. */
+  public void setPrinter(String group, String version, String plural, dev.skiff.apiserver.table.TablePrinter printer) {
+    String k = group + "/" + version + "/" + plural;
+    if (printer == null) {
+      printers.remove(k);
+    } else {
+      printers.put(k, printer);
+    }
+    handler.forgetPrinter(group, plural);
   }
 
   public ClusterPki pki() {

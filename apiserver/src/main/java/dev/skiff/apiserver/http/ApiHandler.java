@@ -4,6 +4,8 @@ import dev.skiff.apiserver.api.ApiException;
 import dev.skiff.apiserver.api.Json;
 import dev.skiff.apiserver.auth.AuthenticationException;
 import dev.skiff.apiserver.auth.Authenticator;
+import dev.skiff.apiserver.auth.Authorizer;
+import dev.skiff.apiserver.auth.RequestAttributes;
 import dev.skiff.apiserver.auth.UserInfo;
 import dev.skiff.apiserver.cache.CacheHub;
 import dev.skiff.apiserver.registry.ResourceRegistry;
@@ -31,6 +33,8 @@ public final class ApiHandler extends Handler.Abstract {
 
   private final ResourceRegistry registry;
   private final Authenticator authenticator;
+  private volatile Authorizer authorizer = Authorizer.ALLOW_ALL;
+  private final java.util.Map<String, VirtualResource> virtuals = new java.util.concurrent.ConcurrentHashMap<>();
   private final ResourceHandler resources;
   private final OpenApiEndpoint openapi;
   private final Metrics metrics = new Metrics();
@@ -59,6 +63,30 @@ public final class ApiHandler extends Handler.Abstract {
     });
   }
 
+  /** Drops a cached Table printer after its definition changed. */
+  public void forgetPrinter(String group, String plural) {
+    resources.forgetPrinter(group, plural);
+  }
+
+  /** Adds a decoder for a binary request media type (protobuf). */
+  public void addBodyDecoder(BodyDecoder d) {
+    resources.addDecoder(d);
+  }
+
+  /** Installs the authorizer (RBAC); until then everything authenticated is allowed. */
+  public void setAuthorizer(Authorizer a) {
+    this.authorizer = a;
+  }
+
+  /**
+   * Serves a resource that is not stored (reviews, token requests) or a subresource
+   * ({@code plural + "/" + sub}) with its own handler. Its descriptor must be registered too when
+   * it should appear in discovery.
+   */
+  public void addVirtual(String group, String version, String resource, VirtualResource handler) {
+    virtuals.put(group + "/" + version + "/" + resource, handler);
+  }
+
   static CacheHub hub(ResourceStore store) {
     return hubRef;
   }
@@ -82,6 +110,8 @@ public final class ApiHandler extends Handler.Abstract {
       if (user == null) {
         throw ApiException.unauthorized();
       }
+      ex.user = user;
+      authorize(user, info, path);
       route(ex, info, path);
     } catch (ApiException e) {
       ex.error(e);
@@ -110,6 +140,31 @@ public final class ApiHandler extends Handler.Abstract {
     return authenticator.authenticate(chain, request.getHeaders().get("Authorization"));
   }
 
+  private void authorize(UserInfo user, RequestInfo info, String path) {
+    RequestAttributes attrs = new RequestAttributes(info.resourceRequest(), info.resourceRequest() ? info.verb() : info.verb(),
+        info.group(), info.version(), info.resource(), info.subresource(), info.namespace(), info.name(), path);
+    Authorizer.Decision d = authorizer.authorize(user, attrs);
+    if (!d.allowed()) {
+      throw ApiException.forbidden(forbiddenMessage(user, attrs, d.reason()));
+    }
+  }
+
+  /** kube-apiserver's wording (pkg/endpoints/handlers/responsewriters/errors.go forbiddenMessage). */
+  static String forbiddenMessage(UserInfo user, RequestAttributes a, String reason) {
+    String who = "User \"" + user.name() + "\"";
+    String msg;
+    if (!a.resourceRequest()) {
+      msg = "forbidden: " + who + " cannot " + a.verb() + " path \"" + a.path() + "\"";
+    } else {
+      String res = a.resource() + (a.subresource() == null ? "" : "/" + a.subresource());
+      String qualified = a.apiGroup() == null || a.apiGroup().isEmpty() ? a.resource() : a.resource() + "." + a.apiGroup();
+      msg = (a.name() == null ? qualified : qualified + " \"" + a.name() + "\"") + " is forbidden: " + who + " cannot "
+          + a.verb() + " resource \"" + res + "\" in API group \"" + (a.apiGroup() == null ? "" : a.apiGroup()) + "\""
+          + (a.namespace() == null ? " at the cluster scope" : " in the namespace \"" + a.namespace() + "\"");
+    }
+    return reason == null || reason.isEmpty() ? msg : msg + ": " + reason;
+  }
+
   private boolean serveUnauthenticated(Exchange ex, String path) {
     switch (path) {
       case "/healthz", "/livez" -> ex.send(200, "text/plain; charset=utf-8", "ok".getBytes(StandardCharsets.UTF_8));
@@ -130,6 +185,12 @@ public final class ApiHandler extends Handler.Abstract {
 
   private void route(Exchange ex, RequestInfo info, String path) throws Exception {
     if (info.resourceRequest()) {
+      VirtualResource virtual = virtuals.get(info.group() + "/" + info.version() + "/" + info.resource()
+          + (info.subresource() == null ? "" : "/" + info.subresource()));
+      if (virtual != null) {
+        virtual.handle(ex, info);
+        return;
+      }
       ResourceStore store = registry.store(info.group(), info.version(), info.resource());
       if (store == null) {
         throw notFound(path);

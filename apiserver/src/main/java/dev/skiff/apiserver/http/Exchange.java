@@ -33,6 +33,8 @@ public final class Exchange {
   final Callback callback;
   final Fields query;
   private final List<String> warnings = new ArrayList<>();
+  /** The authenticated user (null only on the unauthenticated health endpoints). */
+  public dev.skiff.apiserver.auth.UserInfo user;
   private boolean answered;
   int status;
 

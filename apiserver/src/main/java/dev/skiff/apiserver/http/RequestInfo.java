@@ -22,7 +22,7 @@ public record RequestInfo(
     String subresource,
     List<String> parts) {
 
-  static RequestInfo parse(String method, String path, boolean watchParam) {
+  public static RequestInfo parse(String method, String path, boolean watchParam) {
     String[] segs = Arrays.stream(path.split("/")).filter(s -> !s.isEmpty()).toArray(String[]::new);
     String verb = method.toLowerCase();
     if (segs.length == 0 || !(segs[0].equals("api") || segs[0].equals("apis"))) {

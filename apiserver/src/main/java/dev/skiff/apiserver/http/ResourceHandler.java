@@ -42,6 +42,15 @@ final class ResourceHandler {
   private final TableWriter tables;
   private final Clock clock;
   private final ListPager pager = new ListPager();
+  private final java.util.Map<String, BodyDecoder> decoders = new java.util.concurrent.ConcurrentHashMap<>();
+
+  void forgetPrinter(String group, String plural) {
+    tables.forget(group, plural);
+  }
+
+  void addDecoder(BodyDecoder d) {
+    decoders.put(d.mediaType(), d);
+  }
 
   ResourceHandler(SchemaCheck schema, PatchApplier patches, TableWriter tables, Clock clock) {
     this.schema = schema;
@@ -221,6 +230,15 @@ final class ResourceHandler {
   /** Decodes a JSON or YAML body into an object and applies fieldValidation. */
   ObjectNode decode(Exchange ex, ResourceDescriptor d, byte[] body, boolean checkKind) {
     String ct = contentType(ex);
+    BodyDecoder binary = decoders.get(ct);
+    if (binary != null) {
+      ObjectNode decoded = binary.decode(d, body);
+      if (checkKind) {
+        checkKind(d, decoded);
+      }
+      applySchema(ex, d, decoded);
+      return decoded;
+    }
     JsonNode n;
     try {
       if (ct.equals("application/yaml")) {

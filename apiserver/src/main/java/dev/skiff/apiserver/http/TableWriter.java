@@ -39,8 +39,8 @@ final class TableWriter {
     });
   }
 
-  void forget(ResourceDescriptor d) {
-    printers.remove(d.group + "/" + d.plural);
+  void forget(String group, String plural) {
+    printers.remove(group + "/" + plural);
   }
 
   byte[] table(ResourceStore store, List<CachedObject> objects, boolean headers, String includeObject,
