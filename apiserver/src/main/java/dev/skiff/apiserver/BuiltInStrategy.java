@@ -56,6 +56,12 @@ public final class BuiltInStrategy implements ResourceStrategy {
     dev.skiff.apiserver.defaults.Defaulters.apply(d.group, d.version, d.kind, obj);
   }
 
+  @Override
+  public java.util.List<dev.skiff.apiserver.api.ApiException.Cause> validate(ResourceDescriptor d, ObjectNode obj, ObjectNode old) {
+    return d.group.isEmpty() || d.group.equals("apps") || d.group.equals("batch")
+        ? BuiltInValidation.validate(d.kind, obj, old) : java.util.List.of();
+  }
+
   /** v1.PodQOSClass from requests and limits (pkg/apis/core/v1/helper/qos). */
   static String qosClass(ObjectNode pod) {
     boolean any = false;
