@@ -38,6 +38,8 @@ public final class CacheHub implements AutoCloseable {
   private final Map<String, Registration> caches = new ConcurrentHashMap<>();
   private final Object progress = new Object();
   private volatile long revision;
+  /** Events at or below this revision are history the caches' objects already reflect. */
+  private long replayedUpTo;
   private KeyValueStore.Watch watch;
 
   private record Registration(WatchCache cache, boolean namespaced, Function<ObjectNode, Map<String, String>> fields) {}
@@ -55,7 +57,7 @@ public final class CacheHub implements AutoCloseable {
     if (existing != null) {
       return existing.cache;
     }
-    WatchCache cache = new WatchCache(prefix, revision);
+    WatchCache cache = new WatchCache(prefix, watch == null ? store.compactedRevision() : revision, revision);
     Registration reg = new Registration(cache, namespaced, fields);
     if (watch != null) {
       // Live registration: events for this prefix are dropped until the registration is visible,
@@ -94,7 +96,16 @@ public final class CacheHub implements AutoCloseable {
       fill(e.getValue(), byPrefix.getOrDefault(e.getKey(), List.of()));
       e.getValue().cache.advance(revision);
     }
-    follow(revision);
+    // Follow from the oldest retained revision, not the current one: the history replays into the
+    // caches' windows, so a client watching from a resourceVersion it saw before a restart
+    // resumes without a gap (instead of a 410 and a relist).
+    replayedUpTo = revision;
+    long from = store.compactedRevision();
+    try {
+      follow(from);
+    } catch (CompactedException e) {
+      follow(revision);
+    }
   }
 
   private void follow(long from) {
@@ -126,9 +137,15 @@ public final class CacheHub implements AutoCloseable {
     synchronized (progress) {
       long last = revision;
       for (WatchEvent e : events) {
-        last = e.revision();
         String p = prefixOf(e.kv().key());
         Registration reg = p == null ? null : caches.get(p);
+        if (e.revision() <= replayedUpTo) {
+          if (reg != null) {
+            replay(reg, e);
+          }
+          continue;
+        }
+        last = e.revision();
         if (reg == null) {
           continue;
         }
@@ -151,6 +168,23 @@ public final class CacheHub implements AutoCloseable {
         r.cache.advance(last);
       }
       progress.notifyAll();
+    }
+  }
+
+  private static void replay(Registration reg, WatchEvent e) {
+    try {
+      KeyValue prev = e.prev();
+      CachedObject before = prev == null ? null : toCached(reg, prev);
+      if (e.type() == WatchEvent.Type.DELETE) {
+        if (prev != null) {
+          CachedObject gone = toCached(reg, new KeyValue(prev.key(), prev.value(), prev.createRevision(), e.revision(), prev.version()));
+          reg.cache.replay(CacheEvent.Type.DELETED, gone, before, e.revision());
+        }
+      } else {
+        reg.cache.replay(before == null ? CacheEvent.Type.ADDED : CacheEvent.Type.MODIFIED, toCached(reg, e.kv()), before, e.revision());
+      }
+    } catch (RuntimeException ex) {
+      LOG.warn("cannot replay {} at revision {}: {}", e.kv().key(), e.revision(), ex.toString());
     }
   }
 

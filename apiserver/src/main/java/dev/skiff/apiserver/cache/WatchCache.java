@@ -37,8 +37,12 @@ public final class WatchCache {
   private volatile long revision;
 
   WatchCache(String prefix, long startRevision) {
+    this(prefix, startRevision, startRevision);
+  }
+
+  WatchCache(String prefix, long windowStart, long startRevision) {
     this.prefix = prefix;
-    this.windowStart = startRevision;
+    this.windowStart = windowStart;
     this.revision = startRevision;
   }
 
@@ -83,6 +87,20 @@ public final class WatchCache {
       for (Watcher w : watchers) {
         w.offer(e);
       }
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Adds a historical event (one the current objects already reflect) to the window, so that a
+   * watch resuming from before a restart can be served from the store's retained history.
+   */
+  void replay(CacheEvent.Type type, CachedObject obj, CachedObject prev, long rev) {
+    lock.writeLock().lock();
+    try {
+      window.addLast(new CacheEvent(type, obj, prev, rev));
+      trim();
     } finally {
       lock.writeLock().unlock();
     }

@@ -204,7 +204,10 @@ public final class ResourceStore {
         throw ApiException.modified(d.group, d.plural, name);
       }
       ObjectNode old = served(decode(current));
-      ObjectNode updated = change.apply(old.deepCopy());
+      ObjectNode changed = change.apply(old.deepCopy());
+      // Through bytes and back: numbers then have the node types the stored object has (Jackson's
+      // IntNode(30) is not equal to LongNode(30)), so comparisons with the old object are exact.
+      ObjectNode updated = Json.parseObject(Json.bytes(changed));
       String patchedRv = Meta.resourceVersion(updated);
       if (patchedRv != null && !patchedRv.isEmpty() && parseRv(patchedRv) != current.modRevision()) {
         throw ApiException.modified(d.group, d.plural, name);

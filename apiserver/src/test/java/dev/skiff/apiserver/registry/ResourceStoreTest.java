@@ -162,6 +162,7 @@ class ResourceStoreTest {
   @Test
   void watchFromResourceVersionSeesLaterChangesOnly() throws Exception {
     configmaps.create("default", obj("{\"metadata\":{\"name\":\"a\"}}"), w());
+    hub.awaitCurrent();
     long rv = hub.revision();
     configmaps.create("default", obj("{\"metadata\":{\"name\":\"b\"}}"), w());
     hub.awaitCurrent();
