@@ -22,7 +22,9 @@ final class ApiCreateBench {
   private ApiCreateBench() {}
 
   static String configMap(String name, int payloadBytes) {
-    String pad = "x".repeat(Math.max(0, payloadBytes - 160));
+    String head = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name
+        + "\",\"labels\":{\"app\":\"bench\"}},\"data\":{\"payload\":\"";
+    String pad = "x".repeat(Math.max(0, payloadBytes - head.length() - 3));
     return "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name
         + "\",\"labels\":{\"app\":\"bench\"}},\"data\":{\"payload\":\"" + pad + "\"}}";
   }
@@ -95,7 +97,7 @@ final class ApiCreateBench {
       m.put("errors", errors.get());
       m.put("object_bytes", configMap("cm-0-0", 1024).length());
       m.put("clients", CLIENTS);
-      m.put("protocol", "h2");
+      m.put("protocol", Bench.send(client, HttpMethod.GET, uri + "?limit=1", null).getVersion().asString());
       Bench.print(m);
     } finally {
       client.stop();
