@@ -1,5 +1,19 @@
 package dev.skiff.bench;
 
+/** Scenario benchmarks: {@code ./skiff bench NAME}; each prints one JSON line on stdout. */
 public final class BenchMain {
-  public static void main(String[] args) {}
+  public static void main(String[] args) throws Exception {
+    String name = args.length == 0 ? "" : args[0];
+    switch (name) {
+      case "start" -> StartBench.run();
+      case "api-create" -> ApiCreateBench.run();
+      case "api-list" -> ApiListBench.run();
+      case "watch-fanout" -> WatchFanoutBench.run();
+      default -> {
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout");
+        System.exit(2);
+      }
+    }
+    System.exit(0);
+  }
 }

@@ -1,0 +1,170 @@
+package dev.skiff.bench;
+
+import dev.skiff.apiserver.ApiServer;
+import dev.skiff.apiserver.pki.Kubeconfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import javax.net.ssl.SSLContext;
+import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.InputStreamResponseListener;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.client.StringRequestContent;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http2.client.HTTP2Client;
+import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
+import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
+
+/** Shared helpers for the scenario benchmarks. */
+final class Bench {
+  static final String MACHINE = "2-core";
+
+  private Bench() {}
+
+  /** An HTTP/2 (ALPN h2) Jetty client that authenticates with the given SSLContext. */
+  static HttpClient h2Client(SSLContext ctx) throws Exception {
+    SslContextFactory.Client ssl = new SslContextFactory.Client();
+    ssl.setSslContext(ctx);
+    ssl.setEndpointIdentificationAlgorithm(null);
+    ClientConnector connector = new ClientConnector();
+    connector.setSslContextFactory(ssl);
+    connector.setIdleTimeout(java.time.Duration.ofMinutes(10));
+    HTTP2Client h2 = new HTTP2Client(connector);
+    h2.setMaxConcurrentPushedStreams(0);
+    HttpClient client = new HttpClient(new HttpClientTransportOverHTTP2(h2));
+    client.setIdleTimeout(600_000);
+    client.setMaxRequestsQueuedPerDestination(100_000);
+    client.start();
+    return client;
+  }
+
+  static HttpClient h2Client(ApiServer server) throws Exception {
+    return h2Client(Kubeconfig.read(server.kubeconfig()).sslContext());
+  }
+
+  static ContentResponse send(HttpClient c, HttpMethod m, String uri, String json) throws Exception {
+    Request r = c.newRequest(uri).method(m).timeout(60, TimeUnit.SECONDS).headers(h -> h.remove("Accept-Encoding"));
+    if (json != null) {
+      r.body(new StringRequestContent("application/json", json));
+    }
+    return r.send();
+  }
+
+  /** GETs a URI, streaming the body; returns the byte count (fails on a non-200). */
+  static long getBytes(HttpClient c, String uri) throws Exception {
+    InputStreamResponseListener l = new InputStreamResponseListener();
+    c.newRequest(uri).idleTimeout(60, TimeUnit.SECONDS).headers(h -> h.remove("Accept-Encoding")).send(l);
+    Response resp = l.get(60, TimeUnit.SECONDS);
+    long n = 0;
+    byte[] buf = new byte[64 * 1024];
+    try (InputStream in = l.getInputStream()) {
+      int r;
+      while ((r = in.read(buf)) >= 0) {
+        n += r;
+      }
+    }
+    if (resp.getStatus() != 200) {
+      throw new IOException("GET " + uri + " -> " + resp.getStatus());
+    }
+    return n;
+  }
+
+  static Path tempDir(String prefix) throws IOException {
+    return Files.createTempDirectory(prefix);
+  }
+
+  static void deleteTree(Path p) {
+    if (p == null || !Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      s.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    } catch (IOException ignored) {
+      // best effort
+    }
+  }
+
+  /** Percentile (0..100) of sorted nanos, in ms. */
+  static double pctMs(long[] sortedNanos, double p) {
+    if (sortedNanos.length == 0) {
+      return Double.NaN;
+    }
+    int i = (int) Math.ceil(p / 100.0 * sortedNanos.length) - 1;
+    i = Math.max(0, Math.min(sortedNanos.length - 1, i));
+    return sortedNanos[i] / 1e6;
+  }
+
+  static long[] sorted(long[] a) {
+    long[] c = a.clone();
+    Arrays.sort(c);
+    return c;
+  }
+
+  static double round(double v, int digits) {
+    double f = Math.pow(10, digits);
+    return Math.round(v * f) / f;
+  }
+
+  static Map<String, Object> result(String bench) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("bench", bench);
+    return m;
+  }
+
+  static void print(Map<String, Object> m) {
+    m.put("machine", MACHINE);
+    m.put("java", Runtime.version().toString());
+    m.put("date", LocalDate.now().toString());
+    StringBuilder sb = new StringBuilder("{");
+    boolean first = true;
+    for (Map.Entry<String, Object> e : m.entrySet()) {
+      if (!first) {
+        sb.append(',');
+      }
+      first = false;
+      sb.append('"').append(e.getKey()).append("\":");
+      Object v = e.getValue();
+      if (v instanceof Number || v instanceof Boolean) {
+        sb.append(v);
+      } else if (v instanceof long[] arr) {
+        sb.append(Arrays.toString(arr).replace(" ", ""));
+      } else {
+        sb.append('"').append(String.valueOf(v).replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+      }
+    }
+    System.out.println(sb.append('}'));
+    System.out.flush();
+  }
+
+  /** The value of the first {@code "key":"value"} in a JSON text at or after from, or null. */
+  static String field(String json, String key, int from) {
+    String k = "\"" + key + "\":\"";
+    int i = json.indexOf(k, from);
+    if (i < 0) {
+      return null;
+    }
+    int s = i + k.length();
+    int e = json.indexOf('"', s);
+    return json.substring(s, e);
+  }
+
+  static long usedHeapAfterGc() throws InterruptedException {
+    Runtime rt = Runtime.getRuntime();
+    for (int i = 0; i < 4; i++) {
+      System.gc();
+      Thread.sleep(100);
+    }
+    return rt.totalMemory() - rt.freeMemory();
+  }
+}
