@@ -110,6 +110,66 @@ public final class Exchange {
     response.write(true, ByteBuffer.wrap(body), callback);
   }
 
+  /**
+   * Answers {@code head}, the {@code items} separated by commas, then {@code tail}, streaming the
+   * parts as they are: with Content-Length when not compressed, gzipped (like {@link #send}) when
+   * the whole is over the threshold and the client accepts gzip.
+   */
+  public void jsonParts(int code, byte[] head, List<byte[]> items, byte[] tail) {
+    long total = head.length + tail.length + Math.max(0, items.size() - 1);
+    for (byte[] b : items) {
+      total += b.length;
+    }
+    if (total <= GZIP_THRESHOLD) {
+      ByteArrayOutputStream all = new ByteArrayOutputStream((int) total);
+      all.writeBytes(head);
+      for (int i = 0; i < items.size(); i++) {
+        if (i > 0) {
+          all.write(',');
+        }
+        all.writeBytes(items.get(i));
+      }
+      all.writeBytes(tail);
+      json(code, all.toByteArray());
+      return;
+    }
+    answered = true;
+    status = code;
+    response.setStatus(code);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache, private");
+    for (String w : warnings) {
+      response.getHeaders().add("Warning", "299 - \"" + w.replace("\"", "\\\"") + "\"");
+    }
+    String ae = header("Accept-Encoding");
+    boolean gzip = ae != null && ae.contains("gzip");
+    if (gzip) {
+      response.getHeaders().put(HttpHeader.CONTENT_ENCODING, "gzip");
+    } else {
+      response.getHeaders().put(HttpHeader.CONTENT_LENGTH, total);
+    }
+    try {
+      OutputStream raw = Content.Sink.asOutputStream(response);
+      OutputStream out = gzip ? new GZIPOutputStream(raw, 64 * 1024) {
+        {
+          def.setLevel(Deflater.BEST_SPEED);
+        }
+      } : new java.io.BufferedOutputStream(raw, 256 * 1024);
+      out.write(head);
+      for (int i = 0; i < items.size(); i++) {
+        if (i > 0) {
+          out.write(',');
+        }
+        out.write(items.get(i));
+      }
+      out.write(tail);
+      out.close();
+      callback.succeeded();
+    } catch (IOException e) {
+      callback.failed(e);
+    }
+  }
+
   public void error(ApiException e) {
     json(e.code(), Json.bytes(e.status()));
   }
