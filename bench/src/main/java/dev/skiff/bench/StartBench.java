@@ -85,10 +85,17 @@ final class StartBench {
       port = s.getLocalPort();
     }
     List<String> cmd = new ArrayList<>();
-    cmd.add(java);
-    cmd.addAll(JVM_FLAGS);
-    cmd.addAll(List.of("-cp", cp, "dev.skiff.cli.Main", "server", "--data-dir", dir.toString(), "--port",
-        Integer.toString(port)));
+    Path launcher = Path.of(cp.split(File.pathSeparator)[0]).getParent().getParent().getParent().resolve("skiff");
+    if (Files.isExecutable(launcher)) {
+      // What a user runs: the launcher (its JVM flags and the AOT cache it trained at build time);
+      // it execs the JVM, so the process measured is the server itself.
+      cmd.add(launcher.toString());
+    } else {
+      cmd.add(java);
+      cmd.addAll(JVM_FLAGS);
+      cmd.addAll(List.of("-cp", cp, "dev.skiff.cli.Main"));
+    }
+    cmd.addAll(List.of("server", "--data-dir", dir.toString(), "--port", Integer.toString(port)));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
         .redirectError(dir.resolveSibling(dir.getFileName() + ".log").toFile());
     HttpRequest req = HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + "/readyz"))
