@@ -63,7 +63,8 @@ public final class CacheEvent {
     return b;
   }
 
-  static byte[] encode(String type, byte[] objectJson) {
+  /** {@code {"type":type,"object":objectJson}} and a newline: one watch frame. */
+  public static byte[] encode(String type, byte[] objectJson) {
     byte[] head = ("{\"type\":\"" + type + "\",\"object\":").getBytes(StandardCharsets.US_ASCII);
     byte[] out = new byte[head.length + objectJson.length + 2];
     System.arraycopy(head, 0, out, 0, head.length);

@@ -59,16 +59,7 @@ final class Discovery {
             rk.put("kind", d.kind);
             r.put("scope", d.namespaced ? "Namespaced" : "Cluster");
             r.put("singularResource", d.singular);
-            ArrayNode verbs = r.putArray("verbs");
-            d.verbs.forEach(verbs::add);
-            if (!d.shortNames.isEmpty()) {
-              ArrayNode sn = r.putArray("shortNames");
-              d.shortNames.forEach(sn::add);
-            }
-            if (!d.categories.isEmpty()) {
-              ArrayNode cat = r.putArray("categories");
-              d.categories.forEach(cat::add);
-            }
+            names(r, d);
             if (!d.subresources.isEmpty()) {
               ArrayNode subs = r.putArray("subresources");
               for (String s : d.subresources.stream().sorted().toList()) {
@@ -86,6 +77,20 @@ final class Discovery {
       }
       return Json.bytes(list);
     });
+  }
+
+  /** verbs, shortNames and categories, which both discovery formats carry alike. */
+  private static void names(ObjectNode r, ResourceDescriptor d) {
+    ArrayNode verbs = r.putArray("verbs");
+    d.verbs.forEach(verbs::add);
+    if (!d.shortNames.isEmpty()) {
+      ArrayNode sn = r.putArray("shortNames");
+      d.shortNames.forEach(sn::add);
+    }
+    if (!d.categories.isEmpty()) {
+      ArrayNode cat = r.putArray("categories");
+      d.categories.forEach(cat::add);
+    }
   }
 
   private static void subresourceKind(ResourceDescriptor d, String s, ObjectNode k) {
@@ -207,16 +212,7 @@ final class Discovery {
         r.put("singularName", d.singular);
         r.put("namespaced", d.namespaced);
         r.put("kind", d.kind);
-        ArrayNode verbs = r.putArray("verbs");
-        d.verbs.forEach(verbs::add);
-        if (!d.shortNames.isEmpty()) {
-          ArrayNode sn = r.putArray("shortNames");
-          d.shortNames.forEach(sn::add);
-        }
-        if (!d.categories.isEmpty()) {
-          ArrayNode cat = r.putArray("categories");
-          d.categories.forEach(cat::add);
-        }
+        names(r, d);
         for (String s : d.subresources.stream().sorted().toList()) {
           ObjectNode so = res.addObject();
           so.put("name", d.plural + "/" + s);

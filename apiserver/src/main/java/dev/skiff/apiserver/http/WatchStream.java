@@ -148,13 +148,7 @@ final class WatchStream {
   }
 
   static byte[] frame(String type, byte[] object) {
-    byte[] head = ("{\"type\":\"" + type + "\",\"object\":").getBytes(StandardCharsets.US_ASCII);
-    byte[] out = new byte[head.length + object.length + 2];
-    System.arraycopy(head, 0, out, 0, head.length);
-    System.arraycopy(object, 0, out, head.length, object.length);
-    out[out.length - 2] = '}';
-    out[out.length - 1] = '\n';
-    return out;
+    return dev.skiff.apiserver.cache.CacheEvent.encode(type, object);
   }
 
   private static void write(OutputStream out, byte[] b) throws IOException {
