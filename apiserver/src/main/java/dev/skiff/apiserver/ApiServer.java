@@ -77,7 +77,8 @@ public final class ApiServer implements AutoCloseable {
     Files.createDirectories(config.dataDir());
     Clock clock = Clock.systemUTC();
     pki = ClusterPki.loadOrCreate(config.dataDir(), List.of());
-    store = LogStore.open(config.dataDir().resolve("store"));
+    MeasuredStore measured = new MeasuredStore(LogStore.open(config.dataDir().resolve("store")));
+    store = measured;
     compactor = AutoCompactor.start(store);
     hub = new CacheHub(store);
     registry = new ResourceRegistry(store, hub, clock, new BuiltInStrategy());
@@ -94,6 +95,8 @@ public final class ApiServer implements AutoCloseable {
     handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
         new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)), new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4")),
         () -> ready, clock);
+
+    handler.metrics().addCollector(measured::render);
 
     QueuedThreadPool threads = new QueuedThreadPool(16, 4);
     threads.setName("skiff-http");

@@ -20,6 +20,12 @@ public final class Metrics {
   private final Map<String, Histogram> durations = new ConcurrentHashMap<>();
   private final AtomicLong openWatches = new AtomicLong();
   private volatile Supplier<Map<String, WatchCache>> caches = Map::of;
+  private final java.util.List<Supplier<String>> collectors = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /** Adds a source of further metrics in Prometheus text format (e.g. the store's latencies). */
+  public void addCollector(Supplier<String> c) {
+    collectors.add(c);
+  }
 
   private static final class Histogram {
     final AtomicLongArray counts = new AtomicLongArray(BUCKETS.length + 1);
@@ -90,6 +96,9 @@ public final class Metrics {
     });
     sb.append("# HELP apiserver_watch_cache_events Number of events kept for watchers of a resource.\n");
     sb.append("# TYPE apiserver_watch_cache_events gauge\n").append(events);
+    for (Supplier<String> c : collectors) {
+      sb.append(c.get());
+    }
     return sb.toString();
   }
 }
