@@ -156,7 +156,8 @@ class KubectlErrorsTest {
     assertThat(status.path("status").asText()).isEqualTo("Failure");
     assertThat(status.path("reason").asText()).isEqualTo("UnsupportedMediaType");
     assertThat(status.path("code").asInt()).isEqualTo(415);
-    assertThat(status.path("message").asText()).contains("text/plain");
+    assertThat(status.path("message").asText()).isEqualTo("the body of the request was in an unknown format - accepted media types include: "
+        + "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json");
     assertThat(ok(k.run("-n", "default", "get", "cm", "mt", "-o", "jsonpath={.data.k}")).stdout()).isEqualTo("v1");
   }
 }
