@@ -80,6 +80,8 @@ class DurabilityTest {
       long lastWatchedRv = before.getLast().rv();
       long maxRvBeforeKill = Math.max(maxAckedRv.get(), before.stream().mapToLong(Event::rv).max().orElse(0));
 
+      System.out.printf("acked=%d watchedBeforeKill=%d lastWatchedRv=%d maxRvBeforeKill=%d%n",
+          acked.size(), before.size(), lastWatchedRv, maxRvBeforeKill);
       server.restart();
       HttpClient http2 = client(server);
 

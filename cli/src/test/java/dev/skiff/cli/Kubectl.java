@@ -50,7 +50,7 @@ final class Kubectl {
   Result run(String... args) { return runWithStdin(null, args); }
 
   Result runWithStdin(String stdin, String... args) {
-    Process p = start(stdin == null ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.PIPE, args);
+    Process p = start(ProcessBuilder.Redirect.PIPE, args);
     try {
       CompletableFuture<String> out = drain(p.getInputStream());
       CompletableFuture<String> err = drain(p.getErrorStream());
