@@ -2,6 +2,7 @@ package dev.skiff.apiserver;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.skiff.apiserver.api.ApiException;
 import dev.skiff.apiserver.api.ApiException.Cause;
 import dev.skiff.apiserver.registry.ObjectMetaValidation;
 import dev.skiff.apiserver.selector.LabelSelector;
@@ -94,11 +95,11 @@ final class BuiltInValidation {
       spec.path("template").path("metadata").path("labels").fields()
           .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
       if (!matches(sel, labels)) {
-        out.add(Cause.invalid("spec.template.metadata.labels", goMap(labels), "`selector` does not match template `labels`"));
+        out.add(Cause.invalid("spec.template.metadata.labels", new ApiException.GoValue(goMap(labels)), "`selector` does not match template `labels`"));
       }
       // apps/v1 selectors are immutable (pkg/apis/apps/validation ValidateDeploymentUpdate etc.).
       if (old != null && !old.path("spec").path("selector").equals(sel)) {
-        out.add(Cause.invalid("spec.selector", selectorGo(sel), "field is immutable"));
+        out.add(Cause.invalid("spec.selector", new ApiException.GoValue(selectorGo(sel)), "field is immutable"));
       }
     }
     List<String> allowed = List.of("Always");

@@ -342,6 +342,28 @@ class KubectlCompatibilityTest {
     assertThat(waitJsonpath.stdout()).contains("configmap/w condition met");
   }
 
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("binaries")
+  void waitForCondition(String binary) throws Exception {
+    // No controller sets conditions yet, so the test plays the controller through the status
+    // subresource; kubectl must see the condition AND observedGeneration >= generation.
+    Kubectl k = kubectl(binary);
+    String ns = namespace(k, "cond");
+    ok(admin().apply(deployment("nginx:1.25"), "-n", ns));
+    Thread controller = Thread.ofVirtual().start(() -> {
+      sleep(1000);
+      ok(admin().run("-n", ns, "patch", "deployment", "web", "--subresource=status", "--type=merge", "-p",
+          "{\"status\":{\"observedGeneration\":1,\"conditions\":[{\"type\":\"Available\",\"status\":\"True\","
+              + "\"reason\":\"MinimumReplicasAvailable\",\"message\":\"ok\"}]}}"));
+    });
+    var wait = k.run("-n", ns, "wait", "--for=condition=Available", "deployment/web", "--timeout=20s");
+    controller.join();
+    assertThat(wait.exitCode()).as(wait.toString()).isZero();
+    assertThat(wait.stdout()).contains("deployment.apps/web condition met");
+    assertThat(ok(k.run("-n", ns, "get", "deployment", "web", "-o", "jsonpath={.spec.replicas}")).stdout())
+        .as("the status write left the spec alone").isEqualTo("1");
+  }
+
   static void sleep(long ms) {
     try { Thread.sleep(ms); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
   }

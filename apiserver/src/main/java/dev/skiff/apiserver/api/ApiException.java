@@ -139,6 +139,9 @@ public final class ApiException extends RuntimeException {
     return new ApiException(503, "ServiceUnavailable", message, null);
   }
 
+  /** A value already rendered the way Go's %#v prints it (maps, structs), printed as is. */
+  public record GoValue(String text) {}
+
   /** One field problem for a 422 Invalid answer. */
   public record Cause(String type, String message, String field) {
     public static Cause required(String field) {
@@ -176,6 +179,9 @@ public final class ApiException extends RuntimeException {
     static String render(Object value) {
       if (value == null) {
         return "null";
+      }
+      if (value instanceof GoValue g) {
+        return g.text();
       }
       if (value instanceof String s) {
         return "\"" + s + "\"";
