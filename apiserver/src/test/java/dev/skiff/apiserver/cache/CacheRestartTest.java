@@ -41,6 +41,24 @@ class CacheRestartTest {
     }
   }
 
+  @Test
+  void watchFromBeforeTheRetainedHistoryIsExpired() {
+    try (dev.skiff.store.MemoryStore store = new dev.skiff.store.MemoryStore(); CacheHub hub = new CacheHub(store)) {
+      store.create("/registry/core/configmaps/default/a", cm("a"));
+      store.create("/registry/core/configmaps/default/b", cm("b"));
+      long third = store.create("/registry/core/configmaps/default/c", cm("c")).revision();
+      store.compact(third - 1);
+      WatchCache cache = hub.register("/registry/core/configmaps/", true, o -> Map.of());
+      hub.start();
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> cache.watch(WatchFilter.ALL, 1, false))
+          .isInstanceOfSatisfying(dev.skiff.apiserver.api.ApiException.class, e -> {
+            assertThat(e.code()).isEqualTo(410);
+            assertThat(e.reason()).isEqualTo("Expired");
+            assertThat(e.getMessage()).isEqualTo("too old resource version: 1 (" + third + ")");
+          });
+    }
+  }
+
   private static String next(Watcher w) throws InterruptedException {
     Watcher.Item i = w.poll(2_000_000_000L);
     return i == null ? "nothing" : i.type() + " " + i.object().name();
