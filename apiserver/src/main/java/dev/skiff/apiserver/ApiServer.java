@@ -31,6 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
 import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
+import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
@@ -76,7 +77,21 @@ public final class ApiServer implements AutoCloseable {
     this.config = config;
     Files.createDirectories(config.dataDir());
     Clock clock = Clock.systemUTC();
-    pki = ClusterPki.loadOrCreate(config.dataDir(), List.of());
+    // Start-up runs two independent halves at once (2 cores, and both are mostly class loading):
+    // certificates + TLS + the HTTP server on one thread, the store + caches + bootstrap on this one.
+    // Until the second half is done the server answers 503 (and /readyz says not ready).
+    Gate gate = new Gate();
+    var tlsHalf = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        ClusterPki p = ClusterPki.loadOrCreate(config.dataDir(), List.of());
+        Server s = httpServer(config, p, gate);
+        s.start();
+        return java.util.Map.entry(p, s);
+      } catch (Exception e) {
+        throw new java.util.concurrent.CompletionException(e);
+      }
+    }, r -> Thread.ofPlatform().name("skiff-start-tls").start(r));
+
     MeasuredStore measured = new MeasuredStore(LogStore.open(config.dataDir().resolve("store")));
     store = measured;
     compactor = AutoCompactor.start(store);
@@ -90,18 +105,32 @@ public final class ApiServer implements AutoCloseable {
     bootstrapNamespaces();
     namespaceFinalizer = new NamespaceFinalizer(registry);
     namespaceFinalizer.start();
-
     schemas = ApiSchemas.withBuiltins();
+
+    java.util.Map.Entry<ClusterPki, Server> tls;
+    try {
+      tls = tlsHalf.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      close(null, namespaceFinalizer, hub, compactor, store);
+      throw e.getCause() instanceof Exception ex ? ex : e;
+    }
+    pki = tls.getKey();
+    jetty = tls.getValue();
+    connector = (ServerConnector) jetty.getConnectors()[0];
     handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
-        new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)), new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4")),
-        () -> ready, clock);
-
+        new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)),
+        new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4")), () -> ready, clock);
     handler.metrics().addCollector(measured::render);
+    gate.open(handler);
+    pki.writeAdminKubeconfig(connector.getLocalPort());
+    ready = true;
+  }
 
+  private static Server httpServer(Config config, ClusterPki pki, Handler handler) throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool(16, 4);
     threads.setName("skiff-http");
     threads.setVirtualThreadsExecutor(VirtualThreads.getNamedVirtualThreadsExecutor("skiff-request"));
-    jetty = new Server(threads);
+    Server jetty = new Server(threads);
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
     http.setSendDateHeader(true);
@@ -115,7 +144,7 @@ public final class ApiServer implements AutoCloseable {
     alpn.setDefaultProtocol(h1.getProtocol());
     SslContextFactory.Server ssl = pki.sslContextFactory();
     SslConnectionFactory tls = new SslConnectionFactory(ssl, alpn.getProtocol());
-    connector = new ServerConnector(jetty, 1, 1, tls, alpn, h2, h1);
+    ServerConnector connector = new ServerConnector(jetty, 1, 1, tls, alpn, h2, h1);
     connector.setPort(config.port());
     if (config.bindAddress() != null) {
       connector.setHost(config.bindAddress());
@@ -124,9 +153,32 @@ public final class ApiServer implements AutoCloseable {
     jetty.addConnector(connector);
     jetty.setHandler(handler);
     jetty.setStopTimeout(2000);
-    jetty.start();
-    pki.writeAdminKubeconfig(connector.getLocalPort());
-    ready = true;
+    return jetty;
+  }
+
+  /** Answers 503 until the API handler is ready, then hands every request to it. */
+  private static final class Gate extends Handler.Abstract {
+    private volatile Handler target;
+
+    Gate() {
+      super(InvocationType.BLOCKING);
+    }
+
+    void open(Handler h) {
+      target = h;
+    }
+
+    @Override
+    public boolean handle(org.eclipse.jetty.server.Request request, org.eclipse.jetty.server.Response response,
+        org.eclipse.jetty.util.Callback callback) throws Exception {
+      Handler t = target;
+      if (t != null) {
+        return t.handle(request, response, callback);
+      }
+      response.setStatus(503);
+      response.write(true, java.nio.ByteBuffer.wrap("starting".getBytes(java.nio.charset.StandardCharsets.US_ASCII)), callback);
+      return true;
+    }
   }
 
   public static ApiServer start(Config config) throws Exception {
@@ -218,14 +270,23 @@ public final class ApiServer implements AutoCloseable {
   @Override
   public void close() {
     ready = false;
-    try {
-      jetty.stop();
-    } catch (Exception e) {
-      LOG.warn("stopping HTTP server: {}", e.toString());
+    close(jetty, namespaceFinalizer, hub, compactor, store);
+  }
+
+  private static void close(Server jetty, AutoCloseable... parts) {
+    if (jetty != null) {
+      try {
+        jetty.stop();
+      } catch (Exception e) {
+        LOG.warn("stopping HTTP server: {}", e.toString());
+      }
     }
-    namespaceFinalizer.close();
-    hub.close();
-    compactor.close();
-    store.close();
+    for (AutoCloseable p : parts) {
+      try {
+        p.close();
+      } catch (Exception e) {
+        LOG.warn("stopping {}: {}", p.getClass().getSimpleName(), e.toString());
+      }
+    }
   }
 }
