@@ -63,7 +63,9 @@ final class WatchStream {
       initial = false;
     }
     WatchCache.Start start;
-    OutputStream out = ex.stream(200, "application/json");
+    // Buffered: Jetty turns every write on the raw stream into its own HTTP/2 frame and TLS record;
+    // with a buffer a burst of events goes out as one write at the flush after the burst.
+    OutputStream out = new java.io.BufferedOutputStream(ex.stream(200, "application/json"), 32 * 1024);
     try {
       try {
         start = store.cache().watch(filter, from, initial);
