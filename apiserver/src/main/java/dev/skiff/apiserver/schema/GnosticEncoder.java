@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Encodes a Swagger 2.0 JSON tree as gnostic's {@code openapi.v2.Document} protobuf, the format of
@@ -31,11 +32,17 @@ final class GnosticEncoder {
     private final Map<JsonNode, String> yamlCache = new HashMap<>();
 
     static byte[] encode(JsonNode swagger) {
-        return new GnosticEncoder().document(swagger).toByteArray();
+        ProtoWriter w = new ProtoWriter();
+        new GnosticEncoder().document(w, swagger);
+        return w.toByteArray();
     }
 
-    private ProtoWriter document(JsonNode d) {
-        ProtoWriter w = new ProtoWriter(); // Document
+    /*
+     * Each method below writes the fields of one message type into the writer it is given; the caller has opened
+     * the enclosing message (ProtoWriter.message) or is at the top level.
+     */
+
+    private void document(ProtoWriter w, JsonNode d) {
         w.string(1, text(d, "swagger"));
         if (d.has("info")) {
             JsonNode info = d.get("info");
@@ -54,7 +61,7 @@ final class GnosticEncoder {
                 vendorExtensions(p, 1, paths);
                 for (Map.Entry<String, JsonNode> e : paths.properties()) {
                     if (!e.getKey().startsWith("x-")) {
-                        p.message(2, named(e.getKey(), pathItem(e.getValue())));
+                        p.message(2, named(e.getKey(), v -> pathItem(v, e.getValue())));
                     }
                 }
             });
@@ -62,45 +69,41 @@ final class GnosticEncoder {
         if (d.has("definitions")) {
             w.message(9, defs -> {
                 for (Map.Entry<String, JsonNode> e : d.get("definitions").properties()) {
-                    defs.message(1, named(e.getKey(), schema(e.getValue())));
+                    defs.message(1, named(e.getKey(), v -> schema(v, e.getValue())));
                 }
             });
         }
         if (d.has("security")) {
             for (JsonNode req : d.get("security")) {
-                w.message(12, securityRequirement(req));
+                w.message(12, r -> securityRequirement(r, req));
             }
         }
         if (d.has("securityDefinitions")) {
             w.message(13, sd -> {
                 for (Map.Entry<String, JsonNode> e : d.get("securityDefinitions").properties()) {
-                    ProtoWriter item = securityDefinition(e.getValue());
-                    if (item != null) {
-                        sd.message(1, named(e.getKey(), item));
+                    if ("apiKey".equals(text(e.getValue(), "type"))) {
+                        sd.message(1, named(e.getKey(), v -> apiKeySecurity(v, e.getValue())));
                     }
                 }
             });
         }
         vendorExtensions(w, 16, d);
-        return w;
     }
 
-    private ProtoWriter pathItem(JsonNode item) {
-        ProtoWriter w = new ProtoWriter(); // PathItem
+    private void pathItem(ProtoWriter w, JsonNode item) {
         w.string(1, text(item, "$ref"));
         String[] methods = {"get", "put", "post", "delete", "options", "head", "patch"};
         for (int i = 0; i < methods.length; i++) {
-            if (item.has(methods[i])) {
-                w.message(2 + i, operation(item.get(methods[i])));
+            JsonNode op = item.get(methods[i]);
+            if (op != null) {
+                w.message(2 + i, o -> operation(o, op));
             }
         }
         parameters(w, 9, item.get("parameters"));
         vendorExtensions(w, 10, item);
-        return w;
     }
 
-    private ProtoWriter operation(JsonNode op) {
-        ProtoWriter w = new ProtoWriter(); // Operation
+    private void operation(ProtoWriter w, JsonNode op) {
         strings(w, 1, op.get("tags"));
         w.string(2, text(op, "summary")).string(3, text(op, "description"));
         externalDocs(w, 4, op.get("externalDocs"));
@@ -113,7 +116,7 @@ final class GnosticEncoder {
             w.message(9, r -> {
                 for (Map.Entry<String, JsonNode> e : responses.properties()) {
                     if (!e.getKey().startsWith("x-")) {
-                        r.message(1, named(e.getKey(), responseValue(e.getValue())));
+                        r.message(1, named(e.getKey(), v -> responseValue(v, e.getValue())));
                     }
                 }
                 vendorExtensions(r, 2, responses);
@@ -123,11 +126,10 @@ final class GnosticEncoder {
         w.bool(11, op.path("deprecated").asBoolean(false));
         if (op.has("security")) {
             for (JsonNode req : op.get("security")) {
-                w.message(12, securityRequirement(req));
+                w.message(12, r -> securityRequirement(r, req));
             }
         }
         vendorExtensions(w, 13, op);
-        return w;
     }
 
     /** Repeated ParametersItem: a Parameter (1) or a JsonReference (2). */
@@ -136,29 +138,28 @@ final class GnosticEncoder {
             return;
         }
         for (JsonNode p : params) {
-            ProtoWriter item = new ProtoWriter();
-            if (p.has("$ref")) {
-                item.message(2, ref -> ref.string(1, text(p, "$ref")).string(2, text(p, "description")));
-            } else {
-                item.message(1, parameter(p));
-            }
-            w.message(field, item);
+            w.message(field, item -> {
+                if (p.has("$ref")) {
+                    item.message(2, ref -> ref.string(1, text(p, "$ref")).string(2, text(p, "description")));
+                } else {
+                    item.message(1, param -> parameter(param, p));
+                }
+            });
         }
     }
 
-    private ProtoWriter parameter(JsonNode p) {
-        ProtoWriter w = new ProtoWriter(); // Parameter
+    private void parameter(ProtoWriter w, JsonNode p) {
         String in = text(p, "in");
         if ("body".equals(in)) {
             w.message(1, b -> {
                 b.string(1, text(p, "description")).string(2, text(p, "name")).string(3, in);
                 b.bool(4, p.path("required").asBoolean(false));
                 if (p.has("schema")) {
-                    b.message(5, schema(p.get("schema")));
+                    b.message(5, s -> schema(s, p.get("schema")));
                 }
                 vendorExtensions(b, 6, p);
             });
-            return w;
+            return;
         }
         // NonBodyParameter: header (1), formData (2), query (3), path (4). Query and formData have
         // allow_empty_value at 5, which shifts every later field of header and path sub-schemas down by one.
@@ -171,22 +172,21 @@ final class GnosticEncoder {
             default -> { oneof = 3; allowEmpty = true; }
         }
         int s = allowEmpty ? 1 : 0;
-        ProtoWriter sub = new ProtoWriter();
-        sub.bool(1, p.path("required").asBoolean(false)).string(2, in).string(3, text(p, "description"))
-                .string(4, text(p, "name"));
-        if (allowEmpty) {
-            sub.bool(5, p.path("allowEmptyValue").asBoolean(false));
-        }
-        sub.string(5 + s, text(p, "type")).string(6 + s, text(p, "format"));
-        if (p.has("items")) {
-            sub.message(7 + s, primitivesItems(p.get("items")));
-        }
-        sub.string(8 + s, text(p, "collectionFormat"));
-        any(sub, 9 + s, p.get("default"));
-        validations(sub, 10 + s, p);
-        vendorExtensions(sub, 21 + s, p);
-        w.message(2, nb -> nb.message(oneof, sub));
-        return w;
+        w.message(2, nb -> nb.message(oneof, sub -> {
+            sub.bool(1, p.path("required").asBoolean(false)).string(2, in).string(3, text(p, "description"))
+                    .string(4, text(p, "name"));
+            if (allowEmpty) {
+                sub.bool(5, p.path("allowEmptyValue").asBoolean(false));
+            }
+            sub.string(5 + s, text(p, "type")).string(6 + s, text(p, "format"));
+            if (p.has("items")) {
+                sub.message(7 + s, i -> primitivesItems(i, p.get("items")));
+            }
+            sub.string(8 + s, text(p, "collectionFormat"));
+            any(sub, 9 + s, p.get("default"));
+            validations(sub, 10 + s, p);
+            vendorExtensions(sub, 21 + s, p);
+        }));
     }
 
     /**
@@ -209,36 +209,33 @@ final class GnosticEncoder {
         w.dbl(first + 11, n.path("multipleOf").asDouble(0));
     }
 
-    private ProtoWriter primitivesItems(JsonNode n) {
-        ProtoWriter w = new ProtoWriter(); // PrimitivesItems
+    private void primitivesItems(ProtoWriter w, JsonNode n) {
         w.string(1, text(n, "type")).string(2, text(n, "format"));
         if (n.has("items")) {
-            w.message(3, primitivesItems(n.get("items")));
+            w.message(3, i -> primitivesItems(i, n.get("items")));
         }
         w.string(4, text(n, "collectionFormat"));
         any(w, 5, n.get("default"));
         validations(w, 6, n);
         vendorExtensions(w, 18, n);
-        return w;
     }
 
-    private ProtoWriter responseValue(JsonNode r) {
-        ProtoWriter w = new ProtoWriter(); // ResponseValue
+    private void responseValue(ProtoWriter w, JsonNode r) {
         if (r.has("$ref")) {
-            return w.message(2, ref -> ref.string(1, text(r, "$ref")).string(2, text(r, "description")));
+            w.message(2, ref -> ref.string(1, text(r, "$ref")).string(2, text(r, "description")));
+            return;
         }
-        return w.message(1, resp -> {
+        w.message(1, resp -> {
             resp.string(1, text(r, "description"));
             if (r.has("schema")) {
-                resp.message(2, item -> item.message(1, schema(r.get("schema")))); // SchemaItem.schema
+                resp.message(2, item -> item.message(1, s -> schema(s, r.get("schema")))); // SchemaItem.schema
             }
             vendorExtensions(resp, 5, r);
         });
     }
 
     /** gnostic's Schema message; see the class comment for what is left out. */
-    private ProtoWriter schema(JsonNode s) {
-        ProtoWriter w = new ProtoWriter();
+    private void schema(ProtoWriter w, JsonNode s) {
         w.string(1, text(s, "$ref")).string(2, text(s, "format")).string(3, text(s, "title"))
                 .string(4, text(s, "description"));
         any(w, 5, s.get("default"));
@@ -261,30 +258,30 @@ final class GnosticEncoder {
             if (additional.isBoolean()) {
                 w.message(21, a -> a.boolAlways(2, additional.booleanValue()));
             } else if (additional.isObject()) {
-                w.message(21, a -> a.message(1, schema(additional)));
+                w.message(21, a -> a.message(1, sub -> schema(sub, additional)));
             }
         }
         JsonNode type = s.get("type");
-        if (type != null && (type.isTextual() || type.isArray())) {
-            w.message(22, t -> strings(t, 1, type.isTextual() ? YAML.createArrayNode().add(type) : type));
+        if (type != null && type.isTextual()) {
+            w.message(22, t -> t.element(1, type.textValue()));
+        } else if (type != null && type.isArray()) {
+            w.message(22, t -> strings(t, 1, type));
         }
         JsonNode items = s.get("items");
-        if (items != null && (items.isObject() || items.isArray())) {
-            w.message(23, it -> {
-                for (JsonNode i : items.isArray() ? items : YAML.createArrayNode().add(items)) {
-                    it.message(1, schema(i));
-                }
-            });
+        if (items != null && items.isObject()) {
+            w.message(23, it -> it.message(1, sub -> schema(sub, items)));
+        } else if (items != null && items.isArray()) {
+            w.message(23, it -> items.forEach(i -> it.message(1, sub -> schema(sub, i))));
         }
         if (s.path("allOf").isArray()) {
             for (JsonNode a : s.get("allOf")) {
-                w.message(24, schema(a));
+                w.message(24, sub -> schema(sub, a));
             }
         }
         if (s.path("properties").isObject()) {
             w.message(25, props -> {
                 for (Map.Entry<String, JsonNode> e : s.get("properties").properties()) {
-                    props.message(1, named(e.getKey(), schema(e.getValue())));
+                    props.message(1, named(e.getKey(), sub -> schema(sub, e.getValue())));
                 }
             });
         }
@@ -292,7 +289,6 @@ final class GnosticEncoder {
         externalDocs(w, 29, s.get("externalDocs"));
         any(w, 30, s.get("example"));
         vendorExtensions(w, 31, s);
-        return w;
     }
 
     private void externalDocs(ProtoWriter w, int field, JsonNode docs) {
@@ -304,22 +300,15 @@ final class GnosticEncoder {
         }
     }
 
-    private static ProtoWriter securityRequirement(JsonNode req) {
-        ProtoWriter w = new ProtoWriter(); // SecurityRequirement
+    private static void securityRequirement(ProtoWriter w, JsonNode req) {
         for (Map.Entry<String, JsonNode> e : req.properties()) {
-            ProtoWriter array = new ProtoWriter(); // StringArray
-            strings(array, 1, e.getValue());
-            w.message(1, named(e.getKey(), array));
+            w.message(1, named(e.getKey(), array -> strings(array, 1, e.getValue()))); // NamedStringArray
         }
-        return w;
     }
 
-    /** Only the apiKey kind, the one Kubernetes publishes (BearerToken); others are left out. */
-    private ProtoWriter securityDefinition(JsonNode d) {
-        if (!"apiKey".equals(text(d, "type"))) {
-            return null;
-        }
-        return new ProtoWriter().message(2, k -> {
+    /** SecurityDefinitionsItem.api_key_security, the only kind Kubernetes publishes (BearerToken). */
+    private void apiKeySecurity(ProtoWriter w, JsonNode d) {
+        w.message(2, k -> {
             k.string(1, text(d, "type")).string(2, text(d, "name")).string(3, text(d, "in"))
                     .string(4, text(d, "description"));
             vendorExtensions(k, 5, d);
@@ -359,8 +348,9 @@ final class GnosticEncoder {
         });
     }
 
-    private static ProtoWriter named(String name, ProtoWriter value) {
-        return new ProtoWriter().string(1, name).message(2, value);
+    /** The body of a Named* message: name (1) and value (2). */
+    private static Consumer<ProtoWriter> named(String name, Consumer<ProtoWriter> value) {
+        return w -> w.string(1, name).message(2, value);
     }
 
     private static void strings(ProtoWriter w, int field, JsonNode array) {

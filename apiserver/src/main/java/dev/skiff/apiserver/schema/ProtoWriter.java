@@ -9,9 +9,7 @@ import java.util.function.Consumer;
  * without code generation. Scalar writers skip proto3 default values (empty string, false, 0) as generated Go code
  * does; {@link #boolAlways} is for {@code oneof} members, whose presence is significant even when false.
  *
- * <p>Nested messages are written into a child buffer and then copied behind their length prefix; the copying is
- * proportional to document size times nesting depth, which is a few tens of megabytes at most for the OpenAPI
- * document and happens once per content change.
+ * <p>Everything goes into one growing buffer; see {@link #message} for how nested lengths are filled in.
  */
 final class ProtoWriter {
     private static final int VARINT = 0;
@@ -22,11 +20,7 @@ final class ProtoWriter {
     private int size;
 
     ProtoWriter() {
-        this(256);
-    }
-
-    private ProtoWriter(int capacity) {
-        buf = new byte[capacity];
+        buf = new byte[1 << 16];
     }
 
     /** A string field; null and "" are omitted (proto3 default). */
@@ -77,21 +71,38 @@ final class ProtoWriter {
         return this;
     }
 
-    /** An embedded message, written even when empty (presence of a sub-message is significant). */
+    /**
+     * An embedded message, written even when empty (presence of a sub-message is significant). {@code body} writes
+     * the message's fields into this same writer: the length prefix is reserved as one byte and the content moved
+     * up in place if it turns out longer than 127 bytes, so nesting costs no allocation.
+     */
     ProtoWriter message(int field, Consumer<ProtoWriter> body) {
-        ProtoWriter child = new ProtoWriter();
-        body.accept(child);
-        return message(field, child);
+        tag(field, LENGTH_DELIMITED);
+        ensure(1);
+        int lengthAt = size++;
+        int start = size;
+        body.accept(this);
+        int length = size - start;
+        int extra = varintSize(length) - 1;
+        if (extra > 0) {
+            ensure(extra);
+            System.arraycopy(buf, start, buf, start + extra, length);
+            size += extra;
+        }
+        int end = size;
+        size = lengthAt;
+        varint(length);
+        size = end;
+        return this;
     }
 
-    /** An embedded message already encoded into {@code child}. */
-    ProtoWriter message(int field, ProtoWriter child) {
-        tag(field, LENGTH_DELIMITED);
-        varint(child.size);
-        ensure(child.size);
-        System.arraycopy(child.buf, 0, buf, size, child.size);
-        size += child.size;
-        return this;
+    private static int varintSize(long value) {
+        int n = 1;
+        while ((value & ~0x7FL) != 0) {
+            value >>>= 7;
+            n++;
+        }
+        return n;
     }
 
     /** Bytes written so far. */
