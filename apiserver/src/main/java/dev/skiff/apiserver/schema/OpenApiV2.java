@@ -69,7 +69,7 @@ public final class OpenApiV2 {
     public static final class Snapshot {
         private final List<ServedResource> resources;
         private final long generation;
-        private final ObjectNode swagger;
+        private ObjectNode swagger; // guarded by this; null once both encodings exist
         private byte[] json; // guarded by this
         private byte[] protobuf; // guarded by this
 
@@ -87,6 +87,7 @@ public final class OpenApiV2 {
                 } catch (JsonProcessingException e) {
                     throw new IllegalStateException(e);
                 }
+                releaseTree();
             }
             return json;
         }
@@ -95,8 +96,16 @@ public final class OpenApiV2 {
         public synchronized byte[] protobuf() {
             if (protobuf == null) {
                 protobuf = GnosticEncoder.encode(swagger);
+                releaseTree();
             }
             return protobuf;
+        }
+
+        /** The tree (several times the size of the encodings) is only needed until both exist. */
+        private void releaseTree() {
+            if (json != null && protobuf != null) {
+                swagger = null;
+            }
         }
     }
 

@@ -200,18 +200,34 @@ class OpenApiV2Test {
   }
 
   @Test
-  void registeringASchemaRebuilds() {
+  void registeringASchemaRebuilds() throws Exception {
     OpenApiV2.Snapshot before = openApi.snapshot(RESOURCES);
     ObjectNode widget = ApiSchemas.MAPPER.createObjectNode();
     widget.put("type", "object").putObject("properties").putObject("spec").put("type", "object")
         .put("x-kubernetes-preserve-unknown-fields", true);
     widget.putArray("x-kubernetes-group-version-kind").addObject().put("group", "example.com").put("kind", "Widget")
         .put("version", "v1");
+    // Structural-schema constructs of custom resources that v2 cannot express, nested where kubectl's parser looks.
+    ObjectNode spec = (ObjectNode) widget.at("/properties/spec");
+    spec.putObject("properties").set("size", ApiSchemas.MAPPER.createObjectNode()
+        .put("x-kubernetes-int-or-string", true).set("anyOf", ApiSchemas.MAPPER.createArrayNode()
+            .add(ApiSchemas.MAPPER.createObjectNode().put("type", "integer"))
+            .add(ApiSchemas.MAPPER.createObjectNode().put("type", "string"))));
+    ((ObjectNode) spec.get("properties")).putObject("maybe").put("type", "object").put("nullable", true)
+        .putObject("properties").putObject("a").put("type", "string");
+    ((ObjectNode) spec.get("properties")).putObject("anything").put("type", "array");
     schemas.register("com.example.v1.Widget", widget);
     OpenApiV2.Snapshot after = openApi.snapshot(RESOURCES);
     assertThat(after).isNotSameAs(before);
     Map<String, Msg> defs = named(Msg.parse(after.protobuf()).msg(9).all(1));
     assertThat(defs).containsKey("com.example.v1.Widget").doesNotContainKey("example.com.v1.Widget");
+    JsonNode json = ApiSchemas.MAPPER.readTree(after.json());
+    JsonNode v2 = json.at("/definitions/com.example.v1.Widget");
+    checkParsableByKubectl("Widget", v2);
+    assertThat(v2.at("/properties/spec/properties/size").toString()).isEqualTo("{\"x-kubernetes-int-or-string\":true}");
+    assertThat(v2.at("/properties/spec/properties/maybe").toString()).isEqualTo("{}");
+    assertThat(v2.at("/properties/spec/properties/anything").toString()).isEqualTo("{}");
+    assertThat(after.json()).isSameAs(after.json());
   }
 
   /** The rules of kube-openapi pkg/util/proto/document.go ParseSchema that would fail the whole document. */
