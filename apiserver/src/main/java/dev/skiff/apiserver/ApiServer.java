@@ -19,6 +19,7 @@ import dev.skiff.apiserver.registry.ResourceRegistry;
 import dev.skiff.apiserver.registry.ResourceStore;
 import dev.skiff.apiserver.registry.WriteOptions;
 import dev.skiff.apiserver.schema.ApiSchemas;
+import dev.skiff.apiserver.schema.OpenApiV2;
 import dev.skiff.apiserver.schema.OpenApiV3;
 import dev.skiff.store.AutoCompactor;
 import dev.skiff.store.KeyValueStore;
@@ -119,7 +120,8 @@ public final class ApiServer implements AutoCloseable {
     connector = (ServerConnector) jetty.getConnectors()[0];
     handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
         new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)),
-        new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4")), () -> ready, clock);
+        new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4"), new OpenApiV2(schemas, "v1.32.4")),
+        () -> ready, clock);
     handler.metrics().addCollector(measured::render);
     gate.open(handler);
     pki.writeAdminKubeconfig(connector.getLocalPort());

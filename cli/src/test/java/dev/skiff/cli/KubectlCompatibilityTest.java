@@ -13,7 +13,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -39,8 +38,8 @@ class KubectlCompatibilityTest {
   static List<String> binaries() { return Kubectl.ALL; }
 
   /**
-   * kubectl 1.27 needs GET /openapi/v2 for apply and explain; Skiff answers 404 there (see the @Disabled tests
-   * below), so apply/explain assertions run on the binaries that use /openapi/v3 only.
+   * kubectl 1.27 reads the protobuf GET /openapi/v2 for apply, create -f and explain; it has its own tests below
+   * (applyWithKubectl127, createWithKubectl127, explainWithKubectl127), so these run on the /openapi/v3 binaries.
    */
   static List<String> openApiV3Binaries() { return List.of(Kubectl.DISPATCHER, Kubectl.V1_33); }
 
@@ -277,8 +276,6 @@ class KubectlCompatibilityTest {
   }
 
   @Test
-  @Disabled("server bug: GET /openapi/v2 (and /swagger-2.0.0.pb-v1) returns 404; kubectl 1.27 apply fails with "
-      + "'Error from server (NotFound): the server could not find the requested resource'")
   void applyWithKubectl127() {
     Kubectl k = kubectl(Kubectl.V1_27);
     String ns = namespace(k, "apply");
@@ -286,8 +283,6 @@ class KubectlCompatibilityTest {
   }
 
   @Test
-  @Disabled("server bug: GET /openapi/v2 returns 404; kubectl 1.27 create -f (client-side schema validation) fails with "
-      + "'Error from server (NotFound): the server could not find the requested resource'")
   void createWithKubectl127() {
     Kubectl k = kubectl(Kubectl.V1_27);
     String ns = namespace(k, "create");
@@ -295,8 +290,6 @@ class KubectlCompatibilityTest {
   }
 
   @Test
-  @Disabled("server bug: GET /openapi/v2 returns 404; kubectl 1.27 explain fails with "
-      + "'Error from server (NotFound): the server could not find the requested resource'")
   void explainWithKubectl127() {
     Kubectl k = kubectl(Kubectl.V1_27);
     assertThat(ok(k.run("explain", "deployment.spec.replicas")).stdout()).contains("replicas").contains("<integer>");

@@ -258,6 +258,10 @@ public final class ApiHandler extends Handler.Abstract {
       ex.json(200, doc);
       return;
     }
+    if (OpenApiV2Route.matches(path)) {
+      OpenApiV2Route.serve(ex, openapi, path);
+      return;
+    }
     if (path.equals("/metrics")) {
       ex.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics.render().getBytes(StandardCharsets.UTF_8));
       return;

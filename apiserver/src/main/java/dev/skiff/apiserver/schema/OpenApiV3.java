@@ -116,7 +116,8 @@ public final class OpenApiV3 {
                 serialize(index));
     }
 
-    private ObjectNode document(String gvPath, List<ServedResource> resources) {
+    /** The document of one group-version; {@link OpenApiV2} converts these trees. */
+    ObjectNode document(String gvPath, List<ServedResource> resources) {
         ObjectNode doc = ApiSchemas.MAPPER.createObjectNode();
         doc.put("openapi", "3.0.0");
         doc.putObject("info").put("title", "Kubernetes").put("version", kubernetesVersion);
