@@ -67,6 +67,7 @@ public final class ApiServer implements AutoCloseable {
   private final ClusterPki pki;
   private final Server jetty;
   private final ApiHandler handler;
+  private final dev.skiff.apiserver.protobuf.ProtobufBodyDecoder protobuf;
   private final ApiSchemas schemas;
   private final java.util.Map<String, dev.skiff.apiserver.table.TablePrinter> printers = new java.util.concurrent.ConcurrentHashMap<>();
   private final ServerConnector connector;
@@ -94,6 +95,9 @@ public final class ApiServer implements AutoCloseable {
     handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
         new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)), new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4")),
         () -> ready, clock);
+    // kubectl 1.32+ sends protobuf bodies for its typed commands (kubectl-compat.md finding 5).
+    protobuf = new dev.skiff.apiserver.protobuf.ProtobufBodyDecoder(schemas);
+    handler.addBodyDecoder(protobuf);
 
     QueuedThreadPool threads = new QueuedThreadPool(16, 4);
     threads.setName("skiff-http");
@@ -190,6 +194,11 @@ public final class ApiServer implements AutoCloseable {
   /** The request pipeline, for installing an authorizer, body decoders and virtual resources. */
   public ApiHandler handler() {
     return handler;
+  }
+
+  /** The protobuf request-body decoder, for virtual resources whose clients send protobuf. */
+  public dev.skiff.apiserver.protobuf.ProtobufBodyDecoder protobuf() {
+    return protobuf;
   }
 
   /** Every served kind's OpenAPI schema; custom resources register theirs here. */

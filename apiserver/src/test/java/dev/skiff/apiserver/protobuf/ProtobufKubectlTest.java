@@ -1,0 +1,191 @@
+package dev.skiff.apiserver.protobuf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.skiff.apiserver.testing.Kubectl;
+import dev.skiff.apiserver.testing.TestServer;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * kubectl 1.32's typed commands send protobuf bodies (kubectl-compat.md finding 5). Each command
+ * runs once with kubectl 1.32 (protobuf) and once with kubectl 1.31 (JSON, the same Go object):
+ * the stored objects must be the same, which checks the converter against kubectl's own JSON.
+ */
+class ProtobufKubectlTest {
+  private static final String V1_31 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.31";
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static TestServer server;
+  private static Kubectl k132;
+  private static Kubectl k131;
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = TestServer.start();
+    k132 = server.kubectl();
+    k131 = server.kubectl(V1_31);
+    k132.run("create", "serviceaccount", "warm-up").ok(); // discovery cache
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    server.close();
+  }
+
+  /** resource, then the create arguments; N is replaced by the object's name. */
+  static Stream<Arguments> commands() {
+    return Stream.of(
+        Arguments.of("namespace", List.of("create", "namespace", "N")),
+        Arguments.of("configmap", List.of("create", "configmap", "N", "--from-literal=a=b", "--from-literal=n=1")),
+        Arguments.of("secret", List.of("create", "secret", "generic", "N", "--from-literal=p=q")),
+        Arguments.of("secret", List.of("create", "secret", "docker-registry", "N", "--docker-username=u", "--docker-password=p")),
+        Arguments.of("deployment", List.of("create", "deployment", "N", "--image=nginx", "--replicas=2", "--port=80")),
+        Arguments.of("deployment", List.of("create", "deployment", "N", "--image=nginx", "--replicas=0")),
+        Arguments.of("job", List.of("create", "job", "N", "--image=busybox", "--", "echo", "hi")),
+        Arguments.of("cronjob", List.of("create", "cronjob", "N", "--image=busybox", "--schedule=*/5 * * * *", "--", "echo", "hi")),
+        Arguments.of("service", List.of("create", "service", "clusterip", "N", "--tcp=80:8080")),
+        Arguments.of("service", List.of("create", "service", "nodeport", "N", "--tcp=81:http")),
+        Arguments.of("role", List.of("create", "role", "N", "--verb=get", "--resource=pods")),
+        Arguments.of("rolebinding", List.of("create", "rolebinding", "N", "--role=r", "--user=u", "--serviceaccount=default:sa")),
+        Arguments.of("clusterrole", List.of("create", "clusterrole", "N", "--verb=get", "--resource=nodes", "--non-resource-url=/logs/*")),
+        Arguments.of("clusterrolebinding", List.of("create", "clusterrolebinding", "N", "--clusterrole=view", "--group=g")),
+        Arguments.of("serviceaccount", List.of("create", "serviceaccount", "N")),
+        Arguments.of("quota", List.of("create", "quota", "N", "--hard=pods=2,cpu=500m,memory=1Gi", "--scopes=BestEffort")),
+        Arguments.of("priorityclass", List.of("create", "priorityclass", "N", "--value=1000", "--description=d")),
+        Arguments.of("poddisruptionbudget", List.of("create", "pdb", "N", "--selector=app=x", "--min-available=1")),
+        Arguments.of("poddisruptionbudget", List.of("create", "pdb", "N", "--selector=app=x", "--max-unavailable=50%")),
+        Arguments.of("ingress", List.of("create", "ingress", "N", "--rule=foo.com/bar*=svc1:8080", "--class=nginx")));
+  }
+
+  private static int counter;
+
+  @ParameterizedTest(name = "{1}")
+  @MethodSource("commands")
+  void protobufAndJsonCreateTheSameObject(String resource, List<String> args) throws Exception {
+    int n = ++counter;
+    String pb = "pb" + n;
+    String js = "js" + n;
+    var created = k132.run(withName(args, pb)).ok();
+    assertThat(created.out()).contains(pb).contains("created");
+    k131.run(withName(args, js)).ok();
+    JsonNode fromProtobuf = canonical(get(resource, pb), pb);
+    JsonNode fromJson = canonical(get(resource, js), js);
+    assertThat(fromProtobuf.toPrettyString()).isEqualTo(fromJson.toPrettyString());
+  }
+
+  @Test
+  void secretDataIsBase64OfTheLiteral() throws Exception {
+    k132.run("create", "secret", "generic", "s", "--from-literal=p=q").ok();
+    var r = k132.run("get", "secret", "s", "-o", "jsonpath={.data.p}").ok();
+    assertThat(r.out()).isEqualTo(Base64.getEncoder().encodeToString("q".getBytes()));
+  }
+
+  @Test
+  void deploymentKeepsReplicasAndPort() throws Exception {
+    k132.run("create", "deployment", "d", "--image=nginx", "--replicas=2", "--port=80").ok();
+    var r = k132.run("get", "deployment", "d", "-o",
+        "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].ports[0].containerPort}").ok();
+    assertThat(r.out()).isEqualTo("2 80");
+    k132.run("create", "deployment", "zero", "--image=nginx", "--replicas=0").ok();
+    assertThat(k132.run("get", "deployment", "zero", "-o", "jsonpath={.spec.replicas}").ok().out()).isEqualTo("0");
+  }
+
+  @Test
+  void serviceTargetPortIsAnInteger() throws Exception {
+    k132.run("create", "service", "clusterip", "svc", "--tcp=80:8080").ok();
+    JsonNode svc = get("service", "svc");
+    assertThat(svc.at("/spec/ports/0/targetPort").isInt()).isTrue();
+    assertThat(svc.at("/spec/ports/0/targetPort").asInt()).isEqualTo(8080);
+    assertThat(svc.at("/spec/ports/0/port").asInt()).isEqualTo(80);
+  }
+
+  @Test
+  void configMapQuotaPriorityClassAndPdbKeepTheirValues() throws Exception {
+    k132.run("create", "configmap", "c", "--from-literal=a=b", "--from-literal=n=1").ok();
+    assertThat(get("configmap", "c").get("data").toString()).isEqualTo("{\"a\":\"b\",\"n\":\"1\"}");
+    k132.run("create", "quota", "q", "--hard=pods=2").ok();
+    assertThat(get("resourcequota", "q").at("/spec/hard/pods").asText()).isEqualTo("2");
+    k132.run("create", "priorityclass", "pc", "--value=1000").ok();
+    assertThat(get("priorityclass", "pc").get("value").asInt()).isEqualTo(1000);
+    k132.run("create", "pdb", "p", "--selector=app=x", "--min-available=1").ok();
+    JsonNode pdb = get("poddisruptionbudget", "p");
+    assertThat(pdb.at("/spec/minAvailable").isInt()).isTrue();
+    assertThat(pdb.at("/spec/selector/matchLabels/app").asText()).isEqualTo("x");
+  }
+
+  @Test
+  void jobCronJobRbacAndServiceAccount() throws Exception {
+    k132.run("create", "job", "j", "--image=busybox", "--", "echo", "hi").ok();
+    assertThat(get("job", "j").at("/spec/template/spec/containers/0/command").toString()).isEqualTo("[\"echo\",\"hi\"]");
+    k132.run("create", "cronjob", "cj", "--image=busybox", "--schedule=*/5 * * * *", "--", "echo", "hi").ok();
+    assertThat(get("cronjob", "cj").at("/spec/schedule").asText()).isEqualTo("*/5 * * * *");
+    k132.run("create", "role", "r", "--verb=get", "--resource=pods").ok();
+    assertThat(get("role", "r").at("/rules/0/verbs/0").asText()).isEqualTo("get");
+    k132.run("create", "rolebinding", "rb", "--role=r", "--user=u").ok();
+    JsonNode rb = get("rolebinding", "rb");
+    assertThat(rb.at("/roleRef/name").asText()).isEqualTo("r");
+    assertThat(rb.at("/subjects/0/name").asText()).isEqualTo("u");
+    k132.run("create", "clusterrole", "cr", "--verb=get", "--resource=nodes").ok();
+    k132.run("create", "serviceaccount", "sa1").ok();
+    assertThat(k132.run("get", "clusterrole/cr", "serviceaccount/sa1", "-o", "name").ok().out())
+        .contains("clusterrole.rbac.authorization.k8s.io/cr", "serviceaccount/sa1");
+  }
+
+  @Test
+  void kubectl133AlsoSendsProtobuf() throws Exception {
+    Kubectl k133 = server.kubectl(Kubectl.V1_33);
+    k133.run("create", "namespace", "ns133").ok();
+    k133.run("create", "configmap", "c133", "--from-literal=a=b").ok();
+    k133.run("create", "deployment", "d133", "--image=nginx", "--replicas=3").ok();
+    assertThat(get("configmap", "c133").at("/data/a").asText()).isEqualTo("b");
+    assertThat(get("deployment", "d133").at("/spec/replicas").asInt()).isEqualTo(3);
+    assertThat(k133.run("get", "namespace", "ns133", "-o", "name").ok().out()).contains("namespace/ns133");
+  }
+
+  @Test
+  void kubectl127SendsJsonAndStillWorks() throws Exception {
+    Kubectl k127 = server.kubectl(Kubectl.V1_27);
+    k127.run("create", "configmap", "c127", "--from-literal=a=b").ok();
+    assertThat(get("configmap", "c127").at("/data/a").asText()).isEqualTo("b");
+  }
+
+  private static String[] withName(List<String> args, String name) {
+    List<String> out = new ArrayList<>();
+    for (String a : args) {
+      out.add(a.equals("N") ? name : a);
+    }
+    return out.toArray(String[]::new);
+  }
+
+  private static JsonNode get(String resource, String name) throws Exception {
+    return MAPPER.readTree(k132.run("get", resource, name, "-o", "json").ok().out());
+  }
+
+  /** The object without what differs between two creations: identity, times, versions, the name. */
+  private static JsonNode canonical(JsonNode obj, String name) throws Exception {
+    String uid = obj.at("/metadata/uid").asText();
+    if (!uid.isEmpty()) {
+      obj = MAPPER.readTree(obj.toString().replace(uid, "UID")); // a Job's selector labels carry it
+    }
+    ObjectNode meta = (ObjectNode) obj.get("metadata");
+    for (String f : List.of("uid", "creationTimestamp", "resourceVersion")) {
+      meta.remove(f);
+    }
+    for (JsonNode mf : meta.path("managedFields")) {
+      ((ObjectNode) mf).remove("time");
+    }
+    return MAPPER.readTree(obj.toString().replace("\"" + name + "\"", "\"NAME\"").replace(name + "-", "NAME-")
+        .replace("=" + name, "=NAME").replace(":" + name + "\"", ":NAME\""));
+  }
+}
