@@ -142,7 +142,8 @@ final class ProtoJson {
       "ValidatingWebhook.sideEffects", "ValidatingWebhook.timeoutSeconds", "ValidatingWebhook.matchPolicy",
       "Rule.scope", "ServiceReference.path", "ServiceReference.port");
 
-  private record FieldLayout(FieldDescriptor fd, String json, boolean inline, boolean emitZero) {
+  /** How one proto field appears in JSON: its name, flattened into the parent, kept when zero. */
+  record FieldLayout(FieldDescriptor fd, String json, boolean inline, boolean emitZero) {
   }
 
   private final ApiSchemas schemas;
@@ -309,7 +310,7 @@ final class ProtoJson {
     return F.nullNode();
   }
 
-  private List<FieldLayout> layout(Descriptor d) {
+  List<FieldLayout> layout(Descriptor d) {
     return layouts.computeIfAbsent(d, this::computeLayout);
   }
 

@@ -71,6 +71,11 @@ final class ProtoTypes {
     };
   }
 
+  /** Every top-level message of every loaded file. */
+  static java.util.Collection<Descriptor> all() {
+    return Index.BY_NAME.values();
+  }
+
   /** Forces the descriptors to load now (start-up warm-up, tests). */
   static int load() {
     return Index.BY_NAME.size();
