@@ -7,6 +7,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.skiff.apiserver.testing.Kubectl;
 import dev.skiff.apiserver.testing.TestServer;
+import com.google.protobuf.Message;
+import io.kubernetes.client.proto.Meta;
+import io.kubernetes.client.proto.V1;
+import io.kubernetes.client.proto.V1Autoscaling;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -187,5 +194,69 @@ class ProtobufKubectlTest {
     }
     return MAPPER.readTree(obj.toString().replace("\"" + name + "\"", "\"NAME\"").replace(name + "-", "NAME-")
         .replace("=" + name, "=NAME").replace(":" + name + "\"", ":NAME\""));
+  }
+
+  @Test
+  void kubectl132ReallySendsProtobuf() throws Exception {
+    var r = k132.run("create", "configmap", "verbose", "--from-literal=a=b", "-v=8").ok();
+    assertThat(r.err()).contains("Content-Type: application/vnd.kubernetes.protobuf");
+    assertThat(r.out()).contains("configmap/verbose created");
+  }
+
+  private static HttpResponse<String> send(String method, String path, String contentType, String accept, byte[] body)
+      throws Exception {
+    HttpRequest req = HttpRequest.newBuilder(URI.create(server.url() + path))
+        .header("Content-Type", contentType).header("Accept", accept)
+        .method(method, HttpRequest.BodyPublishers.ofByteArray(body)).build();
+    return server.http().send(req, HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static final String PB = ProtobufBodyDecoder.MEDIA_TYPE;
+
+  @Test
+  void protobufOnlyAcceptIsAnsweredWithJson() throws Exception {
+    V1.ConfigMap cm = V1.ConfigMap.newBuilder().setMetadata(Meta.ObjectMeta.newBuilder().setName("raw")).putData("k", "v").build();
+    var r = send("POST", "/api/v1/namespaces/default/configmaps?fieldValidation=Strict", PB, PB,
+        ProtobufBodyDecoderTest.envelope("v1", "ConfigMap", cm));
+    assertThat(r.statusCode()).isEqualTo(201);
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
+    assertThat(MAPPER.readTree(r.body()).at("/data/k").asText()).isEqualTo("v");
+    var list = send("GET", "/api/v1/namespaces/default/configmaps", PB, PB + ";as=Table;v=v1;g=meta.k8s.io," + PB, new byte[0]);
+    assertThat(list.statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void garbageAndWrongKindsAreBadRequests() throws Exception {
+    var r = send("POST", "/api/v1/namespaces", PB, "application/json", "{\"kind\":\"Namespace\"}".getBytes());
+    assertThat(r.statusCode()).isEqualTo(400);
+    JsonNode status = MAPPER.readTree(r.body());
+    assertThat(status.get("kind").asText()).isEqualTo("Status");
+    assertThat(status.get("reason").asText()).isEqualTo("BadRequest");
+    assertThat(status.get("message").asText()).contains("provided data does not appear to be a protobuf message");
+    Message cm = V1.ConfigMap.newBuilder().setMetadata(Meta.ObjectMeta.newBuilder().setName("x")).build();
+    var wrong = send("POST", "/api/v1/namespaces", PB, "application/json", ProtobufBodyDecoderTest.envelope("v1", "ConfigMap", cm));
+    assertThat(wrong.statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void scaleAndBindingAcceptProtobuf() throws Exception {
+    k132.run("create", "deployment", "scaled", "--image=nginx").ok();
+    V1Autoscaling.Scale scale = V1Autoscaling.Scale.newBuilder().setMetadata(Meta.ObjectMeta.newBuilder().setName("scaled"))
+        .setSpec(V1Autoscaling.ScaleSpec.newBuilder().setReplicas(4)).build();
+    var r = send("PUT", "/apis/apps/v1/namespaces/default/deployments/scaled/scale", PB, "application/json",
+        ProtobufBodyDecoderTest.envelope("autoscaling/v1", "Scale", scale));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(get("deployment", "scaled").at("/spec/replicas").asInt()).isEqualTo(4);
+
+    V1.Pod pod = V1.Pod.newBuilder().setMetadata(Meta.ObjectMeta.newBuilder().setName("bound"))
+        .setSpec(V1.PodSpec.newBuilder().addContainers(V1.Container.newBuilder().setName("c").setImage("nginx"))).build();
+    assertThat(send("POST", "/api/v1/namespaces/default/pods", PB, "application/json",
+        ProtobufBodyDecoderTest.envelope("v1", "Pod", pod)).statusCode()).isEqualTo(201);
+    V1.Binding binding = V1.Binding.newBuilder().setMetadata(Meta.ObjectMeta.newBuilder().setName("bound"))
+        .setTarget(V1.ObjectReference.newBuilder().setKind("Node").setName("n1")).build();
+    var b = send("POST", "/api/v1/namespaces/default/pods/bound/binding", PB, "application/json",
+        ProtobufBodyDecoderTest.envelope("v1", "Binding", binding));
+    assertThat(b.statusCode()).as(b.body()).isEqualTo(201);
+    assertThat(get("pod", "bound").at("/spec/nodeName").asText()).isEqualTo("n1");
   }
 }
