@@ -223,15 +223,20 @@ final class ProtoJson {
       case BYTE_STRING -> F.textNode(Base64.getEncoder().encodeToString(((ByteString) v).toByteArray()));
       case BOOLEAN -> F.booleanNode((Boolean) v);
       case INT -> F.numberNode((Integer) v);
-      case LONG -> F.numberNode((Long) v);
+      case LONG -> integer((Long) v);
       case FLOAT, DOUBLE -> {
         double d = ((Number) v).doubleValue();
         // Go prints an integral float64 without a fraction (1, not 1.0).
-        yield d == Math.rint(d) && Math.abs(d) < 1e15 ? F.numberNode((long) d) : F.numberNode(d);
+        yield d == Math.rint(d) && Math.abs(d) < 1e15 ? integer((long) d) : F.numberNode(d);
       }
       case ENUM -> F.textNode(String.valueOf(v));
       case MESSAGE -> throw new IllegalStateException("not a scalar: " + fd.getFullName());
     };
+  }
+
+  /** The node Jackson would parse the same JSON number into, so trees compare equal (no-op updates). */
+  private static JsonNode integer(long v) {
+    return v == (int) v ? F.numberNode((int) v) : F.numberNode(v);
   }
 
   /** A message value: the types with their own JSON form, or a plain object. */

@@ -19,7 +19,9 @@ import io.kubernetes.client.proto.Resource.Quantity;
 import io.kubernetes.client.proto.Runtime;
 import io.kubernetes.client.proto.V1;
 import io.kubernetes.client.proto.V1Apps;
+import io.kubernetes.client.proto.V1Authentication;
 import io.kubernetes.client.proto.V1Authorization;
+import io.kubernetes.client.proto.V1Policy;
 import io.kubernetes.client.proto.V1Events;
 import io.kubernetes.client.proto.V1Scheduling;
 import java.nio.charset.StandardCharsets;
@@ -188,6 +190,40 @@ class ProtobufBodyDecoderTest {
     ObjectNode obj = decoder.decode(envelope("authorization.k8s.io/v1", "SubjectAccessReview", sar));
     assertThat(obj.get("spec")).isEqualTo(json("""
         {"resourceAttributes":{"verb":"get","resource":"pods"},"user":"u","groups":["g"],"extra":{"scopes":["a","b"]}}"""));
+  }
+
+  /** The bodies virtual resources get (auth can-i, create token, drain), decoded without a descriptor. */
+  @Test
+  void reviewTokenRequestAndEvictionBodies() throws Exception {
+    V1Authorization.SelfSubjectAccessReview ssar = V1Authorization.SelfSubjectAccessReview.newBuilder().setMetadata(meta(""))
+        .setSpec(V1Authorization.SelfSubjectAccessReviewSpec.newBuilder()
+            .setResourceAttributes(V1Authorization.ResourceAttributes.newBuilder().setNamespace("default").setVerb("create")
+                .setGroup("apps").setVersion("").setResource("deployments").setSubresource("").setName("")))
+        .setStatus(V1Authorization.SubjectAccessReviewStatus.newBuilder().setAllowed(false).setDenied(false)
+            .setReason("").setEvaluationError(""))
+        .build();
+    assertThat(decoder.decode(envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview", ssar))).isEqualTo(json("""
+        {"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","metadata":{"creationTimestamp":null},
+         "spec":{"resourceAttributes":{"namespace":"default","verb":"create","group":"apps","resource":"deployments"}},
+         "status":{"allowed":false}}"""));
+
+    V1Authentication.TokenRequest tr = V1Authentication.TokenRequest.newBuilder().setMetadata(meta("sa"))
+        .setSpec(V1Authentication.TokenRequestSpec.newBuilder().addAudiences("https://kubernetes.default.svc")
+            .setExpirationSeconds(3600))
+        .setStatus(V1Authentication.TokenRequestStatus.newBuilder().setToken("")
+            .setExpirationTimestamp(Meta.Time.getDefaultInstance()))
+        .build();
+    ObjectNode token = decoder.decode(envelope("authentication.k8s.io/v1", "TokenRequest", tr));
+    assertThat(token.get("spec")).isEqualTo(json("{\"audiences\":[\"https://kubernetes.default.svc\"],\"expirationSeconds\":3600}"));
+    assertThat(token.get("kind").asText()).isEqualTo("TokenRequest");
+
+    V1Policy.Eviction ev = V1Policy.Eviction.newBuilder().setMetadata(meta("p").setNamespace("default"))
+        .setDeleteOptions(Meta.DeleteOptions.newBuilder().setGracePeriodSeconds(0)).build();
+    assertThat(decoder.decode(envelope("policy/v1", "Eviction", ev))).isEqualTo(json("""
+        {"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"p","namespace":"default","creationTimestamp":null},
+         "deleteOptions":{"gracePeriodSeconds":0}}"""));
+    assertThat(ProtobufBodyDecoder.isProtobuf("application/vnd.kubernetes.protobuf; charset=utf-8")).isTrue();
+    assertThat(ProtobufBodyDecoder.isProtobuf("application/json")).isFalse();
   }
 
   @Test
