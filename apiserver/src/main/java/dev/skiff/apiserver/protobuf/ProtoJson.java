@@ -32,8 +32,9 @@ import java.util.function.Function;
  * with a few exceptions (tables below). The Go marshaller writes every non-pointer field, zero or
  * not, so wire presence alone does not say "set": like Go's {@code omitempty}, zero scalars are
  * left out unless the Go field has no omitempty (OpenAPI lists it as required) or is a pointer,
- * whose explicit zero matters ({@code replicas: 0}). Messages are emitted when present, even
- * empty ({@code status: {}}), as Go does for struct fields.
+ * whose explicit zero matters ({@code replicas: 0}); an empty list or map without omitempty is
+ * null. Messages are emitted when present, even empty ({@code status: {}}), as Go does for struct
+ * fields.
  */
 final class ProtoJson {
   private static final JsonNodeFactory F = JsonNodeFactory.instance;
@@ -142,6 +143,9 @@ final class ProtoJson {
       "ValidatingWebhook.sideEffects", "ValidatingWebhook.timeoutSeconds", "ValidatingWebhook.matchPolicy",
       "Rule.scope", "ServiceReference.path", "ServiceReference.port");
 
+  /** Optional fields whose Go json tag has no omitempty (not "required" in OpenAPI): Go writes their zero. */
+  private static final Set<String> NO_OMITEMPTY = Set.of("Role.rules", "ClusterRole.rules");
+
   /** How one proto field appears in JSON: its name, flattened into the parent, kept when zero. */
   record FieldLayout(FieldDescriptor fd, String json, boolean inline, boolean emitZero) {
   }
@@ -176,6 +180,8 @@ final class ProtoJson {
             Message entry = (Message) m.getRepeatedField(fd, i);
             map.set(String.valueOf(entry.getField(key)), single(value, entry.getField(value)));
           }
+        } else if (fl.emitZero) {
+          out.putNull(fl.json); // a nil map without omitempty
         }
       } else if (fd.isRepeated()) {
         int n = m.getRepeatedFieldCount(fd);
@@ -184,6 +190,8 @@ final class ProtoJson {
           for (int i = 0; i < n; i++) {
             arr.add(single(fd, m.getRepeatedField(fd, i)));
           }
+        } else if (fl.emitZero) {
+          out.putNull(fl.json); // Go writes a nil slice without omitempty as null ("rules": null)
         }
       } else if (m.hasField(fd)) {
         Object v = m.getField(fd);
@@ -341,7 +349,7 @@ final class ProtoJson {
           }
         }
       }
-      out.add(new FieldLayout(fd, json, INLINE.contains(key), POINTERS.contains(key) || required.contains(json)));
+      out.add(new FieldLayout(fd, json, INLINE.contains(key), POINTERS.contains(key) || NO_OMITEMPTY.contains(key) || required.contains(json)));
     }
     return List.copyOf(out);
   }

@@ -36,6 +36,7 @@ class ProtobufKubectlTest {
   private static TestServer server;
   private static Kubectl k132;
   private static Kubectl k131;
+  private static java.nio.file.Path binaryFile;
 
   @BeforeAll
   static void start() throws Exception {
@@ -43,11 +44,19 @@ class ProtobufKubectlTest {
     k132 = server.kubectl();
     k131 = server.kubectl(V1_31);
     k132.run("create", "serviceaccount", "warm-up").ok(); // discovery cache
+    k132.run("create", "cronjob", "source", "--image=busybox", "--schedule=0 * * * *").ok();
+    binaryFile = java.nio.file.Files.createTempFile("protobuf-test", ".bin");
+    byte[] all = new byte[256];
+    for (int i = 0; i < all.length; i++) {
+      all[i] = (byte) i;
+    }
+    java.nio.file.Files.write(binaryFile, all);
   }
 
   @AfterAll
   static void stop() throws Exception {
     server.close();
+    java.nio.file.Files.deleteIfExists(binaryFile);
   }
 
   /** resource, then the create arguments; N is replaced by the object's name. */
@@ -72,7 +81,15 @@ class ProtobufKubectlTest {
         Arguments.of("priorityclass", List.of("create", "priorityclass", "N", "--value=1000", "--description=d")),
         Arguments.of("poddisruptionbudget", List.of("create", "pdb", "N", "--selector=app=x", "--min-available=1")),
         Arguments.of("poddisruptionbudget", List.of("create", "pdb", "N", "--selector=app=x", "--max-unavailable=50%")),
-        Arguments.of("ingress", List.of("create", "ingress", "N", "--rule=foo.com/bar*=svc1:8080", "--class=nginx")));
+        Arguments.of("ingress", List.of("create", "ingress", "N", "--rule=foo.com/bar*=svc1:8080", "--class=nginx")),
+        Arguments.of("clusterrole", List.of("create", "clusterrole", "N", "--aggregation-rule=example.com/aggregate=true")),
+        Arguments.of("job", List.of("create", "job", "N", "--from=cronjob/source")),
+        Arguments.of("configmap", List.of("create", "configmap", "N", "--from-file=bin=FILE", "--from-literal=t=x")),
+        Arguments.of("secret", List.of("create", "secret", "generic", "N", "--from-file=bin=FILE", "--type=example.com/t")),
+        Arguments.of("service", List.of("create", "service", "externalname", "N", "--external-name=bar.example.com")),
+        Arguments.of("service", List.of("create", "service", "loadbalancer", "N", "--tcp=5678:8080")),
+        Arguments.of("deployment", List.of("create", "deployment", "N", "--image=nginx", "--image=busybox")),
+        Arguments.of("priorityclass", List.of("create", "priorityclass", "N", "--value=0", "--preemption-policy=Never")));
   }
 
   private static int counter;
@@ -170,7 +187,7 @@ class ProtobufKubectlTest {
   private static String[] withName(List<String> args, String name) {
     List<String> out = new ArrayList<>();
     for (String a : args) {
-      out.add(a.equals("N") ? name : a);
+      out.add(a.equals("N") ? name : a.replace("FILE", binaryFile.toString()));
     }
     return out.toArray(String[]::new);
   }
