@@ -2,10 +2,13 @@ package dev.skiff.apiserver.protobuf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
 import dev.skiff.apiserver.api.ApiException;
 import dev.skiff.apiserver.api.Json;
 import dev.skiff.apiserver.http.BodyDecoder;
@@ -31,6 +34,15 @@ import java.util.HexFormat;
 public final class ProtobufBodyDecoder implements BodyDecoder {
   public static final String MEDIA_TYPE = "application/vnd.kubernetes.protobuf";
   private static final byte[] MAGIC = {'k', '8', 's', 0};
+
+  // runtime.Unknown {typeMeta = 1 {apiVersion = 1, kind = 2}, raw = 2, contentEncoding = 3, contentType = 4}.
+  // Parsed as DynamicMessage: client-java-proto's generated classes are pre-22 gencode, which
+  // protobuf-java logs as vulnerable (unbounded recursion) whenever they parse.
+  private static final Descriptor UNKNOWN = Runtime.Unknown.getDescriptor();
+  private static final FieldDescriptor UNKNOWN_TYPE_META = UNKNOWN.findFieldByNumber(1);
+  private static final FieldDescriptor UNKNOWN_RAW = UNKNOWN.findFieldByNumber(2);
+  private static final FieldDescriptor TYPE_META_API_VERSION = UNKNOWN_TYPE_META.getMessageType().findFieldByNumber(1);
+  private static final FieldDescriptor TYPE_META_KIND = UNKNOWN_TYPE_META.getMessageType().findFieldByNumber(2);
 
   private final ProtoJson json;
 
@@ -72,9 +84,10 @@ public final class ProtobufBodyDecoder implements BodyDecoder {
 
   @Override
   public ObjectNode decode(ResourceDescriptor expected, byte[] body) {
-    Runtime.Unknown unknown = envelope(expected, body);
-    String apiVersion = unknown.getTypeMeta().getApiVersion();
-    String kind = unknown.getTypeMeta().getKind();
+    DynamicMessage unknown = envelope(expected, body);
+    Message typeMeta = (Message) unknown.getField(UNKNOWN_TYPE_META);
+    String apiVersion = (String) typeMeta.getField(TYPE_META_API_VERSION);
+    String kind = (String) typeMeta.getField(TYPE_META_KIND);
     if (kind.isEmpty()) {
       throw fail(expected, null, "Object 'Kind' is missing in '" + summary(body) + "'");
     }
@@ -91,7 +104,7 @@ public final class ProtobufBodyDecoder implements BodyDecoder {
     }
     DynamicMessage message;
     try {
-      message = DynamicMessage.parseFrom(type, unknown.getRaw());
+      message = DynamicMessage.parseFrom(type, (ByteString) unknown.getField(UNKNOWN_RAW));
     } catch (InvalidProtocolBufferException e) {
       throw fail(expected, kind, e.getMessage());
     }
@@ -102,7 +115,7 @@ public final class ProtobufBodyDecoder implements BodyDecoder {
     return out;
   }
 
-  private static Runtime.Unknown envelope(ResourceDescriptor expected, byte[] body) {
+  private static DynamicMessage envelope(ResourceDescriptor expected, byte[] body) {
     if (body.length < MAGIC.length || body[0] != MAGIC[0] || body[1] != MAGIC[1] || body[2] != MAGIC[2] || body[3] != MAGIC[3]) {
       String why = "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]";
       if (expected == null) {
@@ -113,7 +126,7 @@ public final class ProtobufBodyDecoder implements BodyDecoder {
           + why + " (" + summary(body) + ")");
     }
     try {
-      return Runtime.Unknown.parseFrom(CodedInputStream.newInstance(body, MAGIC.length, body.length - MAGIC.length));
+      return DynamicMessage.parseFrom(UNKNOWN, CodedInputStream.newInstance(body, MAGIC.length, body.length - MAGIC.length));
     } catch (IOException e) {
       throw fail(expected, null, e.getMessage());
     }
