@@ -391,7 +391,7 @@ final class ResourceHandler {
     if (body.length > 0) {
       JsonNode opts;
       try {
-        opts = Json.MAPPER.readTree(body);
+        opts = readBody(ex, body);
       } catch (IOException e) {
         throw ApiException.badRequest("error decoding DeleteOptions: " + firstLine(e.getMessage()));
       }

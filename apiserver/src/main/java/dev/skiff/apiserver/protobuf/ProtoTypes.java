@@ -54,7 +54,13 @@ final class ProtoTypes {
     int slash = apiVersion.indexOf('/');
     String group = slash < 0 ? "" : apiVersion.substring(0, slash);
     String version = slash < 0 ? apiVersion : apiVersion.substring(slash + 1);
-    return Index.BY_NAME.get(protoPackage(group, version) + "." + kind);
+    Descriptor d = Index.BY_NAME.get(protoPackage(group, version) + "." + kind);
+    if (d == null && version.equals("v1")) {
+      // Options and Status are registered in every group version (metav1.AddToGroupVersion):
+      // a typed client's DELETE body says {"v1", "DeleteOptions"} or {"apps/v1", "DeleteOptions"}.
+      d = Index.BY_NAME.get(protoPackage("meta.k8s.io", version) + "." + kind);
+    }
+    return d;
   }
 
   /** The proto package of an API group version: go-to-protobuf names it after the Go package path. */

@@ -276,4 +276,19 @@ class ProtobufKubectlTest {
     assertThat(b.statusCode()).as(b.body()).isEqualTo(201);
     assertThat(get("pod", "bound").at("/spec/nodeName").asText()).isEqualTo("n1");
   }
+
+  @Test
+  void deleteOptionsMayBeProtobuf() throws Exception {
+    k132.run("create", "configmap", "doomed").ok();
+    Message opts = Meta.DeleteOptions.newBuilder().setGracePeriodSeconds(0)
+        .setPreconditions(Meta.Preconditions.newBuilder().setUid("not-the-uid")).build();
+    var conflict = send("DELETE", "/api/v1/namespaces/default/configmaps/doomed", PB, "application/json",
+        ProtobufBodyDecoderTest.envelope("v1", "DeleteOptions", opts));
+    assertThat(conflict.statusCode()).as(conflict.body()).isEqualTo(409);
+    String uid = get("configmap", "doomed").at("/metadata/uid").asText();
+    Message right = Meta.DeleteOptions.newBuilder().setPreconditions(Meta.Preconditions.newBuilder().setUid(uid)).build();
+    var ok = send("DELETE", "/api/v1/namespaces/default/configmaps/doomed", PB, "application/json",
+        ProtobufBodyDecoderTest.envelope("meta.k8s.io/v1", "DeleteOptions", right));
+    assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+  }
 }
