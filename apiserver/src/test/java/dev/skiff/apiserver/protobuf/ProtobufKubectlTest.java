@@ -36,6 +36,7 @@ class ProtobufKubectlTest {
   private static TestServer server;
   private static Kubectl k132;
   private static Kubectl k131;
+  private static Kubectl k133;
   private static java.nio.file.Path binaryFile;
 
   @BeforeAll
@@ -43,6 +44,7 @@ class ProtobufKubectlTest {
     server = TestServer.start();
     k132 = server.kubectl();
     k131 = server.kubectl(V1_31);
+    k133 = server.kubectl(Kubectl.V1_33);
     k132.run("create", "serviceaccount", "warm-up").ok(); // discovery cache
     k132.run("create", "cronjob", "source", "--image=busybox", "--schedule=0 * * * *").ok();
     binaryFile = java.nio.file.Files.createTempFile("protobuf-test", ".bin");
@@ -103,9 +105,13 @@ class ProtobufKubectlTest {
     var created = k132.run(withName(args, pb)).ok();
     assertThat(created.out()).contains(pb).contains("created");
     k131.run(withName(args, js)).ok();
+    String v133 = "new" + n;
+    k133.run(withName(args, v133)).ok();
     JsonNode fromProtobuf = canonical(get(resource, pb), pb);
     JsonNode fromJson = canonical(get(resource, js), js);
     assertThat(fromProtobuf.toPrettyString()).isEqualTo(fromJson.toPrettyString());
+    // kubectl 1.33 sends protobuf too, from the same generators.
+    assertThat(canonical(get(resource, v133), v133).toPrettyString()).isEqualTo(fromJson.toPrettyString());
   }
 
   @Test
