@@ -12,6 +12,7 @@ import com.google.protobuf.Message;
 import dev.skiff.apiserver.api.ApiException;
 import dev.skiff.apiserver.api.Json;
 import dev.skiff.apiserver.http.BodyDecoder;
+import dev.skiff.apiserver.http.Exchange;
 import dev.skiff.apiserver.registry.ResourceDescriptor;
 import dev.skiff.apiserver.schema.ApiSchemas;
 import io.kubernetes.client.proto.Runtime;
@@ -28,8 +29,10 @@ import java.util.HexFormat;
  * pkg/runtime/serializer/protobuf/protobuf.go). The decoded object carries apiVersion and kind
  * from the typeMeta, so the usual kind check and fieldValidation apply afterwards.
  *
- * <p>Virtual resources (reviews, token requests, eviction) call {@link #decode(byte[])} when
- * {@link #isProtobuf(String) the Content-Type is protobuf}.
+ * <p>Virtual resources (reviews, token requests, eviction) read their bodies with
+ * {@link #readObject(Exchange)}, or call {@link #decode(byte[])} when
+ * {@link #isProtobuf(String) the Content-Type is protobuf}; {@code ApiServer.protobuf()} is the
+ * server's instance.
  */
 public final class ProtobufBodyDecoder implements BodyDecoder {
   public static final String MEDIA_TYPE = "application/vnd.kubernetes.protobuf";
@@ -62,6 +65,37 @@ public final class ProtobufBodyDecoder implements BodyDecoder {
     }
     int semi = contentType.indexOf(';');
     return (semi >= 0 ? contentType.substring(0, semi) : contentType).trim().equalsIgnoreCase(MEDIA_TYPE);
+  }
+
+  /**
+   * The request body of a virtual resource (reviews, token requests, eviction) as an object,
+   * whatever its media type: protobuf, JSON or YAML. Throws 400 when it does not decode, 415 for
+   * other media types.
+   */
+  public ObjectNode readObject(Exchange ex) {
+    String ct = ex.header("Content-Type");
+    byte[] body = ex.body();
+    if (isProtobuf(ct)) {
+      return decode(body);
+    }
+    String type = ct == null ? "" : ct.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+    JsonNode n;
+    try {
+      if (type.equals("application/yaml")) {
+        n = Json.yaml().readTree(body);
+      } else if (type.equals("application/json") || type.isEmpty()) {
+        n = Json.MAPPER.readTree(body);
+      } else {
+        throw ApiException.unsupportedMediaType("the body of the request was in an unknown format - "
+            + "accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf");
+      }
+    } catch (IOException e) {
+      throw ApiException.badRequest("error decoding request body: " + e.getMessage());
+    }
+    if (!(n instanceof ObjectNode obj)) {
+      throw ApiException.badRequest("Object 'Kind' is missing in '" + (n == null ? "" : n.toString()) + "'");
+    }
+    return obj;
   }
 
   /** Loads the protobuf descriptors now rather than on the first protobuf request. */

@@ -297,4 +297,37 @@ class ProtobufKubectlTest {
         ProtobufBodyDecoderTest.envelope("meta.k8s.io/v1", "DeleteOptions", right));
     assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
   }
+
+  /**
+   * How the reviews and token requests (served by code) read kubectl's protobuf bodies: stand-in
+   * handlers answer from what {@code readObject} decoded.
+   */
+  @Test
+  void virtualResourcesReadProtobufBodies() throws Exception {
+    ProtobufBodyDecoder pb = server.server().protobuf();
+    java.util.List<ObjectNode> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    server.server().handler().addVirtual("authorization.k8s.io", "v1", "selfsubjectaccessreviews", (ex, info) -> {
+      ObjectNode review = pb.readObject(ex);
+      seen.add(review.deepCopy());
+      review.putObject("status").put("allowed", true);
+      ex.json(201, MAPPER.writeValueAsBytes(review));
+    });
+    server.server().handler().addVirtual("", "v1", "serviceaccounts/token", (ex, info) -> {
+      ObjectNode request = pb.readObject(ex);
+      seen.add(request.deepCopy());
+      request.putObject("status").put("token", "token-for-" + info.name())
+          .put("expirationTimestamp", "2030-01-01T00:00:00Z");
+      ex.json(201, MAPPER.writeValueAsBytes(request));
+    });
+    assertThat(k132.run("auth", "can-i", "create", "deployments", "-n", "default").ok().out().trim()).isEqualTo("yes");
+    assertThat(seen.get(0).get("kind").asText()).isEqualTo("SelfSubjectAccessReview");
+    assertThat(seen.get(0).at("/spec/resourceAttributes")).isEqualTo(MAPPER.readTree(
+        "{\"namespace\":\"default\",\"verb\":\"create\",\"group\":\"apps\",\"resource\":\"deployments\"}"));
+    assertThat(k132.run("create", "token", "warm-up", "--duration=1h").ok().out().trim()).isEqualTo("token-for-warm-up");
+    assertThat(seen.get(1).get("kind").asText()).isEqualTo("TokenRequest");
+    assertThat(seen.get(1).at("/spec/expirationSeconds").asLong()).isEqualTo(3600);
+    // kubectl 1.27 sends the same review as JSON; readObject takes both.
+    assertThat(server.kubectl(Kubectl.V1_27).run("auth", "can-i", "get", "pods").ok().out().trim()).isEqualTo("yes");
+    assertThat(seen.get(2).at("/spec/resourceAttributes/verb").asText()).isEqualTo("get");
+  }
 }
