@@ -69,6 +69,7 @@ public final class ApiServer implements AutoCloseable {
   private final ClusterPki pki;
   private final Server jetty;
   private final ApiHandler handler;
+  private final dev.skiff.apiserver.protobuf.ProtobufBodyDecoder protobuf;
   private final ApiSchemas schemas;
   private final java.util.Map<String, dev.skiff.apiserver.table.TablePrinter> printers = new java.util.concurrent.ConcurrentHashMap<>();
   private final ServerConnector connector;
@@ -123,9 +124,15 @@ public final class ApiServer implements AutoCloseable {
         new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4"), new OpenApiV2(schemas, "v1.32.4")),
         () -> ready, clock);
     handler.metrics().addCollector(measured::render);
+    // kubectl 1.32+ sends protobuf bodies for its typed commands (kubectl-compat.md finding 5).
+    protobuf = new dev.skiff.apiserver.protobuf.ProtobufBodyDecoder(schemas);
+    handler.addBodyDecoder(protobuf);
     gate.open(handler);
     pki.writeAdminKubeconfig(connector.getLocalPort());
     ready = true;
+    // Loading the protobuf descriptors takes ~250 ms; do it now, off the request path, rather
+    // than on the first `kubectl create` (and so the build's AOT training run records them).
+    Thread.ofVirtual().name("skiff-warm-up").start(dev.skiff.apiserver.protobuf.ProtobufBodyDecoder::warmUp);
   }
 
   private static Server httpServer(Config config, ClusterPki pki, Handler handler) throws Exception {
@@ -247,6 +254,11 @@ public final class ApiServer implements AutoCloseable {
   /** The request pipeline, for installing an authorizer, body decoders and virtual resources. */
   public ApiHandler handler() {
     return handler;
+  }
+
+  /** The protobuf request-body decoder, for virtual resources whose clients send protobuf. */
+  public dev.skiff.apiserver.protobuf.ProtobufBodyDecoder protobuf() {
+    return protobuf;
   }
 
   /** Every served kind's OpenAPI schema; custom resources register theirs here. */

@@ -11,6 +11,9 @@ import dev.skiff.apiserver.registry.ResourceDescriptor;
 public interface BodyDecoder {
   String mediaType();
 
-  /** The object, or throws ApiException 400 when the bytes do not decode. */
+  /**
+   * The object, or throws ApiException 400 when the bytes do not decode. {@code expected} is the
+   * resource the body was sent to, or null for subresource bodies of another kind (Scale, Binding).
+   */
   ObjectNode decode(ResourceDescriptor expected, byte[] body);
 }

@@ -6,7 +6,7 @@ import java.util.Locale;
 /**
  * The response shape a client asked for in its Accept header (apiserver
  * pkg/endpoints/handlers/negotiation): plain JSON, a meta.k8s.io Table, or PartialObjectMetadata.
- * Protobuf is accepted as a wish only when JSON is acceptable too, as kubectl 1.32 always offers.
+ * Protobuf is accepted as a wish and answered with JSON, which client-go decodes by Content-Type.
  */
 public record Negotiation(Shape shape) {
   public enum Shape { OBJECT, TABLE, PARTIAL_METADATA }
@@ -33,7 +33,10 @@ public record Negotiation(Shape shape) {
           }
         }
       }
-      boolean json = type.equals("application/json") || type.equals("*/*") || type.equals("application/*");
+      // Protobuf is answered as JSON: client-go picks its decoder from the response's Content-Type,
+      // so a JSON answer works even for a client that offered only protobuf (a 406 would not).
+      boolean json = type.equals("application/json") || type.equals("*/*") || type.equals("application/*")
+          || type.equals("application/vnd.kubernetes.protobuf");
       if (!json) {
         continue;
       }

@@ -257,6 +257,12 @@ final class ResourceHandler {
     return obj;
   }
 
+  /** A body that is not checked against the resource's schema (Scale, Binding): JSON, or a binary media type. */
+  JsonNode readBody(Exchange ex, byte[] body) throws IOException {
+    BodyDecoder binary = decoders.get(contentType(ex));
+    return binary != null ? binary.decode(null, body) : Json.MAPPER.readTree(body);
+  }
+
   void checkKind(ResourceDescriptor d, ObjectNode obj) {
     String kind = Json.text(obj, "kind");
     String apiVersion = Json.text(obj, "apiVersion");
@@ -379,7 +385,7 @@ final class ResourceHandler {
     if (body.length > 0) {
       JsonNode opts;
       try {
-        opts = Json.MAPPER.readTree(body);
+        opts = readBody(ex, body);
       } catch (IOException e) {
         throw ApiException.badRequest("error decoding DeleteOptions: " + firstLine(e.getMessage()));
       }

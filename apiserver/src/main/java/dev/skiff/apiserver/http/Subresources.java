@@ -67,7 +67,7 @@ final class Subresources {
         JsonNode body;
         byte[] raw = ex.body();
         try {
-          body = Json.MAPPER.readTree(raw);
+          body = h.readBody(ex, raw);
         } catch (IOException e) {
           throw ApiException.badRequest("error decoding request body: " + e.getMessage());
         }
@@ -152,7 +152,7 @@ final class Subresources {
   private static void binding(Exchange ex, RequestInfo info, ResourceStore store, ResourceHandler h) {
     JsonNode body;
     try {
-      body = Json.MAPPER.readTree(ex.body());
+      body = h.readBody(ex, ex.body());
     } catch (IOException e) {
       throw ApiException.badRequest("error decoding request body: " + e.getMessage());
     }
