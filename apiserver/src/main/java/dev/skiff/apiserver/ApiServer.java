@@ -64,6 +64,8 @@ public final class ApiServer implements AutoCloseable {
   private final CacheHub hub;
   private final ResourceRegistry registry;
   private final NamespaceFinalizer namespaceFinalizer;
+  private final dev.skiff.apiserver.serviceaccount.ServiceAccountTokens saTokens;
+  private final List<AutoCloseable> controllers = new ArrayList<>();
   private final ClusterPki pki;
   private final Server jetty;
   private final ApiHandler handler;
@@ -89,6 +91,8 @@ public final class ApiServer implements AutoCloseable {
     bootstrapNamespaces();
     namespaceFinalizer = new NamespaceFinalizer(registry);
     namespaceFinalizer.start();
+    saTokens = dev.skiff.apiserver.serviceaccount.ServiceAccountTokens.loadOrCreate(config.dataDir());
+    startAuthorizationAndAdmission(clock);
 
     schemas = ApiSchemas.withBuiltins();
     handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
@@ -119,6 +123,7 @@ public final class ApiServer implements AutoCloseable {
     }
     connector.setIdleTimeout(3_600_000);
     jetty.addConnector(connector);
+    installAuthorization(clock);
     jetty.setHandler(handler);
     jetty.setStopTimeout(2000);
     jetty.start();
@@ -130,9 +135,36 @@ public final class ApiServer implements AutoCloseable {
     return new ApiServer(config);
   }
 
+  /** Bootstrap RBAC policy, admission plugins and the controllers behind them (issue 3, parts 4-5). */
+  private void startAuthorizationAndAdmission(Clock clock) {
+    registry.addAdmission(new dev.skiff.apiserver.serviceaccount.ServiceAccountAdmission());
+    registry.addAdmission(new dev.skiff.apiserver.admission.LimitRanger(registry.storeForKind("", "LimitRange")));
+    registry.addAdmission(new dev.skiff.apiserver.admission.ResourceQuotaAdmission(registry));
+    dev.skiff.apiserver.rbac.BootstrapPolicy.ensure(registry);
+    var aggregator = new dev.skiff.apiserver.rbac.ClusterRoleAggregator(registry);
+    aggregator.start();
+    controllers.add(aggregator);
+    var serviceAccounts = new dev.skiff.apiserver.serviceaccount.DefaultServiceAccounts(registry);
+    serviceAccounts.start();
+    controllers.add(serviceAccounts);
+    var quotas = new dev.skiff.apiserver.admission.QuotaController(registry);
+    quotas.start();
+    controllers.add(quotas);
+  }
+
+  /** RBAC authorizer, review APIs and token requests on the request pipeline. */
+  private void installAuthorization(Clock clock) {
+    var rbac = new dev.skiff.apiserver.rbac.RbacAuthorizer(registry);
+    handler.setAuthorizer(rbac);
+    dev.skiff.apiserver.rbac.AccessReviews.install(registry, handler, rbac);
+    dev.skiff.apiserver.serviceaccount.TokenRequests.install(handler, registry.storeForKind("", "ServiceAccount"), saTokens, clock);
+  }
+
   private Authenticator authenticator() throws IOException {
     List<Authenticator> list = new ArrayList<>();
     list.add(new ClientCertificateAuthenticator(pki.caCertificate()));
+    list.add(new dev.skiff.apiserver.serviceaccount.ServiceAccountAuthenticator(saTokens,
+        registry.storeForKind("", "ServiceAccount"), Clock.systemUTC()));
     Path tokens = config.dataDir().resolve("tokens.csv");
     // Looked up lazily so that a tokens.csv created after start-up is picked up too.
     TokenFileAuthenticator[] file = {null};
@@ -221,6 +253,13 @@ public final class ApiServer implements AutoCloseable {
       LOG.warn("stopping HTTP server: {}", e.toString());
     }
     namespaceFinalizer.close();
+    for (AutoCloseable c : controllers) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        LOG.warn("stopping controller: {}", e.toString());
+      }
+    }
     hub.close();
     compactor.close();
     store.close();

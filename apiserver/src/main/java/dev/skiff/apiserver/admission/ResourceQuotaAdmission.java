@@ -1,0 +1,108 @@
+package dev.skiff.apiserver.admission;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.skiff.apiserver.api.Json;
+import dev.skiff.apiserver.cache.CachedObject;
+import dev.skiff.apiserver.cache.WatchFilter;
+import dev.skiff.apiserver.registry.Admission;
+import dev.skiff.apiserver.registry.Meta;
+import dev.skiff.apiserver.registry.ResourceDescriptor;
+import dev.skiff.apiserver.registry.ResourceRegistry;
+import dev.skiff.apiserver.registry.ResourceStore;
+import dev.skiff.apiserver.registry.WriteOptions;
+import dev.skiff.apiserver.selector.FieldSelector;
+import dev.skiff.apiserver.selector.LabelSelector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * ResourceQuota enforcement on create (plugin/pkg/admission/resourcequota/controller.go): the
+ * object's usage is added to each matching quota's status.used with an optimistic update of the
+ * quota, so concurrent creates cannot both take the last unit; if any hard limit would be exceeded
+ * the create is refused with upstream's message ("exceeded quota: q, requested: pods=1, used:
+ * pods=2, limited: pods=2"). {@link QuotaController} later recomputes used from what really exists.
+ */
+public final class ResourceQuotaAdmission implements Admission {
+  private final ResourceRegistry registry;
+  private final ResourceStore quotas;
+
+  public ResourceQuotaAdmission(ResourceRegistry registry) {
+    this.registry = registry;
+    this.quotas = registry.storeForKind("", "ResourceQuota");
+  }
+
+  @Override
+  public void admit(ResourceDescriptor resource, ObjectNode obj, ObjectNode old, WriteOptions options) {
+    if (old != null || !resource.namespaced || (resource.group.isEmpty() && resource.kind.equals("ResourceQuota"))) {
+      return;
+    }
+    String ns = Meta.namespace(obj);
+    List<CachedObject> qs = quotas.cache().list(new WatchFilter(ns, LabelSelector.EVERYTHING, FieldSelector.EVERYTHING)).objects();
+    if (qs.isEmpty()) {
+      return;
+    }
+    Map<String, Quantity> delta = QuotaUsage.of(resource, obj);
+    for (CachedObject q : qs) {
+      ObjectNode quota = Json.parseObject(q.json());
+      boolean relevant = false;
+      for (var it = quota.path("spec").path("hard").fieldNames(); it.hasNext(); ) {
+        if (delta.containsKey(it.next())) {
+          relevant = true;
+        }
+      }
+      if (!relevant) {
+        continue;
+      }
+      if (options.dryRun()) {
+        check(resource, obj, quota, delta, ns);
+        continue;
+      }
+      quotas.guaranteedUpdate(ns, q.name(), 0, cur -> {
+        ObjectNode used = check(resource, obj, cur, delta, ns);
+        ObjectNode status = cur.with("status");
+        status.set("hard", cur.path("spec").path("hard").deepCopy());
+        status.set("used", used);
+        return cur;
+      }, new WriteOptions("resourcequota-admission", false, "status", "Update"), false);
+    }
+  }
+
+  /** Refuses when over; otherwise returns the quota's new status.used. */
+  private ObjectNode check(ResourceDescriptor resource, ObjectNode obj, ObjectNode quota, Map<String, Quantity> delta, String ns) {
+    JsonNode hard = quota.path("spec").path("hard");
+    JsonNode used = quota.path("status").path("used");
+    ObjectNode newUsed = Json.object();
+    TreeMap<String, String> requested = new TreeMap<>();
+    TreeMap<String, String> failedUsed = new TreeMap<>();
+    TreeMap<String, String> limited = new TreeMap<>();
+    for (var it = hard.fields(); it.hasNext(); ) {
+      var e = it.next();
+      String k = e.getKey();
+      Quantity h = Quantity.parse(e.getValue().asText());
+      Quantity u = used.has(k) ? Quantity.parse(used.get(k).asText()) : QuotaUsage.used(registry, ns, k);
+      Quantity d = delta.get(k);
+      Quantity next = d == null ? u : u.add(d);
+      if (d != null && next.compareTo(h) > 0) {
+        requested.put(k, d.toString());
+        failedUsed.put(k, u.toString());
+        limited.put(k, h.toString());
+      }
+      newUsed.put(k, next.toString());
+    }
+    if (!limited.isEmpty()) {
+      throw LimitRanger.forbidden(resource, obj, "exceeded quota: " + Meta.name(quota) + ", requested: " + pretty(requested)
+          + ", used: " + pretty(failedUsed) + ", limited: " + pretty(limited));
+    }
+    return newUsed;
+  }
+
+  /** prettyPrint in controller.go: sorted k=v joined by commas. */
+  private static String pretty(TreeMap<String, String> m) {
+    List<String> parts = new ArrayList<>();
+    m.forEach((k, v) -> parts.add(k + "=" + v));
+    return String.join(",", parts);
+  }
+}
