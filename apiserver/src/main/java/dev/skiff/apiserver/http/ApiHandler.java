@@ -146,8 +146,15 @@ public final class ApiHandler extends Handler.Abstract {
   }
 
   private void authorize(UserInfo user, RequestInfo info, String path) {
-    RequestAttributes attrs = new RequestAttributes(info.resourceRequest(), info.resourceRequest() ? info.verb() : info.verb(),
-        info.group(), info.version(), info.resource(), info.subresource(), info.namespace(), info.name(), path);
+    String namespace = info.namespace();
+    if (namespace == null && info.resourceRequest() && "namespaces".equals(info.resource()) && "".equals(info.group())
+        && info.name() != null) {
+      // requestinfo.go: a request for one namespace is a request in that namespace, so a
+      // RoleBinding there can grant "get namespaces" on it.
+      namespace = info.name();
+    }
+    RequestAttributes attrs = new RequestAttributes(info.resourceRequest(), info.verb(),
+        info.group(), info.version(), info.resource(), info.subresource(), namespace, info.name(), path);
     Authorizer.Decision d = authorizer.authorize(user, attrs);
     if (!d.allowed()) {
       // apierrors.NewForbidden(GroupResource{group, resource}, name, ...): details carry them too.

@@ -43,19 +43,68 @@ public final class BootstrapPolicy {
 
   private static void createIfMissing(ResourceStore store, ObjectNode obj) {
     String name = obj.path("metadata").path("name").asText();
+    ObjectNode existing;
     try {
-      store.get(null, name);
-      return;
+      existing = store.getObject(null, name);
     } catch (ApiException notFound) {
-      // create below
+      try {
+        store.create(null, obj, WriteOptions.internal("kube-apiserver"));
+      } catch (ApiException e) {
+        if (!"AlreadyExists".equals(e.reason())) {
+          throw e;
+        }
+      }
+      return;
     }
-    try {
-      store.create(null, obj, WriteOptions.internal("kube-apiserver"));
-    } catch (ApiException e) {
-      if (!"AlreadyExists".equals(e.reason())) {
-        throw e;
+    // Objects still annotated autoupdate=true get back what the defaults add (reconciliation in
+    // pkg/registry/rbac/reconciliation: missing rules and subjects are added, nothing is removed).
+    if (!"true".equals(existing.path("metadata").path("annotations").path(AUTOUPDATE).asText())) {
+      return;
+    }
+    String field = obj.has("subjects") ? "subjects" : "rules";
+    if (obj.has("aggregationRule")) {
+      if (!obj.get("aggregationRule").equals(existing.get("aggregationRule"))) {
+        store.guaranteedUpdate(null, name, 0, cur -> {
+          cur.set("aggregationRule", obj.get("aggregationRule").deepCopy());
+          return cur;
+        }, WriteOptions.internal("kube-apiserver"), false);
+      }
+      return;
+    }
+    List<com.fasterxml.jackson.databind.JsonNode> missing = new ArrayList<>();
+    for (var want : obj.path(field)) {
+      boolean found = false;
+      for (var have : existing.path(field)) {
+        if (sameEntry(want, have)) {
+          found = true;
+        }
+      }
+      if (!found) {
+        missing.add(want);
       }
     }
+    if (!missing.isEmpty()) {
+      store.guaranteedUpdate(null, name, 0, cur -> {
+        ArrayNode a = cur.withArray(field);
+        missing.forEach(m -> a.add(m.deepCopy()));
+        return cur;
+      }, WriteOptions.internal("kube-apiserver"), false);
+    }
+  }
+
+  /** Equal ignoring fields the store may have defaulted (empty lists dropped, apiGroup added). */
+  private static boolean sameEntry(com.fasterxml.jackson.databind.JsonNode want, com.fasterxml.jackson.databind.JsonNode have) {
+    var it = want.fields();
+    while (it.hasNext()) {
+      var e = it.next();
+      if (e.getValue().isArray() && e.getValue().isEmpty() && !have.has(e.getKey())) {
+        continue;
+      }
+      if (!e.getValue().equals(have.get(e.getKey()))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   static List<ObjectNode> clusterRoles() {
