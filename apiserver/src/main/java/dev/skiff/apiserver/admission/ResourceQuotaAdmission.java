@@ -45,16 +45,24 @@ public final class ResourceQuotaAdmission implements Admission {
       return;
     }
     Map<String, Quantity> delta = QuotaUsage.of(resource, obj);
+    boolean pod = resource.group.isEmpty() && resource.kind.equals("Pod");
     for (CachedObject q : qs) {
       ObjectNode quota = Json.parseObject(q.json());
       boolean relevant = false;
       for (var it = quota.path("spec").path("hard").fieldNames(); it.hasNext(); ) {
-        if (delta.containsKey(it.next())) {
+        String k = it.next();
+        // The pod evaluator's MatchingResources: compute keys matter even when the pod omits them.
+        if (delta.containsKey(k) || (pod && (k.equals("cpu") || k.equals("memory") || k.startsWith("requests.")
+            || k.startsWith("limits.")))) {
           relevant = true;
         }
       }
       if (!relevant) {
         continue;
+      }
+      String missing = pod ? missingRequirements(quota, obj) : null;
+      if (missing != null) {
+        throw LimitRanger.forbidden(resource, obj, "failed quota: " + q.name() + ": must specify " + missing);
       }
       if (options.dryRun()) {
         check(resource, obj, quota, delta, ns);
@@ -97,6 +105,39 @@ public final class ResourceQuotaAdmission implements Admission {
           + ", used: " + pretty(failedUsed) + ", limited: " + pretty(limited));
     }
     return newUsed;
+  }
+
+  /**
+   * The pod evaluator's backward-compatibility constraint (pkg/quota/v1/evaluator/core/pods.go):
+   * when a quota limits cpu or memory, every container must state that request or limit.
+   * Returns "requests.cpu for: a,b; limits.memory for: a" or null.
+   */
+  static String missingRequirements(ObjectNode quota, ObjectNode pod) {
+    TreeMap<String, java.util.TreeSet<String>> missing = new TreeMap<>();
+    for (var it = quota.path("spec").path("hard").fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      String field;
+      String res;
+      switch (k) {
+        case "cpu", "memory" -> { field = "requests"; res = k; }
+        case "requests.cpu", "requests.memory" -> { field = "requests"; res = k.substring("requests.".length()); }
+        case "limits.cpu", "limits.memory" -> { field = "limits"; res = k.substring("limits.".length()); }
+        default -> { continue; }
+      }
+      for (String list : List.of("initContainers", "containers")) {
+        for (JsonNode c : pod.path("spec").path(list)) {
+          if (!c.path("resources").path(field).has(res)) {
+            missing.computeIfAbsent(k, x -> new java.util.TreeSet<>()).add(c.path("name").asText());
+          }
+        }
+      }
+    }
+    if (missing.isEmpty()) {
+      return null;
+    }
+    List<String> parts = new ArrayList<>();
+    missing.forEach((k, names) -> parts.add(k + " for: " + String.join(",", names)));
+    return String.join("; ", parts);
   }
 
   /** prettyPrint in controller.go: sorted k=v joined by commas. */

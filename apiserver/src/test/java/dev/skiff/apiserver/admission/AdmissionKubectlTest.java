@@ -75,6 +75,36 @@ class AdmissionKubectlTest {
   }
 
   @Test
+  void quotaCountsOtherKindsAndComputeResources() throws Exception {
+    kubectl.runWithInput("""
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: compute}
+        ---
+        apiVersion: v1
+        kind: ResourceQuota
+        metadata: {name: compute, namespace: compute}
+        spec:
+          hard: {requests.cpu: "1", limits.memory: 1Gi, count/configmaps: "3"}
+        """, "apply", "-f", "-").ok();
+    // kube-root-ca.crt is not published here, so three configmaps fit
+    for (int i = 1; i <= 3; i++) {
+      server.kubectl(Kubectl.V1_27).run("create", "configmap", "c" + i, "-n", "compute").ok();
+    }
+    var fourth = server.kubectl(Kubectl.V1_27).run("create", "configmap", "c4", "-n", "compute");
+    assertThat(fourth.err().strip()).isEqualTo("error: failed to create configmap: configmaps \"c4\" is forbidden: "
+        + "exceeded quota: compute, requested: count/configmaps=1, used: count/configmaps=3, limited: count/configmaps=3");
+    var unspecified = kubectl.runWithInput(pod("bare", "compute", null), "apply", "-f", "-");
+    assertThat(unspecified.err()).contains(
+        "pods \"bare\" is forbidden: failed quota: compute: must specify limits.memory for: app; requests.cpu for: app");
+    String sized = "resources: {requests: {cpu: 600m}, limits: {memory: 512Mi}}";
+    kubectl.runWithInput(pod("a", "compute", sized), "apply", "-f", "-").ok();
+    var b = kubectl.runWithInput(pod("b", "compute", sized), "apply", "-f", "-");
+    assertThat(b.err()).contains(
+        "pods \"b\" is forbidden: exceeded quota: compute, requested: requests.cpu=600m, used: requests.cpu=600m, limited: requests.cpu=1");
+  }
+
+  @Test
   void limitRangeDefaultsAppearOnPodsAndMaxIsEnforced() throws Exception {
     kubectl.runWithInput("""
         apiVersion: v1
