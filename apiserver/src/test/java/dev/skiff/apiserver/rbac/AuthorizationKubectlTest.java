@@ -18,6 +18,7 @@ class AuthorizationKubectlTest {
   static final String FORBIDDEN_PODS_DEFAULT =
       "Error from server (Forbidden): pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"";
 
+  static final String V1_31 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.31";
   static TestServer server;
   static Kubectl admin;
   static Kubectl admin127;
@@ -126,14 +127,8 @@ class AuthorizationKubectlTest {
     Kubectl carol = as(carolConfig, Kubectl.DEFAULT);
     admin127.run("create", "configmap", "settings", "-n", "viewers", "--from-literal=a=b").ok();
     assertThat(carol.run("get", "configmaps", "-n", "viewers").code()).isEqualTo(1);
-    admin.runWithInput("""
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {name: carol-views, namespace: viewers}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-        subjects:
-        - {apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}
-        """, "apply", "-f", "-").ok();
+    // the imperative form (kubectl 1.31 still sends JSON; 1.32 sends protobuf)
+    server.kubectl(V1_31).run("create", "rolebinding", "carol-views", "--clusterrole=view", "--user=carol", "-n", "viewers").ok();
     var got = carol.run("get", "configmaps", "-n", "viewers");
     assertThat(got.code()).as(got.err()).isZero();
     assertThat(got.out()).contains("settings");

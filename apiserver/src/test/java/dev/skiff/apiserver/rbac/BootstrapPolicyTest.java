@@ -81,6 +81,10 @@ class BootstrapPolicyTest {
         Thread.sleep(50);
       }
       assertThat(all).as("view, edit and admin aggregate the new rule").isTrue();
+      // and then they stay put: no update loop between the aggregator and the store
+      String rv = roles.getObject(null, "admin").path("metadata").path("resourceVersion").asText();
+      Thread.sleep(500);
+      assertThat(roles.getObject(null, "admin").path("metadata").path("resourceVersion").asText()).isEqualTo(rv);
       roles.delete(null, "widget-viewer", dev.skiff.apiserver.registry.DeleteOptions.DEFAULT);
       boolean gone = false;
       for (int i = 0; i < 100 && !gone; i++) {
