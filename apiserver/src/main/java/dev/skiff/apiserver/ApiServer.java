@@ -137,14 +137,16 @@ public final class ApiServer implements AutoCloseable {
 
   /** Bootstrap RBAC policy, admission plugins and the controllers behind them (issue 3, parts 4-5). */
   private void startAuthorizationAndAdmission(Clock clock) {
-    registry.addAdmission(new dev.skiff.apiserver.serviceaccount.ServiceAccountAdmission());
     registry.addAdmission(new dev.skiff.apiserver.admission.LimitRanger(registry.storeForKind("", "LimitRange")));
-    registry.addAdmission(new dev.skiff.apiserver.admission.ResourceQuotaAdmission(registry));
     dev.skiff.apiserver.rbac.BootstrapPolicy.ensure(registry);
     var aggregator = new dev.skiff.apiserver.rbac.ClusterRoleAggregator(registry);
     aggregator.start();
     controllers.add(aggregator);
     var serviceAccounts = new dev.skiff.apiserver.serviceaccount.DefaultServiceAccounts(registry);
+    registry.addAdmission(new dev.skiff.apiserver.serviceaccount.ServiceAccountAdmission(
+        registry.storeForKind("", "ServiceAccount"), serviceAccounts));
+    // Quota last, as upstream orders its admission plugins: it charges what the others let through.
+    registry.addAdmission(new dev.skiff.apiserver.admission.ResourceQuotaAdmission(registry));
     serviceAccounts.start();
     controllers.add(serviceAccounts);
     var quotas = new dev.skiff.apiserver.admission.QuotaController(registry);

@@ -2,7 +2,6 @@ package dev.skiff.apiserver.admission;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.skiff.apiserver.api.ApiException;
 import dev.skiff.apiserver.api.Json;
 import dev.skiff.apiserver.cache.CachedObject;
 import dev.skiff.apiserver.cache.WatchFilter;
@@ -80,24 +79,8 @@ public final class LimitRanger implements Admission {
     }
     if (!errors.isEmpty()) {
       String msg = errors.size() == 1 ? errors.get(0) : "[" + String.join(", ", errors) + "]";
-      throw forbidden(resource, obj, msg);
+      throw AdmissionErrors.forbidden(resource, obj, msg);
     }
-  }
-
-  /** admission.NewForbidden: "<resource> \"<name>\" is forbidden: <why>". */
-  static ApiException forbidden(ResourceDescriptor d, ObjectNode obj, String why) {
-    String name = Meta.name(obj);
-    String q = ApiException.qualified(d.group, d.plural);
-    ObjectNode details = Json.object();
-    if (name != null && !name.isEmpty()) {
-      details.put("name", name);
-    }
-    if (!d.group.isEmpty()) {
-      details.put("group", d.group);
-    }
-    details.put("kind", d.plural);
-    return new ApiException(403, "Forbidden",
-        (name == null || name.isEmpty() ? q : q + " \"" + name + "\"") + " is forbidden: " + why, details);
   }
 
   private static void merge(ObjectNode container, Map<String, String> defaults, Map<String, String> defaultRequests,

@@ -62,7 +62,7 @@ public final class ResourceQuotaAdmission implements Admission {
       }
       String missing = pod ? missingRequirements(quota, obj) : null;
       if (missing != null) {
-        throw LimitRanger.forbidden(resource, obj, "failed quota: " + q.name() + ": must specify " + missing);
+        throw AdmissionErrors.forbidden(resource, obj, "failed quota: " + q.name() + ": must specify " + missing);
       }
       if (options.dryRun()) {
         check(resource, obj, quota, delta, ns);
@@ -101,7 +101,7 @@ public final class ResourceQuotaAdmission implements Admission {
       newUsed.put(k, next.toString());
     }
     if (!limited.isEmpty()) {
-      throw LimitRanger.forbidden(resource, obj, "exceeded quota: " + Meta.name(quota) + ", requested: " + pretty(requested)
+      throw AdmissionErrors.forbidden(resource, obj, "exceeded quota: " + Meta.name(quota) + ", requested: " + pretty(requested)
           + ", used: " + pretty(failedUsed) + ", limited: " + pretty(limited));
     }
     return newUsed;

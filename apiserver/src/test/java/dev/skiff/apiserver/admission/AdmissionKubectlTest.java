@@ -140,5 +140,18 @@ class AdmissionKubectlTest {
     assertThat(r.out()).isEqualTo("default");
     assertThat(kubectl.run("get", "sa", "default", "-n", "kube-system", "-o", "name").ok().out().strip())
         .isEqualTo("serviceaccount/default");
+    var missing = kubectl.runWithInput(pod("ghost-pod", "default", null).replace("  containers:", "  serviceAccountName: ghost\n  containers:"),
+        "apply", "-f", "-");
+    assertThat(missing.code()).isEqualTo(1);
+    assertThat(missing.err()).contains(
+        "pods \"ghost-pod\" is forbidden: error looking up service account default/ghost: serviceaccount \"ghost\" not found");
+    // a pod created together with its namespace finds the default account
+    var together = kubectl.runWithInput("""
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: instant}
+        ---
+        """ + pod("first", "instant", null), "apply", "-f", "-");
+    assertThat(together.code()).as(together.err()).isZero();
   }
 }
