@@ -66,6 +66,7 @@ public final class ApiServer implements AutoCloseable {
   private final NamespaceFinalizer namespaceFinalizer;
   private final dev.skiff.apiserver.serviceaccount.ServiceAccountTokens saTokens;
   private final List<AutoCloseable> controllers = new ArrayList<>();
+  private dev.skiff.apiserver.rbac.RbacAuthorizer rbac;
   private final ClusterPki pki;
   private final Server jetty;
   private final ApiHandler handler;
@@ -139,12 +140,14 @@ public final class ApiServer implements AutoCloseable {
   private void startAuthorizationAndAdmission(Clock clock) {
     registry.addAdmission(new dev.skiff.apiserver.admission.LimitRanger(registry.storeForKind("", "LimitRange")));
     dev.skiff.apiserver.rbac.BootstrapPolicy.ensure(registry);
+    rbac = new dev.skiff.apiserver.rbac.RbacAuthorizer(registry);
     var aggregator = new dev.skiff.apiserver.rbac.ClusterRoleAggregator(registry);
     aggregator.start();
     controllers.add(aggregator);
     var serviceAccounts = new dev.skiff.apiserver.serviceaccount.DefaultServiceAccounts(registry);
     registry.addAdmission(new dev.skiff.apiserver.serviceaccount.ServiceAccountAdmission(
         registry.storeForKind("", "ServiceAccount"), serviceAccounts));
+    registry.addAdmission(new dev.skiff.apiserver.rbac.EscalationCheck(rbac, registry));
     // Quota last, as upstream orders its admission plugins: it charges what the others let through.
     registry.addAdmission(new dev.skiff.apiserver.admission.ResourceQuotaAdmission(registry));
     serviceAccounts.start();
@@ -156,7 +159,6 @@ public final class ApiServer implements AutoCloseable {
 
   /** RBAC authorizer, review APIs and token requests on the request pipeline. */
   private void installAuthorization(Clock clock) {
-    var rbac = new dev.skiff.apiserver.rbac.RbacAuthorizer(registry);
     handler.setAuthorizer(rbac);
     dev.skiff.apiserver.rbac.AccessReviews.install(registry, handler, rbac);
     dev.skiff.apiserver.serviceaccount.TokenRequests.install(handler, registry.storeForKind("", "ServiceAccount"), saTokens, clock);

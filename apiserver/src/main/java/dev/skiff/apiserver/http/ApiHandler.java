@@ -116,6 +116,7 @@ public final class ApiHandler extends Handler.Abstract {
         throw ApiException.unauthorized();
       }
       ex.user = user;
+      dev.skiff.apiserver.auth.RequestUser.set(user);
       authorize(user, info, path);
       route(ex, info, path);
     } catch (ApiException e) {
@@ -128,6 +129,7 @@ public final class ApiHandler extends Handler.Abstract {
     } catch (Exception e) {
       ex.error(ApiException.internal(e.toString()));
     } finally {
+      dev.skiff.apiserver.auth.RequestUser.set(null);
       if (!ex.answered()) {
         ex.error(ApiException.internal("no response"));
       }

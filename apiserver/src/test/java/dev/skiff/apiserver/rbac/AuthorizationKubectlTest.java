@@ -193,4 +193,58 @@ class AuthorizationKubectlTest {
     }
     assertThat(out.strip()).isEqualTo("serviceaccount/default");
   }
+
+  @Test
+  void namespaceAdminsCannotGrantWhatTheyDoNotHold() throws Exception {
+    admin.runWithInput("""
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: franks}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: frank-admin, namespace: franks}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}
+        subjects:
+        - {apiGroup: rbac.authorization.k8s.io, kind: User, name: frank}
+        """, "apply", "-f", "-").ok();
+    Kubectl frank = as(userKubeconfig("frank"), Kubectl.DEFAULT);
+    // within his rights: a role and a binding to it
+    frank.runWithInput("""
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: {name: reader, namespace: franks}
+        rules:
+        - {apiGroups: [""], resources: [pods], verbs: [get, list]}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: gina-reads, namespace: franks}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+        subjects:
+        - {apiGroup: rbac.authorization.k8s.io, kind: User, name: gina}
+        """, "apply", "-f", "-").ok();
+    var role = frank.runWithInput("""
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: {name: node-reader, namespace: franks}
+        rules:
+        - {apiGroups: [""], resources: [nodes], verbs: [get, list]}
+        """, "apply", "-f", "-");
+    assertThat(role.code()).isEqualTo(1);
+    assertThat(role.err()).contains("roles.rbac.authorization.k8s.io \"node-reader\" is forbidden: user \"frank\" "
+        + "(groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n"
+        + "{APIGroups:[\"\"], Resources:[\"nodes\"], Verbs:[\"get\" \"list\"]}");
+    var binding = frank.runWithInput("""
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: frank-root, namespace: franks}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+        subjects:
+        - {apiGroup: rbac.authorization.k8s.io, kind: User, name: frank}
+        """, "apply", "-f", "-");
+    assertThat(binding.code()).isEqualTo(1);
+    assertThat(binding.err()).contains("rolebindings.rbac.authorization.k8s.io \"frank-root\" is forbidden: user \"frank\" "
+        + "(groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:");
+  }
 }
