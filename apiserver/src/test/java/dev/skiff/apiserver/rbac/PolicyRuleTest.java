@@ -83,4 +83,21 @@ class PolicyRuleTest {
     assertThat(ClusterRoleAggregator.selected(sel, java.util.Map.of("b", "x"))).isTrue();
     assertThat(ClusterRoleAggregator.selected(sel, java.util.Map.of("a", "false", "b", "y"))).isFalse();
   }
+
+  @Test
+  void coversFollowsPolicyComparator() {
+    PolicyRule podsAll = rule(List.of("*"), List.of(""), List.of("pods", "*/status"), List.of());
+    PolicyRule named = rule(List.of("get"), List.of(""), List.of("secrets"), List.of("a"));
+    List<PolicyRule> owner = List.of(podsAll, named, PolicyRule.urls(List.of("get"), List.of("/api/*")));
+    assertThat(EscalationCheck.uncovered(owner, List.of(rule(List.of("get", "delete"), List.of(""), List.of("pods"), List.of())))).isEmpty();
+    assertThat(EscalationCheck.uncovered(owner, List.of(rule(List.of("get"), List.of(""), List.of("deployments/status"), List.of())))).isEmpty();
+    assertThat(EscalationCheck.uncovered(owner, List.of(rule(List.of("get"), List.of(""), List.of("pods/log"), List.of())))).hasSize(1);
+    assertThat(EscalationCheck.uncovered(owner, List.of(rule(List.of("get"), List.of(""), List.of("secrets"), List.of("a"))))).isEmpty();
+    // all secrets is more than secret "a"
+    assertThat(EscalationCheck.uncovered(owner, List.of(rule(List.of("get"), List.of(""), List.of("secrets"), List.of())))).hasSize(1);
+    assertThat(EscalationCheck.uncovered(owner, List.of(PolicyRule.urls(List.of("get"), List.of("/api/v1"))))).isEmpty();
+    assertThat(EscalationCheck.uncovered(owner, List.of(PolicyRule.urls(List.of("get"), List.of("/apis"))))).hasSize(1);
+    // a "*" verb is only covered by "*"
+    assertThat(EscalationCheck.uncovered(List.of(named), List.of(rule(List.of("*"), List.of(""), List.of("secrets"), List.of("a"))))).hasSize(1);
+  }
 }
