@@ -129,6 +129,24 @@ public final class LimitRanger implements Admission {
         errors.add("minimum " + k + " usage per Container is " + min + ", but limit is " + Quantity.parse(limits.get(k).asText()));
       }
     });
+    // limitRequestRatioConstraint in admission.go
+    item.path("maxLimitRequestRatio").fields().forEachRemaining(e -> {
+      String k = e.getKey();
+      Quantity ratio = Quantity.parse(e.getValue().asText());
+      java.math.BigDecimal req = requests.has(k) ? Quantity.parse(requests.get(k).asText()).value() : java.math.BigDecimal.ZERO;
+      java.math.BigDecimal lim = limits.has(k) ? Quantity.parse(limits.get(k).asText()).value() : java.math.BigDecimal.ZERO;
+      String prefix = k + " max limit to request ratio per Container is " + ratio;
+      if (req.signum() == 0) {
+        errors.add(prefix + ", but no request is specified or request is 0");
+      } else if (lim.signum() == 0) {
+        errors.add(prefix + ", but no limit is specified or limit is 0");
+      } else {
+        java.math.BigDecimal observed = lim.divide(req, java.math.MathContext.DECIMAL64);
+        if (observed.compareTo(ratio.value()) > 0) {
+          errors.add(prefix + ", but provided ratio is " + String.format(java.util.Locale.ROOT, "%f", observed.doubleValue()));
+        }
+      }
+    });
     item.path("max").fields().forEachRemaining(e -> {
       String k = e.getKey();
       Quantity max = Quantity.parse(e.getValue().asText());

@@ -53,8 +53,11 @@ public final class ServiceAccountAuthenticator implements Authenticator {
     if (!c.uid().isEmpty() && !uid.equals(c.uid())) {
       throw new AuthenticationException("service account UID (" + uid + ") does not match claim (" + c.uid() + ")");
     }
+    // pkg/serviceaccount/claims.go: the token's jti identifies the credential in audit and whoami.
+    Map<String, List<String>> extra = c.jti().isEmpty() ? Map.of()
+        : Map.of("authentication.kubernetes.io/credential-id", List.of("JTI=" + c.jti()));
     return new UserInfo(c.username(), uid,
-        List.of("system:serviceaccounts", "system:serviceaccounts:" + c.namespace()), Map.of());
+        List.of("system:serviceaccounts", "system:serviceaccounts:" + c.namespace()), extra);
   }
 
   private static String bearer(String header) {

@@ -40,7 +40,7 @@ public final class ServiceAccountTokens {
   private final String keyId;
 
   /** A verified token's claims. */
-  public record Claims(String namespace, String name, String uid, List<String> audiences, Instant expires) {
+  public record Claims(String namespace, String name, String uid, List<String> audiences, Instant expires, String jti) {
     public String username() {
       return "system:serviceaccount:" + namespace + ":" + name;
     }
@@ -186,7 +186,7 @@ public final class ServiceAccountTokens {
     if (ns.isEmpty() || name.isEmpty()) {
       throw new IllegalArgumentException("token has no service account claim");
     }
-    return new Claims(ns, name, uid, aud, Instant.ofEpochSecond(exp));
+    return new Claims(ns, name, uid, aud, Instant.ofEpochSecond(exp), claims.path("jti").asText(""));
   }
 
   static String hex(byte[] b) {

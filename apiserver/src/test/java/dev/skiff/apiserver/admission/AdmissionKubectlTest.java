@@ -131,6 +131,19 @@ class AdmissionKubectlTest {
     var big = kubectl.runWithInput(pod("big", "limits", "resources: {limits: {cpu: \"2\"}}"), "apply", "-f", "-");
     assertThat(big.code()).isEqualTo(1);
     assertThat(big.err()).contains("pods \"big\" is forbidden: maximum cpu usage per Container is 1, but limit is 2");
+    kubectl.runWithInput("""
+        apiVersion: v1
+        kind: LimitRange
+        metadata: {name: ratio, namespace: limits}
+        spec:
+          limits:
+          - type: Container
+            maxLimitRequestRatio: {memory: "2"}
+        """, "apply", "-f", "-").ok();
+    var greedy = kubectl.runWithInput(pod("greedy", "limits", "resources: {requests: {memory: 64Mi}, limits: {memory: 256Mi}}"),
+        "apply", "-f", "-");
+    assertThat(greedy.err()).contains(
+        "pods \"greedy\" is forbidden: memory max limit to request ratio per Container is 2, but provided ratio is 4.000000");
   }
 
   @Test

@@ -176,6 +176,8 @@ class AuthorizationKubectlTest {
     var who = as(robotConfig, Kubectl.V1_27).run("auth", "whoami", "-o", "jsonpath={.status.userInfo.username} {.status.userInfo.groups}");
     assertThat(who.ok().out()).isEqualTo(
         "system:serviceaccount:team:robot [\"system:serviceaccounts\",\"system:serviceaccounts:team\",\"system:authenticated\"]");
+    var extra = as(robotConfig, Kubectl.V1_27).run("auth", "whoami", "-o", "json").ok();
+    assertThat(extra.out()).contains("\"authentication.kubernetes.io/credential-id\"").contains("JTI=");
     // a token for a deleted account stops working
     admin.run("delete", "sa", "robot", "-n", "team").ok();
     var gone = robot.run("get", "pods", "-n", "team");
