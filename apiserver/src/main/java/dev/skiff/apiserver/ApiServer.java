@@ -161,14 +161,13 @@ public final class ApiServer implements AutoCloseable {
   private void installAuthorization(Clock clock) {
     handler.setAuthorizer(rbac);
     dev.skiff.apiserver.rbac.AccessReviews.install(registry, handler, rbac);
-    dev.skiff.apiserver.serviceaccount.TokenRequests.install(handler, registry.storeForKind("", "ServiceAccount"), saTokens, clock);
+    dev.skiff.apiserver.serviceaccount.TokenRequests.install(handler, registry, saTokens, clock);
   }
 
   private Authenticator authenticator() throws IOException {
     List<Authenticator> list = new ArrayList<>();
     list.add(new ClientCertificateAuthenticator(pki.caCertificate()));
-    list.add(new dev.skiff.apiserver.serviceaccount.ServiceAccountAuthenticator(saTokens,
-        registry.storeForKind("", "ServiceAccount"), Clock.systemUTC()));
+    list.add(new dev.skiff.apiserver.serviceaccount.ServiceAccountAuthenticator(saTokens, registry, Clock.systemUTC()));
     Path tokens = config.dataDir().resolve("tokens.csv");
     // Looked up lazily so that a tokens.csv created after start-up is picked up too.
     TokenFileAuthenticator[] file = {null};

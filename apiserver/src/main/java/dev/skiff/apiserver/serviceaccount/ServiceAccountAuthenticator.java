@@ -19,13 +19,16 @@ import java.util.Map;
  */
 public final class ServiceAccountAuthenticator implements Authenticator {
   private final ServiceAccountTokens tokens;
+  private final dev.skiff.apiserver.registry.ResourceRegistry registry;
   private final ResourceStore serviceAccounts;
   private final Clock clock;
   private final List<String> audiences;
 
-  public ServiceAccountAuthenticator(ServiceAccountTokens tokens, ResourceStore serviceAccounts, Clock clock) {
+  public ServiceAccountAuthenticator(ServiceAccountTokens tokens, dev.skiff.apiserver.registry.ResourceRegistry registry,
+      Clock clock) {
     this.tokens = tokens;
-    this.serviceAccounts = serviceAccounts;
+    this.registry = registry;
+    this.serviceAccounts = registry.storeForKind("", "ServiceAccount");
     this.clock = clock;
     this.audiences = List.of(ServiceAccountTokens.ISSUER);
   }
@@ -53,9 +56,28 @@ public final class ServiceAccountAuthenticator implements Authenticator {
     if (!c.uid().isEmpty() && !uid.equals(c.uid())) {
       throw new AuthenticationException("service account UID (" + uid + ") does not match claim (" + c.uid() + ")");
     }
-    // pkg/serviceaccount/claims.go: the token's jti identifies the credential in audit and whoami.
-    Map<String, List<String>> extra = c.jti().isEmpty() ? Map.of()
-        : Map.of("authentication.kubernetes.io/credential-id", List.of("JTI=" + c.jti()));
+    // pkg/serviceaccount/claims.go: the jti identifies the credential; a bound token names its
+    // pod, and dies with the object it is bound to.
+    Map<String, List<String>> extra = new java.util.LinkedHashMap<>();
+    if (!c.jti().isEmpty()) {
+      extra.put("authentication.kubernetes.io/credential-id", List.of("JTI=" + c.jti()));
+    }
+    ServiceAccountTokens.BoundObject b = c.bound();
+    if (b != null) {
+      ResourceStore store = registry.storeForKind("", b.kind());
+      CachedObject o = store.cache().get(store.descriptor().key(c.namespace(), b.name()));
+      String have = o == null ? null : Json.parseObject(o.json()).path("metadata").path("uid").asText("");
+      if (have == null) {
+        throw new AuthenticationException(b.kind().toLowerCase() + " \"" + b.name() + "\" not found");
+      }
+      if (!have.equals(b.uid())) {
+        throw new AuthenticationException(b.kind().toLowerCase() + " UID (" + have + ") does not match claim (" + b.uid() + ")");
+      }
+      if (b.kind().equals("Pod")) {
+        extra.put("authentication.kubernetes.io/pod-name", List.of(b.name()));
+        extra.put("authentication.kubernetes.io/pod-uid", List.of(b.uid()));
+      }
+    }
     return new UserInfo(c.username(), uid,
         List.of("system:serviceaccounts", "system:serviceaccounts:" + c.namespace()), extra);
   }

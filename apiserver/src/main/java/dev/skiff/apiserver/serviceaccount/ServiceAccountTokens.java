@@ -40,7 +40,11 @@ public final class ServiceAccountTokens {
   private final String keyId;
 
   /** A verified token's claims. */
-  public record Claims(String namespace, String name, String uid, List<String> audiences, Instant expires, String jti) {
+  /** An object a token is bound to (a Pod or Secret): the token dies with it. */
+  public record BoundObject(String kind, String name, String uid) {}
+
+  public record Claims(String namespace, String name, String uid, List<String> audiences, Instant expires, String jti,
+      BoundObject bound) {
     public String username() {
       return "system:serviceaccount:" + namespace + ":" + name;
     }
@@ -93,6 +97,12 @@ public final class ServiceAccountTokens {
   }
 
   public String sign(String namespace, String name, String uid, List<String> audiences, Instant issuedAt, Instant expires) {
+    return sign(namespace, name, uid, audiences, issuedAt, expires, null);
+  }
+
+  /** @param bound the Pod or Secret the token is bound to, or null */
+  public String sign(String namespace, String name, String uid, List<String> audiences, Instant issuedAt, Instant expires,
+      BoundObject bound) {
     ObjectNode header = Json.object();
     header.put("alg", "RS256");
     header.put("kid", keyId);
@@ -105,6 +115,9 @@ public final class ServiceAccountTokens {
     claims.put("jti", java.util.UUID.randomUUID().toString());
     ObjectNode k8s = claims.putObject("kubernetes.io");
     k8s.put("namespace", namespace);
+    if (bound != null) {
+      k8s.putObject(bound.kind().toLowerCase()).put("name", bound.name()).put("uid", bound.uid());
+    }
     k8s.putObject("serviceaccount").put("name", name).put("uid", uid);
     claims.put("nbf", issuedAt.getEpochSecond());
     claims.put("sub", "system:serviceaccount:" + namespace + ":" + name);
@@ -186,7 +199,14 @@ public final class ServiceAccountTokens {
     if (ns.isEmpty() || name.isEmpty()) {
       throw new IllegalArgumentException("token has no service account claim");
     }
-    return new Claims(ns, name, uid, aud, Instant.ofEpochSecond(exp), claims.path("jti").asText(""));
+    BoundObject bound = null;
+    for (String kind : List.of("Pod", "Secret")) {
+      JsonNode b = k8s.get(kind.toLowerCase());
+      if (b != null && b.isObject()) {
+        bound = new BoundObject(kind, b.path("name").asText(""), b.path("uid").asText(""));
+      }
+    }
+    return new Claims(ns, name, uid, aud, Instant.ofEpochSecond(exp), claims.path("jti").asText(""), bound);
   }
 
   static String hex(byte[] b) {

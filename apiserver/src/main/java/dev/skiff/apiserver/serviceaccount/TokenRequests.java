@@ -27,7 +27,9 @@ public final class TokenRequests {
 
   private TokenRequests() {}
 
-  public static void install(ApiHandler handler, ResourceStore serviceAccounts, ServiceAccountTokens tokens, Clock clock) {
+  public static void install(ApiHandler handler, dev.skiff.apiserver.registry.ResourceRegistry registry, ServiceAccountTokens tokens,
+      Clock clock) {
+    ResourceStore serviceAccounts = registry.storeForKind("", "ServiceAccount");
     handler.addVirtual("", "v1", "serviceaccounts/token", (ex, info) -> {
       if (!ex.method().equals("POST")) {
         throw ApiException.methodNotAllowed("the server does not allow this method on the requested resource");
@@ -52,7 +54,8 @@ public final class TokenRequests {
       }
       Instant now = clock.instant();
       Instant exp = now.plusSeconds(seconds);
-      String token = tokens.sign(info.namespace(), info.name(), Meta.uid(sa), audiences, now, exp);
+      ServiceAccountTokens.BoundObject bound = bound(registry, info.namespace(), info.name(), spec.get("boundObjectRef"));
+      String token = tokens.sign(info.namespace(), info.name(), Meta.uid(sa), audiences, now, exp, bound);
       req.put("apiVersion", "authentication.k8s.io/v1");
       req.put("kind", "TokenRequest");
       ObjectNode meta = req.with("metadata");
@@ -70,5 +73,33 @@ public final class TokenRequests {
       status.put("expirationTimestamp", Meta.time(exp));
       ex.json(201, Json.bytes(req));
     });
+  }
+
+  /** token.go's boundObjectRef checks: the Pod (running as this account) or Secret must exist, uid matching. */
+  private static ServiceAccountTokens.BoundObject bound(dev.skiff.apiserver.registry.ResourceRegistry registry, String ns,
+      String saName, JsonNode ref) {
+    if (ref == null || !ref.isObject()) {
+      return null;
+    }
+    String kind = ref.path("kind").asText("");
+    String apiVersion = ref.path("apiVersion").asText("");
+    String name = ref.path("name").asText("");
+    String group = apiVersion.contains("/") ? apiVersion.substring(0, apiVersion.indexOf('/')) : "";
+    if (!group.isEmpty() || !(kind.equals("Pod") || kind.equals("Secret"))) {
+      throw ApiException.badRequest("cannot bind token to object of type " + (group.isEmpty() ? "" : group + "/")
+          + (apiVersion.contains("/") ? apiVersion.substring(apiVersion.indexOf('/') + 1) : apiVersion) + ", Kind=" + kind);
+    }
+    ObjectNode obj = registry.storeForKind("", kind).getObject(ns, name);
+    if (kind.equals("Pod") && !saName.equals(obj.path("spec").path("serviceAccountName").asText())) {
+      throw ApiException.badRequest("cannot bind token for serviceaccount \"" + saName
+          + "\" to pod running with different serviceaccount name.");
+    }
+    String uid = Meta.uid(obj);
+    String wanted = ref.path("uid").asText("");
+    if (!wanted.isEmpty() && !wanted.equals(uid)) {
+      throw ApiException.conflict("", kind, name, "the UID in the bound object reference (" + wanted
+          + ") does not match the UID in record. The object might have been deleted and then recreated");
+    }
+    return new ServiceAccountTokens.BoundObject(kind, name, uid);
   }
 }

@@ -178,6 +178,32 @@ class AuthorizationKubectlTest {
         "system:serviceaccount:team:robot [\"system:serviceaccounts\",\"system:serviceaccounts:team\",\"system:authenticated\"]");
     var extra = as(robotConfig, Kubectl.V1_27).run("auth", "whoami", "-o", "json").ok();
     assertThat(extra.out()).contains("\"authentication.kubernetes.io/credential-id\"").contains("JTI=");
+    // a token bound to a pod names it, and stops working when the pod goes
+    admin.runWithInput("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: robot-pod, namespace: team}
+        spec:
+          serviceAccountName: robot
+          containers: [{name: app, image: nginx}]
+        """, "apply", "-f", "-").ok();
+    String boundToken = server.kubectl(Kubectl.V1_27).run("create", "token", "robot", "-n", "team",
+        "--bound-object-kind", "Pod", "--bound-object-name", "robot-pod").ok().out().strip();
+    Path boundConfig = server.home().resolve("robot-bound.kubeconfig");
+    Kubeconfig.withToken(ClusterPki.CLUSTER_NAME, server.url(), List.of(server.server().pki().caCertificate()), "robot", boundToken)
+        .write(boundConfig);
+    var boundWho = as(boundConfig, Kubectl.V1_27).run("auth", "whoami", "-o", "json").ok();
+    assertThat(boundWho.out()).contains("\"authentication.kubernetes.io/pod-name\"").contains("robot-pod");
+    var wrongPod = server.kubectl(Kubectl.V1_27).run("create", "token", "default", "-n", "team",
+        "--bound-object-kind", "Pod", "--bound-object-name", "robot-pod");
+    assertThat(wrongPod.err()).contains("cannot bind token for serviceaccount \"default\" to pod running with different serviceaccount name.");
+    admin.run("delete", "pod", "robot-pod", "-n", "team", "--grace-period=0", "--force").ok();
+    int code = 0;
+    for (int i = 0; i < 20 && code == 0; i++) {
+      code = as(boundConfig, Kubectl.DEFAULT).run("get", "pods", "-n", "team").code();
+      Thread.sleep(100);
+    }
+    assertThat(code).isEqualTo(1);
     // a token for a deleted account stops working
     admin.run("delete", "sa", "robot", "-n", "team").ok();
     var gone = robot.run("get", "pods", "-n", "team");
