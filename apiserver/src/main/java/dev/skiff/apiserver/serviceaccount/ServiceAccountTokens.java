@@ -21,7 +21,6 @@ import java.security.spec.PKCS8EncodedKeySpec;
 import java.security.spec.X509EncodedKeySpec;
 import java.time.Instant;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -207,9 +206,5 @@ public final class ServiceAccountTokens {
       }
     }
     return new Claims(ns, name, uid, aud, Instant.ofEpochSecond(exp), claims.path("jti").asText(""), bound);
-  }
-
-  static String hex(byte[] b) {
-    return HexFormat.of().formatHex(b);
   }
 }

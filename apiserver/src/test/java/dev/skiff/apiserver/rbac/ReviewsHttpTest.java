@@ -115,6 +115,13 @@ class ReviewsHttpTest {
     var r = server.request("GET", "/apis/authorization.k8s.io/v1", null, null);
     assertThat(r.body()).contains("selfsubjectaccessreviews", "selfsubjectrulesreviews", "subjectaccessreviews", "localsubjectaccessreviews");
     assertThat(server.request("GET", "/apis/authentication.k8s.io/v1", null, null).body()).contains("selfsubjectreviews");
+    var index = server.request("GET", "/openapi/v3", null, null);
+    assertThat(index.statusCode()).isEqualTo(200);
+    assertThat(index.body()).contains("apis/authorization.k8s.io/v1", "apis/authentication.k8s.io/v1");
+    for (String gv : List.of("apis/authorization.k8s.io/v1", "apis/authentication.k8s.io/v1", "apis/authentication.k8s.io/v1beta1")) {
+      var doc = server.request("GET", "/openapi/v3/" + gv, null, null);
+      assertThat(doc.statusCode()).as(gv).isEqualTo(200);
+    }
   }
 
   @Test
