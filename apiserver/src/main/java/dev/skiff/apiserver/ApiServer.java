@@ -66,6 +66,9 @@ public final class ApiServer implements AutoCloseable {
   private final CacheHub hub;
   private final ResourceRegistry registry;
   private final NamespaceFinalizer namespaceFinalizer;
+  private final dev.skiff.apiserver.serviceaccount.ServiceAccountTokens saTokens;
+  private final List<AutoCloseable> controllers = new ArrayList<>();
+  private dev.skiff.apiserver.rbac.RbacAuthorizer rbac;
   private final ClusterPki pki;
   private final Server jetty;
   private final ApiHandler handler;
@@ -107,6 +110,8 @@ public final class ApiServer implements AutoCloseable {
     bootstrapNamespaces();
     namespaceFinalizer = new NamespaceFinalizer(registry);
     namespaceFinalizer.start();
+    saTokens = dev.skiff.apiserver.serviceaccount.ServiceAccountTokens.loadOrCreate(config.dataDir());
+    startAuthorizationAndAdmission(clock);
     schemas = ApiSchemas.withBuiltins();
 
     java.util.Map.Entry<ClusterPki, Server> tls;
@@ -127,6 +132,7 @@ public final class ApiServer implements AutoCloseable {
     // kubectl 1.32+ sends protobuf bodies for its typed commands (kubectl-compat.md finding 5).
     protobuf = new dev.skiff.apiserver.protobuf.ProtobufBodyDecoder(schemas);
     handler.addBodyDecoder(protobuf);
+    installAuthorization(clock);
     gate.open(handler);
     pki.writeAdminKubeconfig(connector.getLocalPort());
     ready = true;
@@ -194,9 +200,38 @@ public final class ApiServer implements AutoCloseable {
     return new ApiServer(config);
   }
 
+  /** Bootstrap RBAC policy, admission plugins and the controllers behind them (issue 3, parts 4-5). */
+  private void startAuthorizationAndAdmission(Clock clock) {
+    registry.addAdmission(new dev.skiff.apiserver.admission.LimitRanger(registry.storeForKind("", "LimitRange")));
+    dev.skiff.apiserver.rbac.BootstrapPolicy.ensure(registry);
+    rbac = new dev.skiff.apiserver.rbac.RbacAuthorizer(registry);
+    var aggregator = new dev.skiff.apiserver.rbac.ClusterRoleAggregator(registry);
+    aggregator.start();
+    controllers.add(aggregator);
+    var serviceAccounts = new dev.skiff.apiserver.serviceaccount.DefaultServiceAccounts(registry);
+    registry.addAdmission(new dev.skiff.apiserver.serviceaccount.ServiceAccountAdmission(
+        registry.storeForKind("", "ServiceAccount"), serviceAccounts));
+    registry.addAdmission(new dev.skiff.apiserver.rbac.EscalationCheck(rbac, registry));
+    // Quota last, as upstream orders its admission plugins: it charges what the others let through.
+    registry.addAdmission(new dev.skiff.apiserver.admission.ResourceQuotaAdmission(registry));
+    serviceAccounts.start();
+    controllers.add(serviceAccounts);
+    var quotas = new dev.skiff.apiserver.admission.QuotaController(registry);
+    quotas.start();
+    controllers.add(quotas);
+  }
+
+  /** RBAC authorizer, review APIs and token requests on the request pipeline. */
+  private void installAuthorization(Clock clock) {
+    handler.setAuthorizer(rbac);
+    dev.skiff.apiserver.rbac.AccessReviews.install(registry, handler, rbac);
+    dev.skiff.apiserver.serviceaccount.TokenRequests.install(handler, registry, saTokens, clock);
+  }
+
   private Authenticator authenticator() throws IOException {
     List<Authenticator> list = new ArrayList<>();
     list.add(new ClientCertificateAuthenticator(pki.caCertificate()));
+    list.add(new dev.skiff.apiserver.serviceaccount.ServiceAccountAuthenticator(saTokens, registry, Clock.systemUTC()));
     Path tokens = config.dataDir().resolve("tokens.csv");
     // Looked up lazily so that a tokens.csv created after start-up is picked up too.
     TokenFileAuthenticator[] file = {null};
@@ -284,7 +319,11 @@ public final class ApiServer implements AutoCloseable {
   @Override
   public void close() {
     ready = false;
-    close(jetty, namespaceFinalizer, hub, compactor, store);
+    List<AutoCloseable> parts = new ArrayList<>();
+    parts.add(namespaceFinalizer);
+    parts.addAll(controllers);
+    parts.addAll(List.of(hub, compactor, store));
+    close(jetty, parts.toArray(AutoCloseable[]::new));
   }
 
   private static void close(Server jetty, AutoCloseable... parts) {

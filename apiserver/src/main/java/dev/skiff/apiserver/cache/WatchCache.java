@@ -35,6 +35,8 @@ public final class WatchCache {
   private long windowStart;
   /** The hub's revision as of the last applied batch (global across resources). */
   private volatile long revision;
+  /** Counts applied events, so readers can tell cheaply whether this resource changed at all. */
+  private volatile long changes;
 
   WatchCache(String prefix, long startRevision) {
     this(prefix, startRevision, startRevision);
@@ -52,6 +54,11 @@ public final class WatchCache {
 
   public long revision() {
     return revision;
+  }
+
+  /** A number that changes whenever an object of this resource is added, modified or deleted. */
+  public long changeCount() {
+    return changes;
   }
 
   public int size() {
@@ -83,6 +90,7 @@ public final class WatchCache {
           : prev == null ? CacheEvent.Type.ADDED : CacheEvent.Type.MODIFIED;
       CacheEvent e = new CacheEvent(t, obj, prev, rev);
       window.addLast(e);
+      changes++;
       trim();
       for (Watcher w : watchers) {
         w.offer(e);

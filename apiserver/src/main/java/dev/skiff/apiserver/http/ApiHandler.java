@@ -73,6 +73,11 @@ public final class ApiHandler extends Handler.Abstract {
     resources.addDecoder(d);
   }
 
+  /** The decoder registered for a binary request media type, or null (for virtual resources' bodies). */
+  public BodyDecoder bodyDecoder(String mediaType) {
+    return resources.decoder(mediaType);
+  }
+
   /** Installs the authorizer (RBAC); until then everything authenticated is allowed. */
   public void setAuthorizer(Authorizer a) {
     this.authorizer = a;
@@ -111,6 +116,7 @@ public final class ApiHandler extends Handler.Abstract {
         throw ApiException.unauthorized();
       }
       ex.user = user;
+      dev.skiff.apiserver.auth.RequestUser.set(user);
       authorize(user, info, path);
       route(ex, info, path);
     } catch (ApiException e) {
@@ -123,6 +129,7 @@ public final class ApiHandler extends Handler.Abstract {
     } catch (Exception e) {
       ex.error(ApiException.internal(e.toString()));
     } finally {
+      dev.skiff.apiserver.auth.RequestUser.set(null);
       if (!ex.answered()) {
         ex.error(ApiException.internal("no response"));
       }
@@ -141,28 +148,59 @@ public final class ApiHandler extends Handler.Abstract {
   }
 
   private void authorize(UserInfo user, RequestInfo info, String path) {
-    RequestAttributes attrs = new RequestAttributes(info.resourceRequest(), info.resourceRequest() ? info.verb() : info.verb(),
-        info.group(), info.version(), info.resource(), info.subresource(), info.namespace(), info.name(), path);
+    String namespace = info.namespace();
+    if (namespace == null && info.resourceRequest() && "namespaces".equals(info.resource()) && "".equals(info.group())
+        && info.name() != null) {
+      // requestinfo.go: a request for one namespace is a request in that namespace, so a
+      // RoleBinding there can grant "get namespaces" on it.
+      namespace = info.name();
+    }
+    RequestAttributes attrs = new RequestAttributes(info.resourceRequest(), info.verb(),
+        info.group(), info.version(), info.resource(), info.subresource(), namespace, info.name(), path);
     Authorizer.Decision d = authorizer.authorize(user, attrs);
     if (!d.allowed()) {
-      throw ApiException.forbidden(forbiddenMessage(user, attrs, d.reason()));
+      // apierrors.NewForbidden(GroupResource{group, resource}, name, ...): details carry them too.
+      com.fasterxml.jackson.databind.node.ObjectNode details = Json.object();
+      if (attrs.resourceRequest()) {
+        if (attrs.name() != null && !attrs.name().isEmpty()) {
+          details.put("name", attrs.name());
+        }
+        if (attrs.apiGroup() != null && !attrs.apiGroup().isEmpty()) {
+          details.put("group", attrs.apiGroup());
+        }
+        details.put("kind", attrs.resource());
+      }
+      throw new ApiException(403, "Forbidden", forbiddenMessage(user, attrs, d.reason()), details);
     }
   }
 
-  /** kube-apiserver's wording (pkg/endpoints/handlers/responsewriters/errors.go forbiddenMessage). */
-  static String forbiddenMessage(UserInfo user, RequestAttributes a, String reason) {
-    String who = "User \"" + user.name() + "\"";
-    String msg;
+  /**
+   * kube-apiserver's wording: responsewriters/errors.go forbiddenMessage (HTML-escaped by its
+   * sanitizer), wrapped by apimachinery's NewForbidden ("<resource.group> [\"name\"] is forbidden: "
+   * or "forbidden: " for non-resource paths), with the authorizer's reason after ": ".
+   */
+  public static String forbiddenMessage(UserInfo user, RequestAttributes a, String reason) {
+    String who = "User " + quote(user.name());
+    String inner;
+    String prefix;
     if (!a.resourceRequest()) {
-      msg = "forbidden: " + who + " cannot " + a.verb() + " path \"" + a.path() + "\"";
+      inner = who + " cannot " + a.verb() + " path " + quote(a.path());
+      prefix = "forbidden: ";
     } else {
-      String res = a.resource() + (a.subresource() == null ? "" : "/" + a.subresource());
-      String qualified = a.apiGroup() == null || a.apiGroup().isEmpty() ? a.resource() : a.resource() + "." + a.apiGroup();
-      msg = (a.name() == null ? qualified : qualified + " \"" + a.name() + "\"") + " is forbidden: " + who + " cannot "
-          + a.verb() + " resource \"" + res + "\" in API group \"" + (a.apiGroup() == null ? "" : a.apiGroup()) + "\""
-          + (a.namespace() == null ? " at the cluster scope" : " in the namespace \"" + a.namespace() + "\"");
+      String res = a.resource() + (a.subresource() == null || a.subresource().isEmpty() ? "" : "/" + a.subresource());
+      String group = a.apiGroup() == null ? "" : a.apiGroup();
+      inner = who + " cannot " + a.verb() + " resource " + quote(res) + " in API group " + quote(group)
+          + (a.namespace() == null || a.namespace().isEmpty() ? " at the cluster scope" : " in the namespace " + quote(a.namespace()));
+      String qualified = ApiException.qualified(group, a.resource());
+      prefix = (a.name() == null || a.name().isEmpty() ? qualified : qualified + " " + quote(a.name())) + " is forbidden: ";
     }
-    return reason == null || reason.isEmpty() ? msg : msg + ": " + reason;
+    inner = inner.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+    return prefix + (reason == null || reason.isEmpty() ? inner : inner + ": " + reason);
+  }
+
+  /** Go's %q for the printable strings that reach these messages. */
+  private static String quote(String s) {
+    return "\"" + (s == null ? "" : s.replace("\\", "\\\\").replace("\"", "\\\"")) + "\"";
   }
 
   private boolean serveUnauthenticated(Exchange ex, String path) {

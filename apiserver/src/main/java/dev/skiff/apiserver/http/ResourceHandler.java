@@ -47,6 +47,10 @@ final class ResourceHandler {
     tables.forget(group, plural);
   }
 
+  BodyDecoder decoder(String mediaType) {
+    return decoders.get(mediaType);
+  }
+
   void addDecoder(BodyDecoder d) {
     decoders.put(d.mediaType(), d);
   }

@@ -1,0 +1,110 @@
+package dev.skiff.apiserver.admission;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.skiff.apiserver.api.ApiException;
+import dev.skiff.apiserver.api.Json;
+import dev.skiff.apiserver.cache.CachedObject;
+import dev.skiff.apiserver.cache.WatchFilter;
+import dev.skiff.apiserver.cache.Watcher;
+import dev.skiff.apiserver.registry.ResourceRegistry;
+import dev.skiff.apiserver.registry.ResourceStore;
+import dev.skiff.apiserver.registry.WriteOptions;
+import java.util.HashSet;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The resource quota controller (pkg/controller/resourcequota): keeps each quota's status.hard
+ * equal to spec.hard and status.used equal to what the namespace really holds. Recomputes the
+ * quotas of a namespace when a quota or a pod there changes, and every quota every 10 s (other
+ * counted kinds, and usage admission charged for creates that then failed).
+ */
+public final class QuotaController implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(QuotaController.class);
+
+  private final ResourceRegistry registry;
+  private final ResourceStore quotas;
+  private final ResourceStore pods;
+  private volatile boolean closed;
+  private Thread thread;
+
+  public QuotaController(ResourceRegistry registry) {
+    this.registry = registry;
+    this.quotas = registry.storeForKind("", "ResourceQuota");
+    this.pods = registry.storeForKind("", "Pod");
+  }
+
+  public void start() {
+    thread = Thread.ofVirtual().name("resourcequota-controller").start(this::run);
+  }
+
+  private void run() {
+    while (!closed) {
+      try (Watcher q = quotas.cache().watch(WatchFilter.ALL, 0, true).watcher();
+          Watcher p = pods.cache().watch(WatchFilter.ALL, 0, false).watcher()) {
+        long lastFull = System.nanoTime();
+        while (!closed && !q.isTerminated() && !p.isTerminated()) {
+          Set<String> dirty = new HashSet<>();
+          Watcher.Item item = q.poll(100_000_000L);
+          if (item != null) {
+            dirty.add(item.object().namespace());
+          }
+          for (Watcher.Item i; (i = q.pollNow()) != null; ) {
+            dirty.add(i.object().namespace());
+          }
+          for (Watcher.Item i; (i = p.pollNow()) != null; ) {
+            dirty.add(i.object().namespace());
+          }
+          boolean full = System.nanoTime() - lastFull > 10_000_000_000L;
+          if (full) {
+            lastFull = System.nanoTime();
+          }
+          for (CachedObject quota : quotas.cache().list(WatchFilter.ALL).objects()) {
+            if (full || dirty.contains(quota.namespace())) {
+              sync(quota);
+            }
+          }
+        }
+      } catch (InterruptedException e) {
+        return;
+      } catch (RuntimeException e) {
+        LOG.warn("resourcequota controller: {}", e.toString());
+      }
+    }
+  }
+
+  private void sync(CachedObject cached) {
+    ObjectNode quota = Json.parseObject(cached.json());
+    JsonNode hard = quota.path("spec").path("hard");
+    ObjectNode used = Json.object();
+    for (var it = hard.fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      used.put(k, QuotaUsage.used(registry, cached.namespace(), k).toString());
+    }
+    if (hard.equals(quota.path("status").path("hard")) && used.equals(quota.path("status").path("used"))) {
+      return;
+    }
+    try {
+      quotas.guaranteedUpdate(cached.namespace(), cached.name(), 0, cur -> {
+        ObjectNode status = cur.with("status");
+        status.set("hard", cur.path("spec").path("hard").deepCopy());
+        status.set("used", used);
+        return cur;
+      }, new WriteOptions("resourcequota-controller", false, "status", "Update"), false);
+    } catch (ApiException e) {
+      if (e.code() != 404) {
+        LOG.debug("cannot update quota {}/{}: {}", cached.namespace(), cached.name(), e.getMessage());
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    if (thread != null) {
+      thread.interrupt();
+    }
+  }
+}
