@@ -9,8 +9,9 @@ public final class BenchMain {
       case "api-create" -> ApiCreateBench.run();
       case "api-list" -> ApiListBench.run();
       case "watch-fanout" -> WatchFanoutBench.run();
+      case "authz" -> AuthzBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz");
         System.exit(2);
       }
     }
