@@ -181,7 +181,10 @@ class ApiProtocolTest {
     Files.writeString(s.server().kubeconfig().resolveSibling("tokens.csv"), "s3cret,alice,uid-1,\"devs,ops\"\n");
     var withToken = anonymous.send(HttpRequest.newBuilder(URI.create(s.url() + "/api/v1/namespaces"))
         .header("Authorization", "Bearer s3cret").build(), HttpResponse.BodyHandlers.ofString());
-    assertThat(withToken.statusCode()).isEqualTo(200);
+    // Authenticated as alice (not 401), but RBAC grants her nothing.
+    assertThat(withToken.statusCode()).isEqualTo(403);
+    assertThat(json(withToken).path("message").asText())
+        .isEqualTo("namespaces is forbidden: User \"alice\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope");
     var badToken = anonymous.send(HttpRequest.newBuilder(URI.create(s.url() + "/api/v1/namespaces"))
         .header("Authorization", "Bearer wrong").build(), HttpResponse.BodyHandlers.ofString());
     assertThat(badToken.statusCode()).isEqualTo(401);

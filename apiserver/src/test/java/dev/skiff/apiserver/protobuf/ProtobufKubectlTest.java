@@ -146,6 +146,7 @@ class ProtobufKubectlTest {
     assertThat(get("configmap", "c").get("data").toString()).isEqualTo("{\"a\":\"b\",\"n\":\"1\"}");
     k132.run("create", "quota", "q", "--hard=pods=2").ok();
     assertThat(get("resourcequota", "q").at("/spec/hard/pods").asText()).isEqualTo("2");
+    k132.run("delete", "resourcequota", "q").ok(); // quotas are enforced: don't cap the other tests' pods
     k132.run("create", "priorityclass", "pc", "--value=1000").ok();
     assertThat(get("priorityclass", "pc").get("value").asInt()).isEqualTo(1000);
     k132.run("create", "pdb", "p", "--selector=app=x", "--min-available=1").ok();
@@ -271,10 +272,13 @@ class ProtobufKubectlTest {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     assertThat(get("deployment", "scaled").at("/spec/replicas").asInt()).isEqualTo(4);
 
+    // The comparison tests leave quotas (enforced, with cpu/memory) in this namespace.
+    k132.run("delete", "resourcequota", "--all").ok();
     V1.Pod pod = V1.Pod.newBuilder().setMetadata(Meta.ObjectMeta.newBuilder().setName("bound"))
         .setSpec(V1.PodSpec.newBuilder().addContainers(V1.Container.newBuilder().setName("c").setImage("nginx"))).build();
-    assertThat(send("POST", "/api/v1/namespaces/default/pods", PB, "application/json",
-        ProtobufBodyDecoderTest.envelope("v1", "Pod", pod)).statusCode()).isEqualTo(201);
+    var created = send("POST", "/api/v1/namespaces/default/pods", PB, "application/json",
+        ProtobufBodyDecoderTest.envelope("v1", "Pod", pod));
+    assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
     V1.Binding binding = V1.Binding.newBuilder().setMetadata(Meta.ObjectMeta.newBuilder().setName("bound"))
         .setTarget(V1.ObjectReference.newBuilder().setKind("Node").setName("n1")).build();
     var b = send("POST", "/api/v1/namespaces/default/pods/bound/binding", PB, "application/json",

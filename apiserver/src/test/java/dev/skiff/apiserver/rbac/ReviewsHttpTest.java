@@ -128,7 +128,8 @@ class ReviewsHttpTest {
   void protobufBodiesGoThroughTheRegisteredDecoder() throws Exception {
     byte[] marker = "k8s\0fake".getBytes(StandardCharsets.ISO_8859_1);
     var before = post(erin, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "application/vnd.kubernetes.protobuf", marker);
-    assertThat(before.statusCode()).isEqualTo(415);
+    // The server's own protobuf decoder refuses a body that is not a protobuf message.
+    assertThat(before.statusCode()).isEqualTo(400);
     AtomicInteger calls = new AtomicInteger();
     server.server().handler().addBodyDecoder(new BodyDecoder() {
       @Override
