@@ -3,6 +3,7 @@ package dev.skiff.runtime;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.http.HttpClient;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -24,6 +25,14 @@ public final class Clients {
    * client side: QPS limits belong in the work queues' rate limiters.
    */
   public static KubernetesClient forKubeconfig(Path kubeconfig) {
+    return forKubeconfig(kubeconfig, null);
+  }
+
+  /**
+   * As {@link #forKubeconfig(Path)} with a chosen HTTP transport; null means fabric8's default
+   * (vert.x, HTTP/1.1). The JDK transport ({@code kubernetes-httpclient-jdk}) speaks HTTP/2.
+   */
+  public static KubernetesClient forKubeconfig(Path kubeconfig, HttpClient.Factory transport) {
     String content;
     try {
       content = Files.readString(kubeconfig);
@@ -40,7 +49,11 @@ public final class Clients {
     // stream, and vert.x then waits for that endless body to end before failing the handshake,
     // so fabric8's fallback to an HTTP watch never happens. Skip the WebSocket attempt.
     config.setOnlyHttpWatches(true);
-    return new KubernetesClientBuilder().withConfig(config).build();
+    KubernetesClientBuilder builder = new KubernetesClientBuilder().withConfig(config);
+    if (transport != null) {
+      builder.withHttpClientFactory(transport);
+    }
+    return builder.build();
   }
 
   /**
