@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.http.HttpClient;
+import io.fabric8.kubernetes.client.vertx.VertxHttpClientFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -29,8 +30,9 @@ public final class Clients {
   }
 
   /**
-   * As {@link #forKubeconfig(Path)} with a chosen HTTP transport; null means fabric8's default
-   * (vert.x, HTTP/1.1). The JDK transport ({@code kubernetes-httpclient-jdk}) speaks HTTP/2.
+   * As {@link #forKubeconfig(Path)} with a chosen HTTP transport; null means vert.x (fabric8's
+   * default, HTTP/1.1), chosen explicitly so that another transport on the class path does not
+   * silently replace it. The JDK transport ({@code kubernetes-httpclient-jdk}) speaks HTTP/2.
    */
   public static KubernetesClient forKubeconfig(Path kubeconfig, HttpClient.Factory transport) {
     String content;
@@ -49,11 +51,9 @@ public final class Clients {
     // stream, and vert.x then waits for that endless body to end before failing the handshake,
     // so fabric8's fallback to an HTTP watch never happens. Skip the WebSocket attempt.
     config.setOnlyHttpWatches(true);
-    KubernetesClientBuilder builder = new KubernetesClientBuilder().withConfig(config);
-    if (transport != null) {
-      builder.withHttpClientFactory(transport);
-    }
-    return builder.build();
+    return new KubernetesClientBuilder().withConfig(config)
+        .withHttpClientFactory(transport != null ? transport : new VertxHttpClientFactory())
+        .build();
   }
 
   /**

@@ -67,13 +67,14 @@ public final class SharedInformers implements AutoCloseable {
 
   @Override
   public void close() {
-    informers.values().forEach(i -> i.informer.close());
+    informers.values().forEach(Fabric8Informer::close);
   }
 
   static final class Fabric8Informer<T extends HasMetadata> implements Informer<T>, Lister<T> {
     private final Class<T> type;
     final SharedIndexInformer<T> informer;
     private boolean running;
+    private volatile boolean closed;
 
     Fabric8Informer(Class<T> type, SharedIndexInformer<T> informer) {
       this.type = type;
@@ -84,11 +85,16 @@ public final class SharedInformers implements AutoCloseable {
       if (!running) {
         running = true;
         informer.start().whenComplete((v, e) -> {
-          if (e != null) {
+          if (e != null && !closed) {
             log.warn("informer for {} failed to start: {}", type.getSimpleName(), e.toString());
           }
         });
       }
+    }
+
+    void close() {
+      closed = true;
+      informer.close();
     }
 
     @Override

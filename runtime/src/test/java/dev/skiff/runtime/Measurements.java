@@ -63,7 +63,8 @@ class Measurements {
     try (TestServer server = TestServer.start()) {
       for (String transport : new String[] {"vertx", "jdk", "vertx", "jdk"}) {
         try (KubernetesClient client = Clients.forKubeconfig(server.kubeconfig(),
-            transport.equals("jdk") ? new io.fabric8.kubernetes.client.jdkhttp.JdkHttpClientFactory() : null)) {
+            transport.equals("jdk") ? new io.fabric8.kubernetes.client.jdkhttp.JdkHttpClientFactory()
+                : new io.fabric8.kubernetes.client.vertx.VertxHttpClientFactory())) {
           String ns = "c-" + transport + "-" + System.nanoTime();
           client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
           int n = 2000;

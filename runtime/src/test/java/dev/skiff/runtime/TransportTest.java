@@ -39,7 +39,8 @@ class TransportTest {
   }
 
   static KubernetesClient client(String transport) {
-    return Clients.forKubeconfig(server.kubeconfig(), transport.equals("jdk") ? new JdkHttpClientFactory() : null);
+    return Clients.forKubeconfig(server.kubeconfig(),
+        transport.equals("jdk") ? new JdkHttpClientFactory() : new io.fabric8.kubernetes.client.vertx.VertxHttpClientFactory());
   }
 
   @ParameterizedTest
@@ -83,6 +84,35 @@ class TransportTest {
         cms.resource(new ConfigMapBuilder().withNewMetadata().withName("c").endMetadata().build()).create();
         assertThat(Poll.until(Duration.ofSeconds(10), () -> inf.lister().get(ns, "c") != null)).isTrue();
       }
+    }
+  }
+
+  /** Controllers hold one watch per type: many long-lived watches must not starve requests. */
+  @ParameterizedTest
+  @ValueSource(strings = {"vertx", "jdk"})
+  void manyInformersAndRequestsShareTheClient(String transport) throws Exception {
+    String ns = "many-" + transport;
+    try (KubernetesClient client = client(transport); SharedInformers informers = new SharedInformers(client)) {
+      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+      List<Class<? extends io.fabric8.kubernetes.api.model.HasMetadata>> types = List.of(ConfigMap.class,
+          io.fabric8.kubernetes.api.model.Secret.class, io.fabric8.kubernetes.api.model.Pod.class,
+          io.fabric8.kubernetes.api.model.Service.class, io.fabric8.kubernetes.api.model.Namespace.class,
+          io.fabric8.kubernetes.api.model.Event.class, io.fabric8.kubernetes.api.model.ServiceAccount.class,
+          io.fabric8.kubernetes.api.model.coordination.v1.Lease.class, io.fabric8.kubernetes.api.model.apps.Deployment.class,
+          io.fabric8.kubernetes.api.model.apps.ReplicaSet.class, io.fabric8.kubernetes.api.model.batch.v1.Job.class,
+          io.fabric8.kubernetes.api.model.Endpoints.class);
+      types.forEach(informers::informerFor);
+      informers.start();
+      assertThat(informers.waitForCacheSync(Duration.ofSeconds(20))).isTrue();
+      Thread.sleep(300); // let every watch get established
+      for (int i = 0; i < 20; i++) {
+        client.configMaps().inNamespace(ns).resource(new ConfigMapBuilder().withNewMetadata().withName("cm-" + i).endMetadata().build()).create();
+        client.secrets().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata()
+            .withName("s-" + i).endMetadata().build()).create();
+      }
+      var cms = informers.informerFor(ConfigMap.class).lister();
+      var secrets = informers.informerFor(io.fabric8.kubernetes.api.model.Secret.class).lister();
+      assertThat(Poll.until(Duration.ofSeconds(10), () -> cms.list(ns).size() == 20 && secrets.list(ns).size() == 20)).isTrue();
     }
   }
 }
