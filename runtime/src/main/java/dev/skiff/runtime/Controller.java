@@ -111,10 +111,11 @@ public final class Controller {
   private void work() {
     try {
       String key;
-      // Unlike client-go, keys still queued at shutdown are dropped: we stop without draining.
-      while ((key = queue.get()) != null && !stopped) {
+      while ((key = queue.get()) != null) {
         try {
-          process(key);
+          if (!stopped) { // keys still queued at stop are dropped, not reconciled
+            process(key);
+          }
         } finally {
           queue.done(key);
         }

@@ -30,6 +30,9 @@ import org.slf4j.LoggerFactory;
  * stops without releasing, as a crashed process would. Defaults: leaseDuration 15 s, renewDeadline
  * 10 s, retryPeriod 2 s.
  *
+ * <p>An elector campaigns once: after it stops leading (lost renewal, stop or abandon) it is
+ * finished, as client-go's Run returns; build a new one to campaign again.
+ *
  * <p>Callbacks run on their own virtual thread; {@code onStoppedLeading} runs after leadership is
  * lost or given up, and the process should then stop doing leader work. Thread-safe.
  */

@@ -64,6 +64,9 @@ final class WatchStream {
     }
     WatchCache.Start start;
     OutputStream out = ex.stream(200, "application/json");
+    // Commit the headers now, as kube-apiserver's watch handler does (handlers/watch.go flushes
+    // after WriteHeader): clients treat the response headers as "watch established".
+    out.flush();
     try {
       try {
         start = store.cache().watch(filter, from, initial);
