@@ -31,6 +31,8 @@ public class DelayingQueue<K> extends WorkQueue<K> {
     this(Clock.system());
   }
 
+  // The waiting loop only touches fields assigned before it starts, and subclasses add none it reads.
+  @SuppressWarnings("this-escape")
   public DelayingQueue(Clock clock) {
     this.clock = clock;
     clock.onAdvance(this::wake);

@@ -12,7 +12,6 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -47,6 +46,7 @@ public final class EventRecorder implements AutoCloseable {
   private final String host;
   private final Clock clock;
   private final ExecutorService writer = Executors.newSingleThreadExecutor(Thread.ofVirtual().name("event-recorder").factory());
+  private long lastNanos; // only touched on the writer thread
   private final Map<String, Seen> seen = new LinkedHashMap<>(16, 0.75f, true) {
     @Override
     protected boolean removeEldestEntry(Map.Entry<String, Seen> eldest) {
@@ -123,8 +123,10 @@ public final class EventRecorder implements AutoCloseable {
     }
     // Events about cluster-scoped objects live in "default" (event.go makeEvent).
     String namespace = ref.getNamespace() == null || ref.getNamespace().isEmpty() ? "default" : ref.getNamespace();
-    long nanos = ChronoUnit.NANOS.between(Instant.EPOCH, Instant.ofEpochMilli(nowMillis)) + System.nanoTime() % 1_000_000;
-    String name = ref.getName() + "." + Long.toHexString(nanos);
+    // event.go names events <object>.<hex unix nanos>; strictly increasing so two events about
+    // one object in the same millisecond do not collide.
+    lastNanos = Math.max(lastNanos + 1, nowMillis * 1_000_000L);
+    String name = ref.getName() + "." + Long.toHexString(lastNanos);
     Event event = new EventBuilder()
         .withNewMetadata().withName(name).withNamespace(namespace).endMetadata()
         .withInvolvedObject(ref)
@@ -167,8 +169,12 @@ public final class EventRecorder implements AutoCloseable {
 
   /** Writes what is pending, then stops accepting events. */
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     writer.shutdown();
-    writer.awaitTermination(30, TimeUnit.SECONDS);
+    try {
+      writer.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

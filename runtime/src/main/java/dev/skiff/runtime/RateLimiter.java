@@ -38,7 +38,11 @@ public interface RateLimiter<K> {
   /** The longest of the limiters' delays; every limiter sees every call. */
   @SafeVarargs
   static <K> RateLimiter<K> maxOf(RateLimiter<K>... limiters) {
-    return new MaxOfRateLimiter<>(List.of(limiters));
+    List<RateLimiter<K>> copy = new java.util.ArrayList<>(limiters.length);
+    for (RateLimiter<K> l : limiters) {
+      copy.add(java.util.Objects.requireNonNull(l));
+    }
+    return new MaxOfRateLimiter<>(List.copyOf(copy));
   }
 
   /**
