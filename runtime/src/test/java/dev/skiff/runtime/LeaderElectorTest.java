@@ -73,7 +73,7 @@ class LeaderElectorTest {
     // Expiry is judged from the last time the follower saw the record change (its own clock):
     // at most leaseDuration after the last renewal plus one jittered retry period.
     assertThat(Duration.ofNanos(handover)).isBetween(Duration.ofMillis(500),
-        LEASE.plus(Duration.ofMillis((long) (RETRY.toMillis() * 2.2))).plusMillis(300));
+        LEASE.plus(Duration.ofMillis((long) (RETRY.toMillis() * 2.2))).plusMillis(700)); // slack: loaded 2-core CI
     Lease after = client.leases().inNamespace("default").withName("one").get();
     assertThat(after.getSpec().getHolderIdentity()).isEqualTo(other.identity());
     assertThat(after.getSpec().getLeaseTransitions()).isEqualTo(1);
@@ -97,8 +97,8 @@ class LeaderElectorTest {
     assertThat(released.getSpec().getHolderIdentity()).satisfiesAnyOf(
         h -> assertThat(h).isNullOrEmpty(), h -> assertThat(h).isEqualTo("b"));
     assertThat(Poll.until(Duration.ofSeconds(10), b::isLeader)).isTrue();
-    // Well under the lease duration: b only waits for its next retry.
-    assertThat(Duration.ofNanos(System.nanoTime() - stopped)).isLessThan(Duration.ofMillis((long) (RETRY.toMillis() * 2.2) + 400));
+    // Under the lease duration: b only waits for its next retry (<= 440 ms), not for expiry.
+    assertThat(Duration.ofNanos(System.nanoTime() - stopped)).isLessThan(LEASE.minusMillis(300));
     assertThat(Poll.until(Duration.ofSeconds(2), () -> log.contains("stop a"))).isTrue();
 
     // The Lease on the wire: MicroTime timestamps, transitions counted.
