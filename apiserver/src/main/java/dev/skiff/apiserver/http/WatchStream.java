@@ -66,6 +66,9 @@ final class WatchStream {
     // Buffered: Jetty turns every write on the raw stream into its own HTTP/2 frame and TLS record;
     // with a buffer a burst of events goes out as one write at the flush after the burst.
     OutputStream out = new java.io.BufferedOutputStream(ex.stream(200, "application/json"), 32 * 1024);
+    // Commit the headers now, as kube-apiserver's watch handler does (handlers/watch.go flushes
+    // after WriteHeader): clients treat the response headers as "watch established".
+    out.flush();
     try {
       try {
         start = store.cache().watch(filter, from, initial);

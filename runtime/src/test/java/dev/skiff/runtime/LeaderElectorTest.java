@@ -1,0 +1,114 @@
+package dev.skiff.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.skiff.apiserver.testing.TestServer;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Leader election on a real Lease. */
+class LeaderElectorTest {
+  static final Duration LEASE = Duration.ofSeconds(2);
+  static final Duration RENEW = Duration.ofMillis(1000);
+  static final Duration RETRY = Duration.ofMillis(200);
+  static TestServer server;
+  static KubernetesClient client;
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = TestServer.start();
+    client = Clients.forKubeconfig(server.kubeconfig());
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    client.close();
+    server.close();
+  }
+
+  static LeaderElector elector(String lease, String id, List<String> log) {
+    return LeaderElector.builder(client, "default", lease).identity(id)
+        .leaseDuration(LEASE).renewDeadline(RENEW).retryPeriod(RETRY)
+        .onStartedLeading(() -> log.add("start " + id))
+        .onStoppedLeading(() -> log.add("stop " + id))
+        .build();
+  }
+
+  static long leaders(LeaderElector... electors) {
+    return java.util.Arrays.stream(electors).filter(LeaderElector::isLeader).count();
+  }
+
+  @Test
+  void exactlyOneLeadsAndAbandonedLeaseIsTakenOverAfterItExpires() throws Exception {
+    List<String> log = new CopyOnWriteArrayList<>();
+    LeaderElector a = elector("one", "a", log);
+    LeaderElector b = elector("one", "b", log);
+    a.start();
+    b.start();
+    assertThat(Poll.until(Duration.ofSeconds(10), () -> leaders(a, b) == 1)).isTrue();
+    for (int i = 0; i < 30; i++) { // 1.5 s: longer than the lease, so renewals happened
+      assertThat(leaders(a, b)).isLessThanOrEqualTo(1);
+      Thread.sleep(50);
+    }
+    assertThat(leaders(a, b)).isEqualTo(1);
+    LeaderElector leader = a.isLeader() ? a : b;
+    LeaderElector other = leader == a ? b : a;
+    Lease lease = client.leases().inNamespace("default").withName("one").get();
+    assertThat(lease.getSpec().getHolderIdentity()).isEqualTo(leader.identity());
+    assertThat(lease.getSpec().getLeaseDurationSeconds()).isEqualTo(2);
+    assertThat(lease.getSpec().getLeaseTransitions()).isZero();
+
+    long killed = System.nanoTime();
+    leader.abandon();
+    assertThat(Poll.until(Duration.ofSeconds(10), other::isLeader)).isTrue();
+    long handover = System.nanoTime() - killed;
+    // Expiry is judged from the last time the follower saw the record change (its own clock):
+    // at most leaseDuration after the last renewal plus one jittered retry period.
+    assertThat(Duration.ofNanos(handover)).isBetween(Duration.ofMillis(500),
+        LEASE.plus(Duration.ofMillis((long) (RETRY.toMillis() * 2.2))).plusMillis(700)); // slack: loaded 2-core CI
+    Lease after = client.leases().inNamespace("default").withName("one").get();
+    assertThat(after.getSpec().getHolderIdentity()).isEqualTo(other.identity());
+    assertThat(after.getSpec().getLeaseTransitions()).isEqualTo(1);
+    assertThat(log).contains("start " + leader.identity(), "start " + other.identity());
+    other.stop();
+  }
+
+  @Test
+  void cleanStopReleasesImmediately() throws Exception {
+    List<String> log = new CopyOnWriteArrayList<>();
+    LeaderElector a = elector("two", "a", log);
+    a.start();
+    assertThat(Poll.until(Duration.ofSeconds(10), a::isLeader)).isTrue();
+    LeaderElector b = elector("two", "b", log);
+    b.start();
+    Thread.sleep(500);
+    assertThat(b.isLeader()).isFalse();
+    long stopped = System.nanoTime();
+    a.stop();
+    Lease released = client.leases().inNamespace("default").withName("two").get();
+    assertThat(released.getSpec().getHolderIdentity()).satisfiesAnyOf(
+        h -> assertThat(h).isNullOrEmpty(), h -> assertThat(h).isEqualTo("b"));
+    assertThat(Poll.until(Duration.ofSeconds(10), b::isLeader)).isTrue();
+    // Under the lease duration: b only waits for its next retry (<= 440 ms), not for expiry.
+    assertThat(Duration.ofNanos(System.nanoTime() - stopped)).isLessThan(LEASE.minusMillis(300));
+    assertThat(Poll.until(Duration.ofSeconds(2), () -> log.contains("stop a"))).isTrue();
+
+    // The Lease on the wire: MicroTime timestamps, transitions counted.
+    var res = server.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/two", null, null);
+    JsonNode spec = new ObjectMapper().readTree(res.body()).get("spec");
+    assertThat(spec.get("holderIdentity").asText()).isEqualTo("b");
+    assertThat(spec.get("renewTime").asText()).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z");
+    assertThat(spec.get("acquireTime").asText()).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z");
+    assertThat(spec.get("leaseTransitions").asInt()).isEqualTo(1);
+    b.stop();
+    assertThat(b.isLeader()).isFalse();
+  }
+}
