@@ -73,7 +73,10 @@ public final class Exchange {
     warnings.add(text);
   }
 
+  private boolean bodyRead;
+
   public byte[] body() {
+    bodyRead = true;
     try (InputStream in = Content.Source.asInputStream(request)) {
       byte[] b = in.readNBytes(MAX_BODY + 1);
       if (b.length > MAX_BODY) {
@@ -89,9 +92,35 @@ public final class Exchange {
     send(code, "application/json", body);
   }
 
+  /**
+   * Reads and drops a request body nobody read (an early 401/403/415): over HTTP/2 Jetty otherwise
+   * resets the stream to stop the upload, and some clients (the JDK's) then report the reset
+   * instead of the answer. Bodies over the limit are left to the reset.
+   */
+  private void drainUnreadBody() {
+    if (bodyRead) {
+      return;
+    }
+    bodyRead = true;
+    try (InputStream in = Content.Source.asInputStream(request)) {
+      in.skipNBytes(0);
+      byte[] buf = new byte[8192];
+      long total = 0;
+      int n;
+      while (total <= MAX_BODY && (n = in.read(buf)) >= 0) {
+        total += n;
+      }
+    } catch (IOException | RuntimeException e) {
+      // the client went away or sent too much; the answer goes out regardless
+    }
+  }
+
   public void send(int code, String contentType, byte[] body) {
     if (answered) {
       return;
+    }
+    if (code >= 400) {
+      drainUnreadBody();
     }
     answered = true;
     status = code;
