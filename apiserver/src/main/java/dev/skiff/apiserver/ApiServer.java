@@ -8,6 +8,8 @@ import dev.skiff.apiserver.auth.ClientCertificateAuthenticator;
 import dev.skiff.apiserver.auth.TokenFileAuthenticator;
 import dev.skiff.apiserver.auth.UnionAuthenticator;
 import dev.skiff.apiserver.cache.CacheHub;
+import dev.skiff.apiserver.crd.CustomResourceManager;
+import dev.skiff.apiserver.crd.CustomResources;
 import dev.skiff.apiserver.http.ApiHandler;
 import dev.skiff.apiserver.http.TableWriterFactory;
 import dev.skiff.apiserver.pki.ClusterPki;
@@ -64,6 +66,8 @@ public final class ApiServer implements AutoCloseable {
   private final CacheHub hub;
   private final ResourceRegistry registry;
   private final NamespaceFinalizer namespaceFinalizer;
+  private final CustomResources customResources;
+  private final CustomResourceManager crdManager;
   private final ClusterPki pki;
   private final Server jetty;
   private final ApiHandler handler;
@@ -80,10 +84,12 @@ public final class ApiServer implements AutoCloseable {
     store = LogStore.open(config.dataDir().resolve("store"));
     compactor = AutoCompactor.start(store);
     hub = new CacheHub(store);
-    registry = new ResourceRegistry(store, hub, clock, new BuiltInStrategy());
+    customResources = new CustomResources();
+    registry = new ResourceRegistry(store, hub, clock, customResources.strategy(new BuiltInStrategy()));
     for (ResourceDescriptor d : BuiltInResources.all()) {
       registry.add(d);
     }
+    registry.add(CustomResources.CRD);
     hub.start();
     registry.addAdmission(new NamespaceLifecycle(registry.storeForKind("", "Namespace")));
     bootstrapNamespaces();
@@ -91,9 +97,12 @@ public final class ApiServer implements AutoCloseable {
     namespaceFinalizer.start();
 
     schemas = ApiSchemas.withBuiltins();
-    handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
+    handler = new ApiHandler(registry, authenticator(), customResources.schemaCheck(new SchemaChecker(schemas)),
+        customResources.patches(new PatchDispatcher(schemas)),
         new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)), new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4")),
         () -> ready, clock);
+    crdManager = new CustomResourceManager(registry, schemas, customResources, this::setPrinter);
+    crdManager.start();
 
     QueuedThreadPool threads = new QueuedThreadPool(16, 4);
     threads.setName("skiff-http");
@@ -221,6 +230,7 @@ public final class ApiServer implements AutoCloseable {
       LOG.warn("stopping HTTP server: {}", e.toString());
     }
     namespaceFinalizer.close();
+    crdManager.close();
     hub.close();
     compactor.close();
     store.close();

@@ -65,6 +65,9 @@ final class WatchStream {
     WatchCache.Start start;
     OutputStream out = ex.stream(200, "application/json");
     try {
+      // Headers go out at once, as serveWatch flushes them: clients (kubectl wait's informer) block
+      // in Watch() until they arrive, even when no event is due for minutes.
+      out.flush();
       try {
         start = store.cache().watch(filter, from, initial);
       } catch (ApiException e) {
