@@ -164,6 +164,8 @@ class CustomResourceDefinitionTest {
     assertThat(k.run("api-resources", "--api-group=example.com").ok().out())
         .contains("widgets").contains("wd").contains("example.com/v1").contains("true").contains("Widget");
     assertThat(k.run("get", "crds").ok().out()).contains("widgets.example.com");
+    assertThat(k.run("api-resources", "--api-group=apiextensions.k8s.io").ok().out())
+        .containsPattern("customresourcedefinitions\\s+crd,crds\\s+apiextensions.k8s.io/v1\\s+false\\s+CustomResourceDefinition");
   }
 
   @Test
@@ -196,6 +198,20 @@ class CustomResourceDefinitionTest {
     assertThat(json).isEqualTo("blue 2 1");
     // Defaults come from the schema of the version written (w2 was written as v1beta1, which has none).
     assertThat(k.run("get", "widget", "w2", "-o", "jsonpath={.spec.replicas}").ok().out()).isEmpty();
+  }
+
+  @Test
+  @Order(4)
+  void reapplyPatchesCustomResourcesWithMergePatches() throws Exception {
+    k.runWithInput("""
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: w2, labels: {tier: a}}
+        spec: {size: S}
+        """, "apply", "-f", "-").ok();
+    assertThat(k.run("get", "widget", "w2", "-o", "jsonpath={.spec.size} {.metadata.labels.tier} {.metadata.generation}").ok().out())
+        .isEqualTo("S a 2");
+    assertThat(k.run("get", "widgets", "-l", "tier=a", "-o", "name").ok().out().trim()).isEqualTo("widget.example.com/w2");
   }
 
   @Test
