@@ -23,6 +23,12 @@ import java.util.regex.PatternSyntaxException;
 public final class StructuralSchema {
   private static final Map<String, Pattern> PATTERNS = new ConcurrentHashMap<>();
 
+  private static final java.util.Set<String> OBJECT_META = java.util.Set.of("name", "generateName", "namespace",
+      "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+      "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers", "managedFields");
+  private static final Pattern DNS1123_SUBDOMAIN =
+      Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+
   private final JsonNode root;
 
   public StructuralSchema(JsonNode openApiV3Schema) {
@@ -74,10 +80,15 @@ public final class StructuralSchema {
       Map.Entry<String, JsonNode> e = it.next();
       String name = e.getKey();
       String child = path.isEmpty() ? name : path + "." + name;
-      if (resource && (name.equals("apiVersion") || name.equals("kind") || name.equals("metadata"))) {
-        if (!props.has(name)) {
-          continue; // implicitly specified (ObjectMeta pruning is the metadata decoder's business)
+      if (resource && name.equals("metadata")) {
+        // Always ObjectMeta, whatever the schema says about it (at most name restrictions).
+        if (e.getValue() instanceof ObjectNode meta) {
+          pruneObjectMeta(meta, child, unknown);
         }
+        continue;
+      }
+      if (resource && (name.equals("apiVersion") || name.equals("kind")) && !props.has(name)) {
+        continue; // implicitly specified
       }
       JsonNode sub = props.get(name);
       if (sub == null && additional.isObject()) {
@@ -95,6 +106,18 @@ public final class StructuralSchema {
         continue;
       }
       prune(e.getValue(), sub, child, unknown);
+    }
+  }
+
+  /** ObjectMeta keeps its own fields only (objectmeta.Coerce drops the rest). */
+  private static void pruneObjectMeta(ObjectNode meta, String path, List<String> unknown) {
+    Iterator<String> it = meta.fieldNames();
+    while (it.hasNext()) {
+      String f = it.next();
+      if (!OBJECT_META.contains(f)) {
+        it.remove();
+        unknown.add(path + "." + f);
+      }
     }
   }
 
@@ -267,6 +290,14 @@ public final class StructuralSchema {
         JsonNode meta = o.get("metadata");
         if (meta != null && !meta.isObject() && !props.has("metadata")) {
           out.add(typeInvalid(child(path, "metadata"), typeOf(meta), "object"));
+        } else if (meta != null && meta.path("name").isTextual()) {
+          // Embedded ObjectMeta is validated as ObjectMeta (ValidateEmbeddedResource).
+          String n = meta.get("name").asText();
+          if (!n.isEmpty() && (n.length() > 253 || !DNS1123_SUBDOMAIN.matcher(n).matches())) {
+            out.add(Cause.invalid(child(path, "metadata.name"), n, "a lowercase RFC 1123 subdomain must consist of lower "
+                + "case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
+                + "'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"));
+          }
         }
       }
       if (s.has("maxProperties") && o.size() > s.get("maxProperties").asLong()) {

@@ -38,12 +38,14 @@ class StructuralSchemaTest {
          'res':{'apiVersion':'v1','kind':'Pod','metadata':{'name':'p'},'spec':{'x':1},'junk':1}}}
         """);
     List<String> unknown = SCHEMA.prune(o);
-    assertThat(unknown).containsExactly("top", "spec.bad", "spec.items[0].zz", "spec.res.spec.x", "spec.res.junk");
+    assertThat(unknown).containsExactly("metadata.foo", "top", "spec.bad", "spec.items[0].zz", "spec.res.spec.x",
+        "spec.res.junk");
     assertThat(o.path("spec").path("free").path("anything").path("deep").asInt()).isEqualTo(1);
     assertThat(o.path("spec").has("note")).as("nullable null kept").isTrue();
     assertThat(o.path("spec").has("other")).as("non-nullable null dropped").isFalse();
     assertThat(o.path("spec").path("res").path("kind").asText()).isEqualTo("Pod");
-    assertThat(o.path("metadata").path("foo").asInt()).isEqualTo(1);
+    assertThat(o.path("metadata").has("foo")).isFalse();
+    assertThat(o.path("metadata").path("name").asText()).isEqualTo("a");
   }
 
   @Test
@@ -60,7 +62,7 @@ class StructuralSchemaTest {
   void validationMessagesMatchApiextensions() {
     ObjectNode o = json("""
         {'spec':{'replicas':'three','ratio':0,'port':true,'labels':{'a':1},'items':[],
-         'res':{'metadata':{}}}}
+         'res':{'metadata':{'name':'Bad_Name'}}}}
         """);
     List<String> msgs = SCHEMA.validate(o).stream().map(c -> c.field() + ": " + c.message()).toList();
     assertThat(msgs).contains(
@@ -72,6 +74,7 @@ class StructuralSchemaTest {
         "spec.items: Invalid value: 0: spec.items in body should have at least 1 items",
         "spec.res.apiVersion: Required value: must not be empty",
         "spec.res.kind: Required value: must not be empty");
+    assertThat(msgs).anyMatch(m -> m.startsWith("spec.res.metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"));
     List<Cause> enumErr = SCHEMA.validate(json("{'spec':{'size':'XL','replicas':11,'port':'http','items':[{'name':'a'}]}}"));
     assertThat(enumErr.stream().map(c -> c.field() + ": " + c.message()).toList()).containsExactlyInAnyOrder(
         "spec.size: Unsupported value: \"XL\": supported values: \"S\", \"M\"",
