@@ -189,6 +189,9 @@ class CustomResourceDefinitionTest {
     assertThat(k.run("get", "widgets.v1beta1.example.com", "w1", "-o", "jsonpath={.apiVersion}").ok().out())
         .isEqualTo("example.com/v1beta1");
     assertThat(k.run("get", "widget", "w2", "-o", "jsonpath={.apiVersion}").ok().out()).isEqualTo("example.com/v1");
+    assertThat(k.run("get", "widgets.v1beta1.example.com", "-o", "jsonpath={.items[*].apiVersion}").ok().out())
+        .isEqualTo("example.com/v1beta1 example.com/v1beta1");
+    assertThat(k.run("get", "all").ok().out()).contains("widget.example.com/w1").contains("widget.example.com/w2");
   }
 
   @Test
