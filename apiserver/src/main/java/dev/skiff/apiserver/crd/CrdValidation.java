@@ -118,6 +118,29 @@ final class CrdValidation {
     return out;
   }
 
+  /** Update rules (ValidateCustomResourceDefinitionUpdate / ValidateCustomResourceDefinitionStoredVersions). */
+  static List<Cause> validateUpdate(JsonNode crd, JsonNode old) {
+    List<Cause> out = validate(crd);
+    String scope = crd.path("spec").path("scope").asText("");
+    String oldScope = old.path("spec").path("scope").asText("");
+    if (!scope.equals(oldScope) && !oldScope.isEmpty()) {
+      out.add(Cause.invalid("spec.scope", scope, "field is immutable"));
+    }
+    String group = crd.path("spec").path("group").asText("");
+    if (!group.equals(old.path("spec").path("group").asText(""))) {
+      out.add(Cause.invalid("spec.group", group, "field is immutable"));
+    }
+    Set<String> versions = new HashSet<>();
+    crd.path("spec").path("versions").forEach(v -> versions.add(v.path("name").asText()));
+    JsonNode stored = crd.path("status").path("storedVersions");
+    for (int i = 0; i < stored.size(); i++) {
+      if (!versions.contains(stored.get(i).asText())) {
+        out.add(Cause.invalid("status.storedVersions[" + i + "]", stored.get(i).asText(), "must appear in spec.versions"));
+      }
+    }
+    return out;
+  }
+
   private static void names(JsonNode names, String p, List<Cause> out) {
     String plural = names.path("plural").asText("");
     if (plural.isEmpty()) {

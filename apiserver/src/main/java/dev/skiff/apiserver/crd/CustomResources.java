@@ -148,7 +148,7 @@ public final class CustomResources {
       @Override
       public List<ApiException.Cause> validate(ResourceDescriptor d, ObjectNode obj, ObjectNode old) {
         if (isCrd(d)) {
-          return CrdValidation.validate(obj);
+          return old == null ? CrdValidation.validate(obj) : CrdValidation.validateUpdate(obj, old);
         }
         Served s = lookup(d);
         if (s == null) {

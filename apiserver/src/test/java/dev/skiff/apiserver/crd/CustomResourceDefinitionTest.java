@@ -320,6 +320,16 @@ class CustomResourceDefinitionTest {
   }
 
   @Test
+  @Order(9)
+  void crdUpdatesKeepScopeAndStoredVersions() throws Exception {
+    Kubectl.Result r = k.run("patch", "crd", "widgets.example.com", "--type=merge", "-p", "{\"spec\":{\"scope\":\"Cluster\"}}");
+    assertThat(r.err()).contains("spec.scope: Invalid value: \"Cluster\": field is immutable");
+    r = k.run("patch", "crd", "widgets.example.com", "--type=json", "-p",
+        "[{\"op\":\"remove\",\"path\":\"/spec/versions/1\"},{\"op\":\"replace\",\"path\":\"/spec/versions/0/storage\",\"value\":true}]");
+    assertThat(r.err()).contains("status.storedVersions[0]: Invalid value: \"v1\": must appear in spec.versions");
+  }
+
+  @Test
   @Order(10)
   void deletingTheCrdRemovesObjectsAndTheResource() throws Exception {
     long t0 = System.nanoTime();
