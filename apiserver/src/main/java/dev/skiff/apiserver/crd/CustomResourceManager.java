@@ -225,7 +225,7 @@ public final class CustomResourceManager implements AutoCloseable {
       descriptors = current.descriptors();
     } else {
       if (current != null) {
-        unregister(name);
+        unregister(name, false);
       }
       descriptors = new ArrayList<>();
       for (JsonNode v : versions) {
@@ -353,9 +353,22 @@ public final class CustomResourceManager implements AutoCloseable {
   }
 
   private void unregister(String name) {
+    unregister(name, true);
+  }
+
+  /** Stops serving a CRD's resources; {@code gone}: for good, so its cache and watches end too. */
+  private void unregister(String name, boolean gone) {
     Registered r = registered.remove(name);
     if (r == null) {
       return;
+    }
+    if (gone && !r.descriptors().isEmpty()) {
+      String prefix = r.descriptors().get(0).storagePrefix();
+      var cache = registry.hub().cache(prefix);
+      registry.hub().unregister(prefix);
+      if (cache != null) {
+        cache.closeWatchers();
+      }
     }
     for (ResourceDescriptor d : r.descriptors()) {
       registry.remove(d);

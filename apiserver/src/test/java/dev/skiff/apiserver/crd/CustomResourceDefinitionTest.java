@@ -332,8 +332,12 @@ class CustomResourceDefinitionTest {
   @Test
   @Order(10)
   void deletingTheCrdRemovesObjectsAndTheResource() throws Exception {
+    Process watch = k.start("get", "widgets", "-w", "--request-timeout=0");
+    Thread.sleep(500);
     long t0 = System.nanoTime();
     k.run("delete", "crd", "widgets.example.com", "--timeout=20s").ok();
+    // Open watches end with the resource (the server closes them).
+    assertThat(watch.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
     assertThat((System.nanoTime() - t0) / 1_000_000).isLessThan(5000);
     assertThat(k.run("api-resources").ok().out()).doesNotContain("widgets");
     Kubectl.Result r = k.run("get", "widgets");
