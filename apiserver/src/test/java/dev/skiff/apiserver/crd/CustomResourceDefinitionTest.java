@@ -186,6 +186,7 @@ class CustomResourceDefinitionTest {
     assertThat(out.lines().findFirst().orElse("")).matches("NAME\\s+SIZE\\s+READY\\s+AGE");
     assertThat(out).containsPattern("w1\\s+S\\s+\\S*\\s+\\d+s").containsPattern("w2\\s+M\\s+");
     assertThat(k.run("get", "wd", "w1").ok().out()).contains("w1");
+    assertThat(k.run("describe", "widget", "w1").ok().out()).contains("Kind:         Widget").containsPattern("Size:\\s+S");
     assertThat(k.run("get", "widgets.v1beta1.example.com", "w1", "-o", "jsonpath={.apiVersion}").ok().out())
         .isEqualTo("example.com/v1beta1");
     assertThat(k.run("get", "widget", "w2", "-o", "jsonpath={.apiVersion}").ok().out()).isEqualTo("example.com/v1");
@@ -322,6 +323,13 @@ class CustomResourceDefinitionTest {
   @Test
   @Order(9)
   void crdUpdatesKeepScopeAndStoredVersions() throws Exception {
+    // A re-applied CRD (client-side apply: a strategic merge patch of the CRD) changes columns and
+    // validation at once.
+    k.runWithInput(CRD.replace("name: Ready", "name: Current").replace("enum: [S, M]", "enum: [S, M, L]"),
+        "apply", "-f", "-").ok();
+    Thread.sleep(300);
+    assertThat(k.run("get", "widgets").ok().out().lines().findFirst().orElse("")).matches("NAME\\s+SIZE\\s+CURRENT\\s+AGE");
+    k.run("patch", "widget", "w2", "--type=merge", "-p", "{\"spec\":{\"size\":\"L\"}}").ok();
     Kubectl.Result r = k.run("patch", "crd", "widgets.example.com", "--type=merge", "-p", "{\"spec\":{\"scope\":\"Cluster\"}}");
     assertThat(r.err()).contains("spec.scope: Invalid value: \"Cluster\": field is immutable");
     r = k.run("patch", "crd", "widgets.example.com", "--type=json", "-p",
