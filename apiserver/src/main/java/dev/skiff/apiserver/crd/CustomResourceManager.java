@@ -66,6 +66,7 @@ public final class CustomResourceManager implements AutoCloseable {
   private final Printers printers;
   private final ResourceStore crds;
   private final Map<String, Registered> registered = new HashMap<>(); // by CRD name; manager thread only
+  private final Map<String, Long> reconciled = new HashMap<>(); // resourceVersion last reconciled, by CRD name
   private volatile boolean closed;
   private Thread thread;
 
@@ -135,8 +136,14 @@ public final class CustomResourceManager implements AutoCloseable {
     Set<String> present = new HashSet<>();
     for (CachedObject o : crds.cache().list(WatchFilter.ALL).objects()) {
       present.add(o.name());
+      Long seen = reconciled.get(o.name());
+      if (seen != null && seen == o.resourceVersion() && registered.containsKey(o.name())
+          && !new String(o.json(), java.nio.charset.StandardCharsets.UTF_8).contains("\"deletionTimestamp\"")) {
+        continue; // unchanged and served (a CRD being deleted is retried until its objects are gone)
+      }
       try {
         reconcile(Json.parseObject(o.json()));
+        reconciled.put(o.name(), o.resourceVersion());
       } catch (ApiException e) {
         if (e.code() != 404 && e.code() != 409) {
           LOG.warn("custom resource definition {}: {}", o.name(), e.getMessage());
@@ -148,6 +155,7 @@ public final class CustomResourceManager implements AutoCloseable {
         unregister(name);
       }
     }
+    reconciled.keySet().retainAll(present);
   }
 
   private void reconcile(ObjectNode crd) {

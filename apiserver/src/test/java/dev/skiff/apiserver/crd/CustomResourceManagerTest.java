@@ -4,7 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.skiff.apiserver.ApiServer;
+import dev.skiff.apiserver.api.ApiException;
+import dev.skiff.apiserver.registry.Meta;
 import dev.skiff.apiserver.api.Json;
 import dev.skiff.apiserver.registry.DeleteOptions;
 import dev.skiff.apiserver.registry.ResourceStore;
@@ -96,6 +100,39 @@ class CustomResourceManagerTest {
       assertThat(server.schemas().definition("com.example.v1.Widget")).isEmpty();
       assertThat(server.registry().hub().cache("/registry/example.com/widgets/") == null
           || server.registry().hub().cache("/registry/example.com/widgets/").size() == 0).isTrue();
+    }
+  }
+
+  @Test
+  void objectFinalizersHoldTheCrdWhichRefusesNewObjectsMeanwhile() throws Exception {
+    Path dir = Files.createTempDirectory("skiff-crd");
+    try (ApiServer server = ApiServer.start(new ApiServer.Config(dir, 0, "127.0.0.1"))) {
+      ResourceStore crds = server.registry().store("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+      crds.create(null, yaml(CustomResourceDefinitionTest.CRD), WriteOptions.internal("test"));
+      await(() -> established(crds, "widgets.example.com"), 2000);
+      ResourceStore widgets = server.registry().store("example.com", "v1", "widgets");
+      widgets.create("default", yaml("{apiVersion: example.com/v1, kind: Widget, metadata: {name: held, finalizers: [example.com/hold]},"
+          + " spec: {size: S}}"), WriteOptions.internal("test"));
+      crds.delete(null, "widgets.example.com", DeleteOptions.DEFAULT);
+      await(() -> Meta.deleting(widgets.getObject("default", "held")), 1000);
+      await(() -> crds.getObject(null, "widgets.example.com").path("status").toString().contains("InstanceDeletionInProgress"), 1000);
+      assertThatThrownBy(() -> widgets.create("default", yaml("{metadata: {name: late}, spec: {size: S}}"), WriteOptions.internal("test")))
+          .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.code()).isEqualTo(405));
+      Thread.sleep(1200);
+      assertThat(crds.getObject(null, "widgets.example.com")).as("held by the object's finalizer").isNotNull();
+      widgets.guaranteedUpdate("default", "held", 0, cur -> {
+        Meta.setFinalizers(cur, java.util.List.of());
+        return cur;
+      }, WriteOptions.internal("test"), false);
+      await(() -> server.registry().store("example.com", "v1", "widgets") == null, 3000);
+      await(() -> {
+        try {
+          crds.get(null, "widgets.example.com");
+          return false;
+        } catch (ApiException e) {
+          return e.code() == 404;
+        }
+      }, 3000);
     }
   }
 }
