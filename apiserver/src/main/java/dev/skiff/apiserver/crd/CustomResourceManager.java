@@ -275,6 +275,7 @@ public final class CustomResourceManager implements AutoCloseable {
     if ("Cluster".equals(spec.path("scope").asText())) {
       b.clusterScoped();
     }
+    b.singular(names.path("singular").asText(""));
     b.shortNames(strings(names.path("shortNames")));
     b.categories(strings(names.path("categories")));
     JsonNode subs = v.path("subresources");

@@ -53,7 +53,7 @@ public final class ResourceDescriptor {
     this.version = b.version;
     this.kind = b.kind;
     this.plural = b.plural;
-    this.singular = b.kind.toLowerCase();
+    this.singular = b.singular != null ? b.singular : b.kind.toLowerCase();
     this.namespaced = b.namespaced;
     this.shortNames = List.copyOf(b.shortNames);
     this.categories = List.copyOf(b.categories);
@@ -128,12 +128,19 @@ public final class ResourceDescriptor {
     private String storageGroup;
     private String storageResource;
     private VersionConverter converter;
+    private String singular;
 
     Builder(String group, String version, String kind, String plural) {
       this.group = group;
       this.version = version;
       this.kind = kind;
       this.plural = plural;
+    }
+
+    /** The singular name when it is not the lower-cased kind (CRD spec.names.singular). */
+    public Builder singular(String s) {
+      this.singular = s == null || s.isEmpty() ? null : s;
+      return this;
     }
 
     public Builder clusterScoped() {
