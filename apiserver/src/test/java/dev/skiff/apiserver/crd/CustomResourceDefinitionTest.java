@@ -395,4 +395,44 @@ class CustomResourceDefinitionTest {
     assertThat(kc.run("api-resources").ok().out()).doesNotContain("gadgets");
     assertThat(kc.run("get", "gadgets").err()).contains("the server doesn't have a resource type \"gadgets\"");
   }
+
+  @Test
+  @Order(12)
+  void clusterScopedWithoutSubresourcesOrColumns() throws Exception {
+    k.runWithInput("""
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: regions.geo.example.org}
+        spec:
+          group: geo.example.org
+          scope: Cluster
+          names: {plural: regions, singular: area, kind: Region}
+          versions:
+          - name: v1alpha1
+            served: true
+            storage: true
+            schema:
+              openAPIV3Schema:
+                type: object
+                x-kubernetes-preserve-unknown-fields: true
+        """, "apply", "-f", "-").ok();
+    k.run("wait", "--for=condition=Established", "--timeout=10s", "crd/regions.geo.example.org").ok();
+    k.runWithInput("""
+        apiVersion: geo.example.org/v1alpha1
+        kind: Region
+        metadata: {name: eu}
+        spec: {anything: [1, {b: true}]}
+        status: {phase: Up}
+        """, "apply", "-f", "-").ok();
+    String out = k.run("get", "area").ok().out();
+    assertThat(out.lines().findFirst().orElse("")).matches("NAME\\s+AGE");
+    assertThat(out).contains("eu");
+    // Without a status subresource, status is written with the object and bumps the generation.
+    k.run("patch", "regions", "eu", "--type=merge", "-p", "{\"status\":{\"phase\":\"Down\"}}").ok();
+    assertThat(k.run("get", "area", "eu", "-o", "jsonpath={.status.phase} {.metadata.generation} {.spec.anything[1].b}").ok().out())
+        .isEqualTo("Down 2 true");
+    HttpResponse<String> r = server.request("GET", "/apis/geo.example.org/v1alpha1/regions/eu/status", null, null);
+    assertThat(r.statusCode()).isEqualTo(404);
+    k.run("delete", "crd", "regions.geo.example.org").ok();
+  }
 }
