@@ -44,6 +44,13 @@ final class CrdValidation {
       if (group.split("\\.").length < 2) {
         out.add(Cause.invalid("spec.group", group, "should be a domain with at least one dot"));
       }
+      // Protected community groups need an approval annotation (apiextensions v1 validation).
+      if ((group.equals("k8s.io") || group.endsWith(".k8s.io") || group.equals("kubernetes.io") || group.endsWith(".kubernetes.io"))
+          && crd.path("metadata").path("annotations").path("api-approved.kubernetes.io").asText("").isEmpty()) {
+        out.add(new Cause("FieldValueRequired", "Required value: protected groups must have approval annotation "
+            + "\"api-approved.kubernetes.io\", see https://github.com/kubernetes/enhancements/pull/1111",
+            "metadata.annotations[api-approved.kubernetes.io]"));
+      }
     }
     String scope = spec.path("scope").asText("");
     if (scope.isEmpty()) {

@@ -67,6 +67,7 @@ public final class CustomResourceManager implements AutoCloseable {
   private final ResourceStore crds;
   private final Map<String, Registered> registered = new HashMap<>(); // by CRD name; manager thread only
   private final Map<String, Long> reconciled = new HashMap<>(); // resourceVersion last reconciled, by CRD name
+  private final Set<String> refused = new HashSet<>(); // CRDs naming built-in resources, warned about once
   private volatile boolean closed;
   private Thread thread;
 
@@ -189,23 +190,35 @@ public final class CustomResourceManager implements AutoCloseable {
     if (!CrdValidation.validate(crd).isEmpty()) {
       return; // stored before validation existed, or invalid: not served
     }
-    register(name, crd);
-    updateStatus(name, crd);
+    if (register(name, crd)) {
+      updateStatus(name, crd);
+    }
   }
 
   // ---------------------------------------------------------------- registration
 
-  private void register(String name, ObjectNode crd) {
+  /** Serves the CRD's versions; false when it cannot be served (it names a built-in resource). */
+  private boolean register(String name, ObjectNode crd) {
     JsonNode spec = crd.path("spec");
     String specKey = spec.toString();
     Registered current = registered.get(name);
     if (current != null && current.specKey().equals(specKey)) {
-      return;
+      return true;
     }
     String group = spec.path("group").asText();
     JsonNode names = spec.path("names");
     String kind = names.path("kind").asText();
     String plural = names.path("plural").asText();
+    if (current == null) {
+      for (ResourceDescriptor d : registry.descriptors()) {
+        if (d.group.equals(group) && d.plural.equals(plural) && !crs.isCustom(d)) {
+          if (refused.add(name)) {
+            LOG.warn("custom resource definition {} names a built-in resource: not served", name);
+          }
+          return false;
+        }
+      }
+    }
     String storageVersion = null;
     List<JsonNode> versions = new ArrayList<>();
     for (JsonNode v : spec.path("versions")) {
@@ -264,6 +277,7 @@ public final class CustomResourceManager implements AutoCloseable {
       }
     }
     registered.put(name, new Registered(descriptorKey, specKey, descriptors, definitions));
+    return true;
   }
 
   private static ResourceDescriptor descriptor(JsonNode spec, JsonNode v, String storageVersion) {

@@ -105,4 +105,17 @@ class StructuralSchemaTest {
         "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[l].items: Required value: must be specified",
         "spec.versions[0].subresources.scale.specReplicasPath: Invalid value: \".status.x\": should be a json path under .spec");
   }
+
+  @Test
+  void protectedGroupsNeedTheApprovalAnnotation() {
+    ObjectNode crd = json("""
+        {'metadata':{'name':'xs.foo.k8s.io'},'spec':{'group':'foo.k8s.io','scope':'Cluster','names':{'plural':'xs','kind':'X'},
+         'versions':[{'name':'v1','served':true,'storage':true,'schema':{'openAPIV3Schema':{'type':'object'}}}]}}
+        """);
+    assertThat(CrdValidation.validate(crd)).extracting(c -> c.field() + ": " + c.message()).containsExactly(
+        "metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval annotation "
+            + "\"api-approved.kubernetes.io\", see https://github.com/kubernetes/enhancements/pull/1111");
+    ((ObjectNode) crd.get("metadata")).putObject("annotations").put("api-approved.kubernetes.io", "https://github.com/x/y/pull/1");
+    assertThat(CrdValidation.validate(crd)).isEmpty();
+  }
 }
