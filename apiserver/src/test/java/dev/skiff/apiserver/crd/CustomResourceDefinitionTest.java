@@ -216,6 +216,16 @@ class CustomResourceDefinitionTest {
     assertThat(k.run("get", "widget", "w2", "-o", "jsonpath={.spec.size} {.metadata.labels.tier} {.metadata.generation}").ok().out())
         .isEqualTo("S a 2");
     assertThat(k.run("get", "widgets", "-l", "tier=a", "-o", "name").ok().out().trim()).isEqualTo("widget.example.com/w2");
+    String ssa = """
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: w5}
+        spec: {size: M}
+        """;
+    k.runWithInput(ssa, "apply", "--server-side", "-f", "-").ok();
+    k.runWithInput(ssa.replace("size: M", "size: S"), "apply", "--server-side", "-f", "-").ok();
+    assertThat(k.run("get", "widget", "w5", "-o", "jsonpath={.spec.size} {.spec.replicas}").ok().out()).isEqualTo("S 1");
+    k.run("delete", "widget", "w5").ok();
   }
 
   @Test
