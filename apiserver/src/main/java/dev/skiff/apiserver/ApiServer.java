@@ -8,6 +8,8 @@ import dev.skiff.apiserver.auth.ClientCertificateAuthenticator;
 import dev.skiff.apiserver.auth.TokenFileAuthenticator;
 import dev.skiff.apiserver.auth.UnionAuthenticator;
 import dev.skiff.apiserver.cache.CacheHub;
+import dev.skiff.apiserver.crd.CustomResourceManager;
+import dev.skiff.apiserver.crd.CustomResources;
 import dev.skiff.apiserver.http.ApiHandler;
 import dev.skiff.apiserver.http.TableWriterFactory;
 import dev.skiff.apiserver.pki.ClusterPki;
@@ -69,6 +71,8 @@ public final class ApiServer implements AutoCloseable {
   private final dev.skiff.apiserver.serviceaccount.ServiceAccountTokens saTokens;
   private final List<AutoCloseable> controllers = new ArrayList<>();
   private dev.skiff.apiserver.rbac.RbacAuthorizer rbac;
+  private final CustomResources customResources;
+  private final CustomResourceManager crdManager;
   private final ClusterPki pki;
   private final Server jetty;
   private final ApiHandler handler;
@@ -101,10 +105,12 @@ public final class ApiServer implements AutoCloseable {
     store = measured;
     compactor = AutoCompactor.start(store);
     hub = new CacheHub(store);
-    registry = new ResourceRegistry(store, hub, clock, new BuiltInStrategy());
+    customResources = new CustomResources();
+    registry = new ResourceRegistry(store, hub, clock, customResources.strategy(new BuiltInStrategy()));
     for (ResourceDescriptor d : BuiltInResources.all()) {
       registry.add(d);
     }
+    registry.add(CustomResources.CRD);
     hub.start();
     registry.addAdmission(new NamespaceLifecycle(registry.storeForKind("", "Namespace")));
     bootstrapNamespaces();
@@ -124,7 +130,8 @@ public final class ApiServer implements AutoCloseable {
     pki = tls.getKey();
     jetty = tls.getValue();
     connector = (ServerConnector) jetty.getConnectors()[0];
-    handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
+    handler = new ApiHandler(registry, authenticator(), customResources.schemaCheck(new SchemaChecker(schemas)),
+        customResources.patches(new PatchDispatcher(schemas)),
         new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)),
         new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4"), new OpenApiV2(schemas, "v1.32.4")),
         () -> ready, clock);
@@ -133,6 +140,9 @@ public final class ApiServer implements AutoCloseable {
     protobuf = new dev.skiff.apiserver.protobuf.ProtobufBodyDecoder(schemas);
     handler.addBodyDecoder(protobuf);
     installAuthorization(clock);
+    // Before the port serves: CRDs stored before a restart are served from the first request on.
+    crdManager = new CustomResourceManager(registry, schemas, customResources, this::setPrinter);
+    crdManager.start();
     gate.open(handler);
     pki.writeAdminKubeconfig(connector.getLocalPort());
     ready = true;
@@ -320,6 +330,9 @@ public final class ApiServer implements AutoCloseable {
   public void close() {
     ready = false;
     List<AutoCloseable> parts = new ArrayList<>();
+    if (crdManager != null) {
+      parts.add(crdManager);
+    }
     parts.add(namespaceFinalizer);
     parts.addAll(controllers);
     parts.addAll(List.of(hub, compactor, store));

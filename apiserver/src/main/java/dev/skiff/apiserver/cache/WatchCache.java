@@ -206,6 +206,13 @@ public final class WatchCache {
 
   public record Start(Watcher watcher, long revision) {}
 
+  /** Ends every watch on this cache (its resource stopped being served: a deleted CRD). */
+  public void closeWatchers() {
+    for (Watcher w : watchers) {
+      w.close();
+    }
+  }
+
   void remove(Watcher w) {
     watchers.remove(w);
   }

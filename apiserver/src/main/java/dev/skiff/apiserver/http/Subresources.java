@@ -95,7 +95,11 @@ final class Subresources {
                 ApiException.Cause.invalid("spec.replicas", replicas.isMissingNode() ? null : replicas,
                     "must be greater than or equal to 0")));
           }
-          Json.with(cur, "spec").put("replicas", replicas.asInt());
+          if (d.scaleSpecReplicasPath != null) {
+            setPath(cur, d.scaleSpecReplicasPath, replicas.asInt());
+          } else {
+            Json.with(cur, "spec").put("replicas", replicas.asInt());
+          }
           return cur;
         }, opts, false);
         ex.json(200, Json.bytes(toScale(d, result)));
@@ -115,6 +119,16 @@ final class Subresources {
         m.set(f, om.get(f));
       }
     }
+    if (d.scaleSpecReplicasPath != null) {
+      // Custom resources: the CRD's specReplicasPath / statusReplicasPath / labelSelectorPath
+      // (apiextensions-apiserver pkg/registry/customresource/storage.go scaleFromCustomResource).
+      s.putObject("spec").put("replicas", path(obj, d.scaleSpecReplicasPath).asInt(0));
+      s.putObject("status").put("replicas", path(obj, d.scaleStatusReplicasPath).asInt(0));
+      if (d.scaleLabelSelectorPath != null && path(obj, d.scaleLabelSelectorPath).isTextual()) {
+        ((ObjectNode) s.get("status")).put("selector", path(obj, d.scaleLabelSelectorPath).asText());
+      }
+      return s;
+    }
     s.putObject("spec").put("replicas", obj.path("spec").path("replicas").asInt(0));
     ObjectNode st = s.putObject("status");
     st.put("replicas", obj.path("status").path("replicas").asInt(0));
@@ -123,6 +137,23 @@ final class Subresources {
       st.put("selector", sel);
     }
     return s;
+  }
+
+  private static JsonNode path(JsonNode obj, String dotted) {
+    JsonNode cur = obj;
+    for (String seg : dotted.split("\\.")) {
+      cur = cur.path(seg);
+    }
+    return cur;
+  }
+
+  private static void setPath(ObjectNode obj, String dotted, int value) {
+    String[] segs = dotted.split("\\.");
+    ObjectNode cur = obj;
+    for (int i = 0; i < segs.length - 1; i++) {
+      cur = Json.with(cur, segs[i]);
+    }
+    cur.put(segs[segs.length - 1], value);
   }
 
   /** A LabelSelector as its string form (metav1.LabelSelectorAsSelector(...).String()). */

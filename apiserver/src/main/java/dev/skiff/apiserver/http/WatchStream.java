@@ -70,6 +70,9 @@ final class WatchStream {
     // after WriteHeader): clients treat the response headers as "watch established".
     out.flush();
     try {
+      // Headers go out at once, as serveWatch flushes them: clients (kubectl wait's informer) block
+      // in Watch() until they arrive, even when no event is due for minutes.
+      out.flush();
       try {
         start = store.cache().watch(filter, from, initial);
       } catch (ApiException e) {

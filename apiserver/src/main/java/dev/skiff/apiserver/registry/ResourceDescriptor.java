@@ -35,6 +35,13 @@ public final class ResourceDescriptor {
   public final boolean createOnUpdate;
   /** Where to find replicas for the scale subresource: the status field holding the label selector. */
   public final String scaleSelectorPath;
+  /**
+   * Custom resources' scale subresource (CRD subresources.scale): dotted paths without the leading
+   * dot, e.g. "spec.replicas"; null for built-ins (spec.replicas / status.replicas / spec.selector).
+   */
+  public final String scaleSpecReplicasPath;
+  public final String scaleStatusReplicasPath;
+  public final String scaleLabelSelectorPath;
   /** Storage identity: objects of every served version of a resource share one store prefix. */
   public final String storageGroup;
   public final String storageResource;
@@ -46,7 +53,7 @@ public final class ResourceDescriptor {
     this.version = b.version;
     this.kind = b.kind;
     this.plural = b.plural;
-    this.singular = b.kind.toLowerCase();
+    this.singular = b.singular != null ? b.singular : b.kind.toLowerCase();
     this.namespaced = b.namespaced;
     this.shortNames = List.copyOf(b.shortNames);
     this.categories = List.copyOf(b.categories);
@@ -57,6 +64,9 @@ public final class ResourceDescriptor {
     this.generation = b.generation;
     this.createOnUpdate = b.createOnUpdate;
     this.scaleSelectorPath = b.scaleSelectorPath;
+    this.scaleSpecReplicasPath = b.scaleSpecReplicasPath;
+    this.scaleStatusReplicasPath = b.scaleStatusReplicasPath;
+    this.scaleLabelSelectorPath = b.scaleLabelSelectorPath;
     this.storageGroup = b.storageGroup == null ? b.group : b.storageGroup;
     this.storageResource = b.storageResource == null ? b.plural : b.storageResource;
     this.converter = b.converter;
@@ -112,15 +122,25 @@ public final class ResourceDescriptor {
     private boolean generation;
     private boolean createOnUpdate;
     private String scaleSelectorPath;
+    private String scaleSpecReplicasPath;
+    private String scaleStatusReplicasPath;
+    private String scaleLabelSelectorPath;
     private String storageGroup;
     private String storageResource;
     private VersionConverter converter;
+    private String singular;
 
     Builder(String group, String version, String kind, String plural) {
       this.group = group;
       this.version = version;
       this.kind = kind;
       this.plural = plural;
+    }
+
+    /** The singular name when it is not the lower-cased kind (CRD spec.names.singular). */
+    public Builder singular(String s) {
+      this.singular = s == null || s.isEmpty() ? null : s;
+      return this;
     }
 
     public Builder clusterScoped() {
@@ -167,6 +187,14 @@ public final class ResourceDescriptor {
 
     public Builder scale(String selectorPath) {
       this.scaleSelectorPath = selectorPath;
+      return this;
+    }
+
+    /** Custom resource scale paths (dotted, no leading dot); labelSelector may be null. */
+    public Builder scalePaths(String specReplicas, String statusReplicas, String labelSelector) {
+      this.scaleSpecReplicasPath = specReplicas;
+      this.scaleStatusReplicasPath = statusReplicas;
+      this.scaleLabelSelectorPath = labelSelector;
       return this;
     }
 

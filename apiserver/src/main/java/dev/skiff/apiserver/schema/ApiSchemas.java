@@ -75,6 +75,11 @@ public final class ApiSchemas {
         return Optional.ofNullable(name != null ? name : Builtins.get().kinds.get(key));
     }
 
+    /** Whether the kind's schema was registered at run time (a custom resource), not built in. */
+    public boolean isRegisteredKind(String group, String version, String kind) {
+        return registeredKinds.containsKey(new Gvk(group, version, kind));
+    }
+
     /** A definition by its full name, e.g. {@code io.k8s.api.core.v1.PodSpec}. */
     public Optional<SchemaNode> definition(String name) {
         ObjectNode raw = raw(name);

@@ -272,7 +272,10 @@ public final class OpenApiV3 {
         private void patchOp(ObjectNode item, String description, String opId, ObjectNode gvk, String ref) {
             ObjectNode op = op(item, "patch", description, opId, "patch", gvk);
             query(op, "dryRun", "string", "fieldManager", "string", "fieldValidation", "string", "force", "boolean");
-            body(op, PATCH_TYPES, ref(META + "Patch"));
+            // Custom resources take no strategic merge patch (apiextensions-apiserver's builder lists
+            // three types), which is how kubectl apply knows to send a merge patch.
+            body(op, schemas.isRegisteredKind(r.group(), r.version(), r.kind()) ? PATCH_TYPES.subList(0, 3) : PATCH_TYPES,
+                    ref(META + "Patch"));
             respond(op, "200", ref);
             respond(op, "201", ref);
         }
