@@ -19,6 +19,7 @@ import dev.skiff.apiserver.registry.ResourceRegistry;
 import dev.skiff.apiserver.registry.ResourceStore;
 import dev.skiff.apiserver.registry.WriteOptions;
 import dev.skiff.apiserver.schema.ApiSchemas;
+import dev.skiff.apiserver.ssa.FieldManager;
 import dev.skiff.apiserver.schema.OpenApiV3;
 import dev.skiff.store.AutoCompactor;
 import dev.skiff.store.KeyValueStore;
@@ -81,6 +82,9 @@ public final class ApiServer implements AutoCloseable {
     compactor = AutoCompactor.start(store);
     hub = new CacheHub(store);
     registry = new ResourceRegistry(store, hub, clock, new BuiltInStrategy());
+    schemas = ApiSchemas.withBuiltins();
+    FieldManager fieldManager = new FieldManager(schemas);
+    registry.setFieldTracker(fieldManager);
     for (ResourceDescriptor d : BuiltInResources.all()) {
       registry.add(d);
     }
@@ -90,8 +94,7 @@ public final class ApiServer implements AutoCloseable {
     namespaceFinalizer = new NamespaceFinalizer(registry);
     namespaceFinalizer.start();
 
-    schemas = ApiSchemas.withBuiltins();
-    handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas),
+    handler = new ApiHandler(registry, authenticator(), new SchemaChecker(schemas), new PatchDispatcher(schemas, fieldManager),
         new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)), new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4")),
         () -> ready, clock);
 

@@ -358,16 +358,17 @@ final class ResourceHandler {
     if (operation.equals("Apply") && (ex.param("fieldManager") == null || ex.param("fieldManager").isEmpty())) {
       throw ApiException.badRequest("PATCH, application/apply-patch+yaml requests must have a non-empty fieldManager");
     }
+    boolean force = "true".equals(ex.param("force"));
     boolean[] created = {false};
     ObjectNode result = store.guaranteedUpdate(info.namespace(), info.name(), 0, current -> {
       if (current == null) {
         created[0] = true;
-        ObjectNode fresh = patch.deepCopy() instanceof ObjectNode o ? o : Json.object();
+        ObjectNode fresh = patches.apply(ct, d, null, patch, opts, force);
         checkKind(d, fresh);
         applySchema(ex, d, fresh);
         return fresh;
       }
-      ObjectNode patched = patches.apply(ct, d, current, patch);
+      ObjectNode patched = patches.apply(ct, d, current, patch, opts, force);
       checkKind(d, patched);
       applySchema(ex, d, patched);
       return patched;

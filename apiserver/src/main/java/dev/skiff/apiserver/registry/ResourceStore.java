@@ -39,6 +39,7 @@ public final class ResourceStore {
   private final ResourceStrategy strategy;
   private final Admission admission;
   private final Clock clock;
+  private volatile FieldTracker fieldTracker = FieldTracker.SIMPLE;
 
   public ResourceStore(ResourceDescriptor d, KeyValueStore kv, CacheHub hub, WatchCache cache,
       ResourceStrategy strategy, Admission admission, Clock clock) {
@@ -49,6 +50,11 @@ public final class ResourceStore {
     this.strategy = strategy;
     this.admission = admission;
     this.clock = clock;
+  }
+
+  /** Installs the managedFields tracker (ResourceRegistry.setFieldTracker). */
+  void setFieldTracker(FieldTracker t) {
+    this.fieldTracker = t;
   }
 
   public ResourceDescriptor descriptor() {
@@ -131,7 +137,7 @@ public final class ResourceStore {
     strategy.applyDefaults(d, obj);
     admission.admit(d, obj, null, opts);
     validate(obj, null);
-    ManagedFields.recordCreate(obj, opts, clock.instant());
+    fieldTracker.recordCreate(d, obj, opts, clock.instant());
     if (opts.dryRun()) {
       return obj;
     }
@@ -306,12 +312,17 @@ public final class ResourceStore {
       }
     }
     Meta.meta(next).remove("resourceVersion");
-    if (sameIgnoringManagedFields(next, old)) {
+    // A write that only changes managedFields (kubectl's client-side to server-side apply
+    // migration replaces them with a JSON patch) is still a write.
+    boolean unchanged = sameIgnoringManagedFields(next, old);
+    if (!unchanged) {
+      admission.admit(d, next, old, opts);
+      validate(next, old);
+    }
+    fieldTracker.recordUpdate(d, next, old, opts, clock.instant());
+    if (unchanged && Objects.equals(next.path("metadata").get("managedFields"), old.path("metadata").get("managedFields"))) {
       return old;
     }
-    admission.admit(d, next, old, opts);
-    validate(next, old);
-    ManagedFields.recordUpdate(next, old, opts, clock.instant());
     return next;
   }
 
@@ -325,7 +336,7 @@ public final class ResourceStore {
     return !a.equals(b);
   }
 
-  private static boolean sameIgnoringManagedFields(ObjectNode next, ObjectNode old) {
+  static boolean sameIgnoringManagedFields(ObjectNode next, ObjectNode old) {
     ObjectNode a = next.deepCopy();
     ObjectNode b = old.deepCopy();
     Meta.meta(a).remove("managedFields");
