@@ -54,11 +54,16 @@ final class StructuredMerge {
   /** The field set of a whole object (typed/tofieldset.go). */
   static FieldSet toSet(ObjectNode obj, Shape root) {
     FieldSet out = new FieldSet();
-    objectSet(obj, root, out, 0, "");
+    objectSet(obj, root, out, 0, "", false);
     return out;
   }
 
-  private static void objectSet(ObjectNode o, Shape s, FieldSet here, int depth, String name) {
+  /**
+   * {@code added}: the set of a value that did not exist before, as the comparison records it:
+   * every map, list and list item in it is a member too (upstream's Go zero values make struct
+   * fields exist already, so structs are not).
+   */
+  private static void objectSet(ObjectNode o, Shape s, FieldSet here, int depth, String name, boolean added) {
     for (Map.Entry<String, JsonNode> e : o.properties()) {
       String k = e.getKey();
       if (skipped(depth, name, k)) {
@@ -66,26 +71,28 @@ final class StructuredMerge {
       }
       JsonNode v = e.getValue();
       FieldSet c = here.childOrCreate("f:" + k);
-      valueSet(v, s.field(k), c, depth + 1, k);
-      if (v.isNull() || (v.isObject() && v.isEmpty()) || !s.declares(k)) {
+      Shape fs = s.field(k);
+      valueSet(v, fs, c, depth + 1, k, added);
+      if (v.isNull() || (v.isObject() && v.isEmpty()) || !s.declares(k)
+          || (added && v.isContainerNode() && fs.kind != Shape.Kind.STRUCT)) {
         c.member(true);
       }
     }
   }
 
-  static void valueSet(JsonNode v, Shape s, FieldSet here, int depth, String name) {
+  static void valueSet(JsonNode v, Shape s, FieldSet here, int depth, String name, boolean added) {
     if (v.isObject()) {
       if (s.kind == Shape.Kind.ATOMIC || !s.granularObject()) {
         here.member(true);
         return;
       }
-      objectSet((ObjectNode) v, s, here, depth, name);
+      objectSet((ObjectNode) v, s, here, depth, name, added);
     } else if (v.isArray()) {
       if (s.kind == Shape.Kind.LIST_MAP) {
         Shape el = s.elem();
         for (JsonNode item : v) {
           FieldSet c = here.childOrCreate(s.itemKey(item));
-          valueSet(item, el, c, depth + 1, "");
+          valueSet(item, el, c, depth + 1, "", added);
           c.member(true);
         }
       } else if (s.kind == Shape.Kind.LIST_SET) {
@@ -271,7 +278,7 @@ final class StructuredMerge {
     if (l == null || r == null) {
       JsonNode v = l == null ? r : l;
       FieldSet into = node(l == null ? c.added : c.removed, path);
-      valueSet(v, s, into, depth, name);
+      valueSet(v, s, into, depth, name, true);
       if (item || (v.isContainerNode() && s.kind != Shape.Kind.STRUCT) || v.isNull() || (v.isObject() && v.isEmpty())) {
         into.member(true);
       }
