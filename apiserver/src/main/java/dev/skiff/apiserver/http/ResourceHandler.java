@@ -346,7 +346,9 @@ final class ResourceHandler {
     byte[] body = ex.body();
     JsonNode patch;
     try {
-      patch = ct.equals("application/apply-patch+yaml") ? Json.yaml().readTree(body) : Json.MAPPER.readTree(body);
+      // kubectl sends apply configurations as JSON (a subset of YAML): the JSON parser is much faster.
+      patch = !ct.equals("application/apply-patch+yaml") ? Json.MAPPER.readTree(body)
+          : startsWithBrace(body) ? jsonOrYaml(body) : Json.yaml().readTree(body);
     } catch (IOException e) {
       throw ApiException.badRequest("error decoding patch: " + firstLine(e.getMessage()));
     }
@@ -374,6 +376,24 @@ final class ResourceHandler {
       return patched;
     }, opts, operation.equals("Apply"));
     respondObject(ex, store, neg, created[0] ? 201 : 200, result);
+  }
+
+  /** A flow-style YAML mapping such as {@code {a: 1}} also starts with a brace. */
+  private static JsonNode jsonOrYaml(byte[] body) throws IOException {
+    try {
+      return Json.MAPPER.readTree(body);
+    } catch (IOException e) {
+      return Json.yaml().readTree(body);
+    }
+  }
+
+  private static boolean startsWithBrace(byte[] body) {
+    for (byte b : body) {
+      if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
+        return b == '{';
+      }
+    }
+    return false;
   }
 
   DeleteOptions deleteOptions(Exchange ex) {

@@ -8,7 +8,7 @@ import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.HashMap;
 
 /**
  * A set of field paths as a trie, the model behind FieldsV1 (structured-merge-diff
@@ -23,7 +23,7 @@ public final class FieldSet {
   static final Comparator<String> ORDER = Comparator.comparingInt(FieldSet::rank).thenComparing(Comparator.naturalOrder());
 
   private boolean member;
-  private TreeMap<String, FieldSet> children;
+  private HashMap<String, FieldSet> children; // sorted (ORDER) only when written
 
   public FieldSet() {}
 
@@ -53,12 +53,12 @@ public final class FieldSet {
 
   public FieldSet childOrCreate(String pe) {
     if (children == null) {
-      children = new TreeMap<>(ORDER);
+      children = new HashMap<>();
     }
     return children.computeIfAbsent(pe, k -> new FieldSet());
   }
 
-  /** Children by path element, in upstream order (live view; empty when none). */
+  /** Children by path element (live view, unordered; empty when none). */
   public Map<String, FieldSet> children() {
     return children == null ? Map.of() : children;
   }
@@ -121,9 +121,7 @@ public final class FieldSet {
     member |= other.member;
     if (other.children != null) {
       for (Map.Entry<String, FieldSet> e : other.children.entrySet()) {
-        if (!e.getValue().isEmpty()) {
-          childOrCreate(e.getKey()).addAll(e.getValue());
-        }
+        childOrCreate(e.getKey()).addAll(e.getValue());
       }
     }
     return this;
@@ -143,8 +141,9 @@ public final class FieldSet {
         Map.Entry<String, FieldSet> e = it.next();
         FieldSet o = other.children.get(e.getKey());
         if (o != null) {
-          e.getValue().removeAll(o);
-          if (e.getValue().isEmpty()) {
+          FieldSet c = e.getValue();
+          c.removeAll(o);
+          if (!c.member && (c.children == null || c.children.isEmpty())) {
             it.remove();
           }
         }
@@ -192,10 +191,8 @@ public final class FieldSet {
     if (member) {
       out.add(prefix);
     }
-    if (children != null) {
-      for (Map.Entry<String, FieldSet> e : children.entrySet()) {
-        e.getValue().collect(prefix + render(e.getKey()), out);
-      }
+    for (Map.Entry<String, FieldSet> e : sorted()) {
+      e.getValue().collect(prefix + render(e.getKey()), out);
     }
   }
 
@@ -226,6 +223,17 @@ public final class FieldSet {
     return pe;
   }
 
+  private List<Map.Entry<String, FieldSet>> sorted() {
+    if (children == null) {
+      return List.of();
+    }
+    List<Map.Entry<String, FieldSet>> l = new ArrayList<>(children.entrySet());
+    if (l.size() > 1) {
+      l.sort(Map.Entry.comparingByKey(ORDER));
+    }
+    return l;
+  }
+
   /** FieldsV1 JSON of this set. */
   public ObjectNode toFieldsV1() {
     ObjectNode out = Json.object();
@@ -233,26 +241,28 @@ public final class FieldSet {
     return out;
   }
 
-  private void write(ObjectNode out) {
+  /** Writes the children (and "." first when a member); returns whether any child was written. */
+  private boolean write(ObjectNode out) {
     if (children == null) {
-      return;
+      return false;
+    }
+    if (member) {
+      out.set(".", Json.object());
     }
     boolean any = false;
-    for (Map.Entry<String, FieldSet> e : children.entrySet()) {
+    for (Map.Entry<String, FieldSet> e : sorted()) {
       FieldSet c = e.getValue();
-      if (c.isEmpty()) {
-        continue;
-      }
-      if (!any && member) {
-        out.set(".", Json.object());
-      }
-      any = true;
       ObjectNode o = Json.object();
-      if (c.hasChildren()) {
-        c.write(o);
+      boolean wrote = c.hasChildren() && c.write(o);
+      if (wrote || c.member) {
+        out.set(e.getKey(), o);
+        any = true;
       }
-      out.set(e.getKey(), o);
     }
+    if (!any && member) {
+      out.remove(".");
+    }
+    return any;
   }
 
   /** Parses FieldsV1; throws IllegalArgumentException when it is not a FieldsV1 tree. */

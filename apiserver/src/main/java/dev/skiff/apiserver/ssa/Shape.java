@@ -1,8 +1,6 @@
 package dev.skiff.apiserver.ssa;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.skiff.apiserver.api.Json;
 import dev.skiff.apiserver.schema.SchemaNode;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,6 +41,7 @@ final class Shape {
   private final SchemaNode node;
   final List<String> keys; // list-map keys, sorted by name (the k: serialization order)
   private final ConcurrentHashMap<String, Shape> fields = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Boolean> declared = new ConcurrentHashMap<>();
   private volatile Shape elem;
 
   private Shape(Kind kind, SchemaNode node, List<String> keys) {
@@ -98,7 +97,15 @@ final class Shape {
 
   /** Whether {@code name} is a declared struct field (map entries are not). */
   boolean declares(String name) {
-    return kind == Kind.STRUCT && node.field(name).isPresent();
+    if (kind != Kind.STRUCT) {
+      return false;
+    }
+    Boolean d = declared.get(name);
+    if (d == null) {
+      d = node.field(name).isPresent();
+      declared.putIfAbsent(name, d);
+    }
+    return d;
   }
 
   Shape field(String name) {
@@ -136,21 +143,59 @@ final class Shape {
    * the schema default when matching items).
    */
   String itemKey(JsonNode item) {
-    ObjectNode k = Json.object();
+    StringBuilder sb = new StringBuilder(32).append("k:{");
+    boolean first = true;
     for (String key : keys) {
       JsonNode v = item.get(key);
+      String json;
       if (v == null || v.isNull()) {
-        if (key.equals("protocol")) {
-          k.put(key, "TCP");
+        if (!key.equals("protocol")) {
+          continue;
         }
-        continue;
+        json = "\"TCP\"";
+      } else {
+        json = scalarJson(v);
       }
-      k.set(key, v);
+      if (!first) {
+        sb.append(',');
+      }
+      first = false;
+      sb.append('"').append(key).append("\":").append(json);
     }
-    return "k:" + Json.string(k);
+    return sb.append('}').toString();
   }
 
   static String valueKey(JsonNode v) {
-    return "v:" + Json.string(v);
+    return "v:" + scalarJson(v);
+  }
+
+  /** Compact JSON of a value; scalars by hand (the hot path of item keys), others by Jackson. */
+  static String scalarJson(JsonNode v) {
+    if (v.isTextual()) {
+      String t = v.textValue();
+      StringBuilder sb = new StringBuilder(t.length() + 2).append('"');
+      for (int i = 0; i < t.length(); i++) {
+        char c = t.charAt(i);
+        switch (c) {
+          case '"' -> sb.append("\\\"");
+          case '\\' -> sb.append("\\\\");
+          case '\n' -> sb.append("\\n");
+          case '\r' -> sb.append("\\r");
+          case '\t' -> sb.append("\\t");
+          default -> {
+            if (c < 0x20) {
+              sb.append(String.format("\\u%04x", (int) c));
+            } else {
+              sb.append(c);
+            }
+          }
+        }
+      }
+      return sb.append('"').toString();
+    }
+    if (v.isIntegralNumber() || v.isBoolean()) {
+      return v.asText();
+    }
+    return v.toString();
   }
 }
