@@ -69,6 +69,13 @@ public final class FieldManager implements FieldTracker {
     Shape root = root(d);
     ObjectNode base = live == null ? Json.object() : live;
     List<Entry> entries = live == null ? new ArrayList<>() : decodeOrEmpty(live.path("metadata").get("managedFields"));
+    if (live != null && entries.isEmpty()) {
+      // An object nobody owns fields of yet (written before tracking, or reset): its current
+      // fields go to "before-first-apply" so that applying different values conflicts
+      // (managedfields internal/skipnonapplied.go).
+      FieldSet existing = StructuredMerge.compare(Json.object(), live, root).changed();
+      entries.add(new Entry("before-first-apply", "Update", d.apiVersion(), null, Meta.time(now), filter(existing, d, subresource)));
+    }
     FieldSet set = filter(StructuredMerge.toSet(cfg, root), d, subresource);
     Entry mine = find(entries, manager, "Apply", null, subresource);
     FieldSet last = mine == null ? null : mine.set;
@@ -217,7 +224,47 @@ public final class FieldManager implements FieldTracker {
       mine.set.addAll(changed);
       mine.time = Meta.time(now);
     }
+    capUpdateManagers(entries);
     store(next, entries);
+  }
+
+  static final int MAX_UPDATE_MANAGERS = 10;
+
+  /**
+   * At most ten Update entries: the oldest are merged into "ancient-changes"
+   * (managedfields internal/capmanagers.go).
+   */
+  private static void capUpdateManagers(List<Entry> entries) {
+    List<Entry> updates = new ArrayList<>();
+    for (Entry e : entries) {
+      if (e.operation.equals("Update") && !e.set.isEmpty()) {
+        updates.add(e);
+      }
+    }
+    if (updates.size() <= MAX_UPDATE_MANAGERS) {
+      return;
+    }
+    updates.sort(Comparator.comparing((Entry e) -> e.time == null ? "" : e.time));
+    Entry ancient = find(entries, "ancient-changes", "Update", null, null);
+    int excess = updates.size() - MAX_UPDATE_MANAGERS + (ancient == null ? 1 : 0);
+    for (Entry e : updates) {
+      if (excess <= 0) {
+        break;
+      }
+      if (e == ancient) {
+        continue;
+      }
+      if (ancient == null) {
+        ancient = new Entry("ancient-changes", "Update", e.apiVersion, null, e.time, new FieldSet());
+        entries.add(ancient);
+      }
+      ancient.set.addAll(e.set);
+      if (e.time != null && (ancient.time == null || ancient.time.compareTo(e.time) < 0)) {
+        ancient.time = e.time;
+      }
+      entries.remove(e);
+      excess--;
+    }
   }
 
   /** managedfields internal/fieldmanager.go isResetManagedFields: {@code []} or {@code [{}]}. */

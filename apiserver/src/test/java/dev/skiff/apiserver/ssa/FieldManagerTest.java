@@ -381,4 +381,31 @@ class FieldManagerTest {
     assertThat(e.at("/fieldsV1/f:spec/f:replicas").isObject()).isTrue();
     assertThat(e.at("/fieldsV1/f:spec/f:template/f:spec/f:containers").has("k:{\"name\":\"web\"}")).isTrue();
   }
+
+  @Test
+  void firstApplyToAnUntrackedObjectConflictsWithWhatWasThere() {
+    ObjectNode live = yaml(BASE);
+    ObjectNode mine = yaml("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 9}");
+    assertThatThrownBy(() -> FM.apply(DEPLOY, live.deepCopy(), mine, "kubectl", false, null, T1))
+        .hasMessage("Apply failed with 1 conflict: conflict with \"before-first-apply\" using apps/v1: .spec.replicas");
+    ObjectNode forced = FM.apply(DEPLOY, live.deepCopy(), mine, "kubectl", true, null, T1);
+    assertThat(entry(forced, "before-first-apply", "Update").at("/fieldsV1/f:spec").has("f:replicas")).isFalse();
+  }
+
+  @Test
+  void updateManagersAreCappedAtTen() {
+    ObjectNode live = yaml(BASE);
+    FM.recordCreate(DEPLOY, live, new WriteOptions("m0", false, null, "Update"), T1);
+    for (int i = 1; i <= 12; i++) {
+      ObjectNode next = live.deepCopy();
+      ((ObjectNode) next.at("/metadata/labels")).put("k" + i, "v");
+      FM.recordUpdate(DEPLOY, next, live, new WriteOptions("m" + i, false, null, "Update"), T1.plusSeconds(i));
+      live = next;
+    }
+    JsonNode mf = live.at("/metadata/managedFields");
+    assertThat(mf).hasSize(10);
+    JsonNode ancient = entry(live, "ancient-changes", "Update");
+    assertThat(ancient.at("/fieldsV1/f:spec").has("f:replicas")).isTrue();
+    assertThat(entry(live, "m12", "Update")).isNotNull();
+  }
 }
