@@ -89,7 +89,7 @@ public final class FieldManager implements FieldTracker {
     } else {
       entries.add(next);
     }
-    if (last != null && !last.isEmpty()) {
+    if (last != null && !last.isSubsetOf(set)) { // nothing to prune when everything is still applied
       FieldSet owned = new FieldSet();
       entries.forEach(e -> owned.addAll(e.set));
       StructuredMerge.prune(merged, root, filter(last.copy(), d, subresource), owned, 0, "");
@@ -113,7 +113,8 @@ public final class FieldManager implements FieldTracker {
     }
     for (Entry e : entries) {
       if (e != next) {
-        e.set.removeAll(changed).removeAll(removed);
+        e.take(changed);
+        e.take(removed);
       }
     }
     if (next.time == null || !changed.isEmpty() || !removed.isEmpty()) {
@@ -212,7 +213,8 @@ public final class FieldManager implements FieldTracker {
     StructuredMerge.Comparison cmp = StructuredMerge.compare(old == null ? Json.object() : old, next, root);
     FieldSet changed = cmp.changed();
     for (Entry e : entries) {
-      e.set.removeAll(changed).removeAll(cmp.removed);
+      e.take(changed);
+      e.take(cmp.removed);
     }
     if (!changed.isEmpty()) {
       String manager = opts.fieldManager() == null || opts.fieldManager().isEmpty() ? "unknown" : opts.fieldManager();
@@ -222,6 +224,7 @@ public final class FieldManager implements FieldTracker {
         entries.add(mine);
       }
       mine.set.addAll(changed);
+      mine.fieldsV1 = null;
       mine.time = Meta.time(now);
     }
     capUpdateManagers(entries);
@@ -259,6 +262,7 @@ public final class FieldManager implements FieldTracker {
         entries.add(ancient);
       }
       ancient.set.addAll(e.set);
+      ancient.fieldsV1 = null;
       if (e.time != null && (ancient.time == null || ancient.time.compareTo(e.time) < 0)) {
         ancient.time = e.time;
       }
@@ -285,6 +289,7 @@ public final class FieldManager implements FieldTracker {
     final String subresource;
     String time;
     final FieldSet set;
+    JsonNode fieldsV1; // as decoded, reused when the set did not change (encoding is the costly part)
 
     Entry(String manager, String operation, String apiVersion, String subresource, String time, FieldSet set) {
       this.manager = manager;
@@ -293,6 +298,13 @@ public final class FieldManager implements FieldTracker {
       this.subresource = subresource == null || subresource.isEmpty() ? null : subresource;
       this.time = time;
       this.set = set;
+    }
+
+    /** Removes fields from this entry's set. */
+    void take(FieldSet fields) {
+      if (set.removeAllChanged(fields)) {
+        fieldsV1 = null;
+      }
     }
 
     /** As upstream's printManager renders the manager identifier in conflict messages. */
@@ -346,8 +358,10 @@ public final class FieldManager implements FieldTracker {
         throw new IllegalArgumentException("invalid fieldsType " + fieldsType);
       }
       String manager = Json.text(e, "manager");
-      out.add(new Entry(manager == null ? "" : manager, op, Json.text(e, "apiVersion"), Json.text(e, "subresource"),
-          Json.text(e, "time"), FieldSet.fromFieldsV1(e.get("fieldsV1"))));
+      Entry entry = new Entry(manager == null ? "" : manager, op, Json.text(e, "apiVersion"), Json.text(e, "subresource"),
+          Json.text(e, "time"), FieldSet.fromFieldsV1(e.get("fieldsV1")));
+      entry.fieldsV1 = e.get("fieldsV1");
+      out.add(entry);
     }
     return out;
   }
@@ -382,7 +396,7 @@ public final class FieldManager implements FieldTracker {
         o.put("time", e.time);
       }
       o.put("fieldsType", "FieldsV1");
-      o.set("fieldsV1", e.set.toFieldsV1());
+      o.set("fieldsV1", e.fieldsV1 != null ? e.fieldsV1 : e.set.toFieldsV1());
       if (e.subresource != null) {
         o.put("subresource", e.subresource);
       }

@@ -129,11 +129,19 @@ public final class FieldSet {
 
   /** In place difference: drops the members {@code other} has (fieldpath.Set.Difference). */
   public FieldSet removeAll(FieldSet other) {
+    removeAllChanged(other);
+    return this;
+  }
+
+  /** {@link #removeAll}, returning whether anything was removed. */
+  public boolean removeAllChanged(FieldSet other) {
     if (other == null) {
-      return this;
+      return false;
     }
-    if (other.member) {
+    boolean changed = false;
+    if (other.member && member) {
       member = false;
+      changed = true;
     }
     if (children != null && other.children != null) {
       Iterator<Map.Entry<String, FieldSet>> it = children.entrySet().iterator();
@@ -142,14 +150,30 @@ public final class FieldSet {
         FieldSet o = other.children.get(e.getKey());
         if (o != null) {
           FieldSet c = e.getValue();
-          c.removeAll(o);
+          changed |= c.removeAllChanged(o);
           if (!c.member && (c.children == null || c.children.isEmpty())) {
             it.remove();
           }
         }
       }
     }
-    return this;
+    return changed;
+  }
+
+  /** Whether every member of this set is in {@code other}. */
+  public boolean isSubsetOf(FieldSet other) {
+    if (member && (other == null || !other.member)) {
+      return false;
+    }
+    if (children != null) {
+      for (Map.Entry<String, FieldSet> e : children.entrySet()) {
+        FieldSet o = other == null ? null : other.child(e.getKey());
+        if (!e.getValue().isSubsetOf(o)) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   /** Removes a whole subtree (fieldpath.Set.RecursiveDifference for one path element). */

@@ -104,7 +104,8 @@ class ServerSideApplyThroughputTest {
       AtomicLong failed = new AtomicLong();
       long warmupEnd = System.nanoTime() + Duration.ofSeconds(5).toNanos();
       long end = warmupEnd + Duration.ofSeconds(10).toNanos();
-      long[] startCount = {-1};
+      var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+      long[] cpuAtWarmupEnd = {-1};
       try (var pool = Executors.newFixedThreadPool(CLIENTS)) {
         List<Future<?>> fs = new ArrayList<>();
         for (int c = 0; c < CLIENTS; c++) {
@@ -127,7 +128,9 @@ class ServerSideApplyThroughputTest {
                 System.out.println(r.statusCode() + " " + new String(r.body()));
               }
               if (System.nanoTime() >= warmupEnd) {
-                done.incrementAndGet();
+                if (done.getAndIncrement() == 0) {
+                  cpuAtWarmupEnd[0] = os.getProcessCpuTime();
+                }
               }
             }
             return null;
@@ -140,8 +143,11 @@ class ServerSideApplyThroughputTest {
       if (CONTENT_TYPE.startsWith("application/merge")) {
         System.out.println("(baseline: merge patch)");
       }
-      System.out.printf("server-side apply: %d applies in 10 s = %.0f/s (%d failed), protocol %s%n", done.get(),
-          done.get() / 10.0, failed.get(), http.version());
+      long cpu = os.getProcessCpuTime() - cpuAtWarmupEnd[0];
+      System.out.printf("server-side apply: %d applies in 10 s = %.0f/s (%d failed), protocol %s; "
+          + "process CPU (server + in-process HTTP/2 clients) %.2f ms per apply, load average %.1f on %d CPUs%n", done.get(),
+          done.get() / 10.0, failed.get(), http.version(), cpu / 1e6 / done.get(), os.getSystemLoadAverage(),
+          os.getAvailableProcessors());
       assertThat(failed.get()).isZero();
       var obj = s.request("GET", "/apis/apps/v1/namespaces/default/deployments/bench-0", null, null).body();
       assertThat(obj).contains("\"manager\":\"bench\"");
