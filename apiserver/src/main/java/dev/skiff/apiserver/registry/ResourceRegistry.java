@@ -23,7 +23,7 @@ public final class ResourceRegistry {
   private final Map<String, ResourceStore> stores = new ConcurrentHashMap<>();
   private final List<ResourceDescriptor> order = new CopyOnWriteArrayList<>();
   private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
-  private volatile FieldTracker fieldTracker = FieldTracker.SIMPLE;
+  private volatile FieldTracker fieldTracker = dev.skiff.apiserver.ssa.FieldManager.untyped();
 
   public ResourceRegistry(KeyValueStore kv, CacheHub hub, Clock clock, ResourceStrategy strategy) {
     this.kv = kv;

@@ -39,7 +39,7 @@ public final class ResourceStore {
   private final ResourceStrategy strategy;
   private final Admission admission;
   private final Clock clock;
-  private volatile FieldTracker fieldTracker = FieldTracker.SIMPLE;
+  private volatile FieldTracker fieldTracker = dev.skiff.apiserver.ssa.FieldManager.untyped();
 
   public ResourceStore(ResourceDescriptor d, KeyValueStore kv, CacheHub hub, WatchCache cache,
       ResourceStrategy strategy, Admission admission, Clock clock) {
@@ -336,7 +336,7 @@ public final class ResourceStore {
     return !a.equals(b);
   }
 
-  static boolean sameIgnoringManagedFields(ObjectNode next, ObjectNode old) {
+  private static boolean sameIgnoringManagedFields(ObjectNode next, ObjectNode old) {
     ObjectNode a = next.deepCopy();
     ObjectNode b = old.deepCopy();
     Meta.meta(a).remove("managedFields");

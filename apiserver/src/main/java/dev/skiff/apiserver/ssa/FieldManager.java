@@ -30,11 +30,22 @@ public final class FieldManager implements FieldTracker {
   private final ConcurrentHashMap<String, Shape> roots = new ConcurrentHashMap<>();
   private volatile long generation = -1;
 
+  private static final FieldManager UNTYPED = new FieldManager(null);
+
+  /** {@code schemas} may be null: every kind is then treated as having no schema. */
   public FieldManager(ApiSchemas schemas) {
     this.schemas = schemas;
   }
 
+  /** The tracker registries use until one with schemas is installed (objects granular, lists atomic). */
+  public static FieldManager untyped() {
+    return UNTYPED;
+  }
+
   private Shape root(ResourceDescriptor d) {
+    if (schemas == null) {
+      return Shape.UNTYPED;
+    }
     long g = schemas.generation();
     if (g != generation) {
       roots.clear();
