@@ -366,16 +366,28 @@ final class ResourceHandler {
       if (current == null) {
         created[0] = true;
         ObjectNode fresh = patches.apply(ct, d, null, patch, opts, force);
+        checkPatchedName(fresh, info.name());
         checkKind(d, fresh);
         applySchema(ex, d, fresh);
         return fresh;
       }
       ObjectNode patched = patches.apply(ct, d, current, patch, opts, force);
+      if (operation.equals("Apply")) {
+        checkPatchedName(patched, info.name());
+      }
       checkKind(d, patched);
       applySchema(ex, d, patched);
       return patched;
     }, opts, operation.equals("Apply"));
     respondObject(ex, store, neg, created[0] ? 201 : 200, result);
+  }
+
+  /** apiserver handlers/patch.go checkName: the applied object must be the one on the URL. */
+  private static void checkPatchedName(ObjectNode obj, String name) {
+    String objName = obj.path("metadata").path("name").asText("");
+    if (!objName.equals(name)) {
+      throw ApiException.badRequest("the name of the object (" + objName + ") does not match the name on the URL (" + name + ")");
+    }
   }
 
   /** A flow-style YAML mapping such as {@code {a: 1}} also starts with a brace. */

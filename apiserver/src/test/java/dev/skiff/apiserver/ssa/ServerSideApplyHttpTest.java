@@ -63,6 +63,13 @@ class ServerSideApplyHttpTest {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(body(r).at("/data").toString()).isEqualTo("{\"a\":\"9\",\"c\":\"3\"}");
 
+    // The applied object must be the one on the URL.
+    r = server.request("PATCH", CM + "c1?fieldManager=alpha", APPLY, cm("other", "{}"));
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(body(r).path("message").asText()).isEqualTo("the name of the object (other) does not match the name on the URL (c1)");
+    assertThat(server.request("PATCH", CM + "c9?fieldManager=alpha", APPLY, cm("other", "{}")).statusCode()).isEqualTo(400);
+    assertThat(server.request("GET", CM + "other", null, null).statusCode()).isEqualTo(404);
+
     // fieldManager is required for apply.
     assertThat(server.request("PATCH", CM + "c1", APPLY, cm("c1", "{}")).statusCode()).isEqualTo(400);
   }
