@@ -72,7 +72,7 @@ public final class FieldManager implements FieldTracker {
     if (!(applied instanceof ObjectNode)) {
       throw ApiException.badRequest("error decoding patch: the applied configuration must be an object");
     }
-    ObjectNode cfg = ((ObjectNode) applied).deepCopy();
+    ObjectNode cfg = (ObjectNode) applied; // read only: the merge copies what it takes
     JsonNode cfgMf = cfg.path("metadata").get("managedFields");
     if (cfgMf != null && !cfgMf.isNull()) {
       throw ApiException.badRequest("metadata.managedFields must be nil");

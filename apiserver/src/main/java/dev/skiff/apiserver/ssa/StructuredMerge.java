@@ -120,7 +120,7 @@ final class StructuredMerge {
       }
       JsonNode lv = live.get(k);
       Shape fs = s.field(k);
-      live.set(k, lv == null ? cv : mergeValue(lv, cv, fs));
+      live.set(k, lv == null ? own(cv) : mergeValue(lv, cv, fs));
     }
   }
 
@@ -139,13 +139,21 @@ final class StructuredMerge {
         lv.forEach(x -> have.add(Shape.valueKey(x)));
         for (JsonNode x : cv) {
           if (have.add(Shape.valueKey(x))) {
-            out.add(x);
+            out.add(own(x));
           }
         }
         return out;
       }
     }
-    return cv;
+    return own(cv);
+  }
+
+  /**
+   * The applied configuration is never modified (a retried update applies it again): containers
+   * taken from it are copied, scalars are immutable and shared.
+   */
+  private static JsonNode own(JsonNode v) {
+    return v.isContainerNode() ? v.deepCopy() : v;
   }
 
   /** Items keep the live order; items only in the applied list are appended in its order. */
@@ -160,7 +168,7 @@ final class StructuredMerge {
       JsonNode a = applied.remove(s.itemKey(item));
       out.add(a == null ? item : mergeValue(item, a, el));
     }
-    applied.values().forEach(out::add);
+    applied.values().forEach(v -> out.add(own(v)));
     return out;
   }
 
