@@ -100,7 +100,11 @@ public final class FieldManager implements FieldTracker {
     } else {
       entries.add(next);
     }
-    if (last != null && !last.isSubsetOf(set)) { // nothing to prune when everything is still applied
+    boolean lastCovered = last != null && last.isSubsetOf(set);
+    if (lastCovered && set.isSubsetOf(last)) {
+      next.fieldsV1 = mine.fieldsV1; // the same fields as last time: reuse their encoding
+    }
+    if (last != null && !lastCovered) { // nothing to prune when everything is still applied
       FieldSet owned = new FieldSet();
       entries.forEach(e -> owned.addAll(e.set));
       StructuredMerge.prune(merged, root, filter(last.copy(), d, subresource), owned, 0, "");
