@@ -181,6 +181,11 @@ final class StructuredMerge {
    * a path is kept while anything at or under it is owned.
    */
   static void prune(JsonNode value, Shape s, FieldSet last, FieldSet owned, int depth, String name) {
+    prune(value, s, last, owned, depth, name, List.of());
+  }
+
+  /** {@code keys}: the key fields of a list item that stays, which identify it and so stay too. */
+  private static void prune(JsonNode value, Shape s, FieldSet last, FieldSet owned, int depth, String name, List<String> keys) {
     if (!last.hasChildren()) {
       return;
     }
@@ -193,11 +198,11 @@ final class StructuredMerge {
         }
         String f = pe.substring(2);
         JsonNode v = o.get(f);
-        if (v == null || skipped(depth, name, f)) {
+        if (v == null || skipped(depth, name, f) || keys.contains(f)) {
           continue;
         }
         FieldSet w = owned == null ? null : owned.child(pe);
-        if (pruneChild(v, s.field(f), e.getValue(), w, depth + 1, f)) {
+        if (pruneChild(v, s.field(f), e.getValue(), w, depth + 1, f, List.of())) {
           o.remove(f);
         }
       }
@@ -212,7 +217,7 @@ final class StructuredMerge {
           continue;
         }
         FieldSet w = owned == null ? null : owned.child(pe);
-        if (pruneChild(item, el, l, w, depth + 1, "")) {
+        if (pruneChild(item, el, l, w, depth + 1, "", s.keys)) {
           a.remove(i);
         }
       }
@@ -220,13 +225,13 @@ final class StructuredMerge {
   }
 
   /** Returns whether the value at this path is to be removed whole. */
-  private static boolean pruneChild(JsonNode v, Shape s, FieldSet l, FieldSet w, int depth, String name) {
+  private static boolean pruneChild(JsonNode v, Shape s, FieldSet l, FieldSet w, int depth, String name, List<String> keys) {
     boolean ownedBelow = w != null && !w.isEmpty();
     if (!ownedBelow && l.member()) {
       return true;
     }
     if (v.isContainerNode() && !v.isEmpty()) {
-      prune(v, s, l, ownedBelow ? w : null, depth, name);
+      prune(v, s, l, ownedBelow ? w : null, depth, name, keys);
       // A container emptied by pruning that nobody owns goes too (Go's omitempty would drop it).
       return v.isEmpty() && !ownedBelow;
     }

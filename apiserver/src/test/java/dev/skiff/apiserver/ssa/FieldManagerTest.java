@@ -37,6 +37,11 @@ class FieldManagerTest {
     }
   }
 
+  static String replaceOnce(String s, String what, String with) {
+    assertThat(s).contains(what);
+    return s.replace(what, with);
+  }
+
   static JsonNode json(String j) {
     return Json.parse(j.getBytes());
   }
@@ -407,5 +412,16 @@ class FieldManagerTest {
     JsonNode ancient = entry(live, "ancient-changes", "Update");
     assertThat(ancient.at("/fieldsV1/f:spec").has("f:replicas")).isTrue();
     assertThat(entry(live, "m12", "Update")).isNotNull();
+  }
+
+  @Test
+  void anItemSomeoneElseStillOwnsPartOfKeepsItsKey() {
+    ObjectNode live = FM.apply(DEPLOY, null, yaml(BASE), "kubectl", false, null, T1);
+    ObjectNode next = live.deepCopy();
+    ((ObjectNode) next.at("/spec/template/spec/containers/0")).put("workingDir", "/srv");
+    FM.recordUpdate(DEPLOY, next, live, new WriteOptions("editor", false, null, "Update"), T2);
+    // The applier stops applying the container; the editor's field keeps it, with its name.
+    ObjectNode out = FM.apply(DEPLOY, next.deepCopy(), yaml(replaceOnce(BASE, "containers:\n      - {name: web, image: nginx, env: [{name: A, value: '1'}]}", "containers: []")), "kubectl", false, null, T2);
+    assertThat(out.at("/spec/template/spec/containers/0")).isEqualTo(json("{\"name\":\"web\",\"workingDir\":\"/srv\"}"));
   }
 }
