@@ -22,6 +22,7 @@ import dev.skiff.apiserver.registry.ResourceStore;
 import dev.skiff.apiserver.registry.WriteOptions;
 import dev.skiff.apiserver.schema.ApiSchemas;
 import dev.skiff.apiserver.schema.OpenApiV2;
+import dev.skiff.apiserver.ssa.FieldManager;
 import dev.skiff.apiserver.schema.OpenApiV3;
 import dev.skiff.store.AutoCompactor;
 import dev.skiff.store.KeyValueStore;
@@ -107,6 +108,9 @@ public final class ApiServer implements AutoCloseable {
     hub = new CacheHub(store);
     customResources = new CustomResources();
     registry = new ResourceRegistry(store, hub, clock, customResources.strategy(new BuiltInStrategy()));
+    schemas = ApiSchemas.withBuiltins();
+    FieldManager fieldManager = new FieldManager(schemas);
+    registry.setFieldTracker(fieldManager);
     for (ResourceDescriptor d : BuiltInResources.all()) {
       registry.add(d);
     }
@@ -118,7 +122,6 @@ public final class ApiServer implements AutoCloseable {
     namespaceFinalizer.start();
     saTokens = dev.skiff.apiserver.serviceaccount.ServiceAccountTokens.loadOrCreate(config.dataDir());
     startAuthorizationAndAdmission(clock);
-    schemas = ApiSchemas.withBuiltins();
 
     java.util.Map.Entry<ClusterPki, Server> tls;
     try {
@@ -131,7 +134,7 @@ public final class ApiServer implements AutoCloseable {
     jetty = tls.getValue();
     connector = (ServerConnector) jetty.getConnectors()[0];
     handler = new ApiHandler(registry, authenticator(), customResources.schemaCheck(new SchemaChecker(schemas)),
-        customResources.patches(new PatchDispatcher(schemas)),
+        customResources.patches(new PatchDispatcher(schemas, fieldManager)),
         new TableWriterFactory(d -> printers.get(d.group + "/" + d.version + "/" + d.plural)),
         new OpenApiDocuments(registry, new OpenApiV3(schemas, "v1.32.4"), new OpenApiV2(schemas, "v1.32.4")),
         () -> ready, clock);

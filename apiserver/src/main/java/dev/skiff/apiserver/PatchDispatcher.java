@@ -12,18 +12,34 @@ import dev.skiff.apiserver.patch.StrategicMergePatch;
 import dev.skiff.apiserver.registry.ResourceDescriptor;
 import dev.skiff.apiserver.schema.ApiSchemas;
 import dev.skiff.apiserver.schema.SchemaNode;
+import dev.skiff.apiserver.registry.WriteOptions;
+import dev.skiff.apiserver.ssa.FieldManager;
+import java.time.Instant;
 import java.util.Optional;
 
 /**
  * Chooses the patch algorithm by media type (apiserver pkg/endpoints/handlers/patch.go): JSON
  * patch, JSON merge patch, strategic merge patch with the kind's patch metadata (415 for kinds
- * without a Go-typed schema, as upstream refuses SMP for custom resources), and apply patches.
+ * without a Go-typed schema, as upstream refuses SMP for custom resources), and server-side apply
+ * ({@link FieldManager}).
  */
 final class PatchDispatcher implements PatchApplier {
   private final ApiSchemas schemas;
+  private final FieldManager fields;
 
-  PatchDispatcher(ApiSchemas schemas) {
+  PatchDispatcher(ApiSchemas schemas, FieldManager fields) {
     this.schemas = schemas;
+    this.fields = fields;
+  }
+
+  /** Server-side apply goes to the field manager (structured merge with ownership and conflicts). */
+  @Override
+  public ObjectNode apply(String mediaType, ResourceDescriptor d, ObjectNode current, JsonNode patch,
+      WriteOptions opts, boolean force) {
+    if (mediaType.equals("application/apply-patch+yaml")) {
+      return fields.apply(d, current, patch, opts.fieldManager(), force, opts.subresource(), Instant.now());
+    }
+    return apply(mediaType, d, current, patch);
   }
 
   @Override
@@ -40,13 +56,7 @@ final class PatchDispatcher implements PatchApplier {
           }
           yield StrategicMergePatch.apply(current, patch, new SchemaPatchMeta(s.get(), null, null));
         }
-        // Server-side apply until field ownership lands: the applied configuration is merged with
-        // the same list semantics (the merge keys are the list-map keys of the built-in schemas).
-        case "application/apply-patch+yaml" -> {
-          Optional<SchemaNode> s = schemas.kind(d.group, d.version, d.kind);
-          yield s.isPresent() ? StrategicMergePatch.apply(current, patch, new SchemaPatchMeta(s.get(), null, null))
-              : MergePatch.apply(current, patch);
-        }
+        case "application/apply-patch+yaml" -> fields.apply(d, current, patch, "unknown", false, null, Instant.now());
         default -> throw ApiException.unsupportedMediaType("unsupported patch type " + mediaType);
       };
       if (!(out instanceof ObjectNode o)) {

@@ -350,7 +350,9 @@ final class ResourceHandler {
     byte[] body = ex.body();
     JsonNode patch;
     try {
-      patch = ct.equals("application/apply-patch+yaml") ? Json.yaml().readTree(body) : Json.MAPPER.readTree(body);
+      // kubectl sends apply configurations as JSON (a subset of YAML): the JSON parser is much faster.
+      patch = !ct.equals("application/apply-patch+yaml") ? Json.MAPPER.readTree(body)
+          : startsWithBrace(body) ? jsonOrYaml(body) : Json.yaml().readTree(body);
     } catch (IOException e) {
       throw ApiException.badRequest("error decoding patch: " + firstLine(e.getMessage()));
     }
@@ -362,21 +364,52 @@ final class ResourceHandler {
     if (operation.equals("Apply") && (ex.param("fieldManager") == null || ex.param("fieldManager").isEmpty())) {
       throw ApiException.badRequest("PATCH, application/apply-patch+yaml requests must have a non-empty fieldManager");
     }
+    boolean force = "true".equals(ex.param("force"));
     boolean[] created = {false};
     ObjectNode result = store.guaranteedUpdate(info.namespace(), info.name(), 0, current -> {
       if (current == null) {
         created[0] = true;
-        ObjectNode fresh = patch.deepCopy() instanceof ObjectNode o ? o : Json.object();
+        ObjectNode fresh = patches.apply(ct, d, null, patch, opts, force);
+        checkPatchedName(fresh, info.name());
         checkKind(d, fresh);
         applySchema(ex, d, fresh);
         return fresh;
       }
-      ObjectNode patched = patches.apply(ct, d, current, patch);
+      ObjectNode patched = patches.apply(ct, d, current, patch, opts, force);
+      if (operation.equals("Apply")) {
+        checkPatchedName(patched, info.name());
+      }
       checkKind(d, patched);
       applySchema(ex, d, patched);
       return patched;
     }, opts, operation.equals("Apply"));
     respondObject(ex, store, neg, created[0] ? 201 : 200, result);
+  }
+
+  /** apiserver handlers/patch.go checkName: the applied object must be the one on the URL. */
+  private static void checkPatchedName(ObjectNode obj, String name) {
+    String objName = obj.path("metadata").path("name").asText("");
+    if (!objName.equals(name)) {
+      throw ApiException.badRequest("the name of the object (" + objName + ") does not match the name on the URL (" + name + ")");
+    }
+  }
+
+  /** A flow-style YAML mapping such as {@code {a: 1}} also starts with a brace. */
+  private static JsonNode jsonOrYaml(byte[] body) throws IOException {
+    try {
+      return Json.MAPPER.readTree(body);
+    } catch (IOException e) {
+      return Json.yaml().readTree(body);
+    }
+  }
+
+  private static boolean startsWithBrace(byte[] body) {
+    for (byte b : body) {
+      if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
+        return b == '{';
+      }
+    }
+    return false;
   }
 
   DeleteOptions deleteOptions(Exchange ex) {

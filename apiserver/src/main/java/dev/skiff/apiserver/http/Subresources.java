@@ -71,7 +71,7 @@ final class Subresources {
         } catch (IOException e) {
           throw ApiException.badRequest("error decoding request body: " + e.getMessage());
         }
-        WriteOptions opts = h.writeOptions(ex, null, "Update");
+        WriteOptions opts = h.writeOptions(ex, "scale", "Update"); // managedFields entry with subresource: scale
         String ct = ResourceHandler.contentType(ex);
         long[] expected = {0};
         ObjectNode result = store.guaranteedUpdate(info.namespace(), info.name(), 0, cur -> {

@@ -23,6 +23,7 @@ public final class ResourceRegistry {
   private final Map<String, ResourceStore> stores = new ConcurrentHashMap<>();
   private final List<ResourceDescriptor> order = new CopyOnWriteArrayList<>();
   private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+  private volatile FieldTracker fieldTracker = dev.skiff.apiserver.ssa.FieldManager.untyped();
 
   public ResourceRegistry(KeyValueStore kv, CacheHub hub, Clock clock, ResourceStrategy strategy) {
     this.kv = kv;
@@ -41,9 +42,16 @@ public final class ResourceRegistry {
     }
   };
 
+  /** Installs the managedFields tracker on every store, present and future. */
+  public void setFieldTracker(FieldTracker t) {
+    fieldTracker = t;
+    stores.values().forEach(s -> s.setFieldTracker(t));
+  }
+
   public ResourceStore add(ResourceDescriptor d) {
     WatchCache cache = hub.register(d.storagePrefix(), d.namespaced, d.fields);
     ResourceStore s = new ResourceStore(d, kv, hub, cache, strategy, chain, clock);
+    s.setFieldTracker(fieldTracker);
     stores.put(id(d.group, d.version, d.plural), s);
     order.add(d);
     listeners.forEach(Runnable::run);

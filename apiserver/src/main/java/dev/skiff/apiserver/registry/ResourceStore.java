@@ -17,6 +17,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
 
@@ -39,6 +40,7 @@ public final class ResourceStore {
   private final ResourceStrategy strategy;
   private final Admission admission;
   private final Clock clock;
+  private volatile FieldTracker fieldTracker = dev.skiff.apiserver.ssa.FieldManager.untyped();
 
   public ResourceStore(ResourceDescriptor d, KeyValueStore kv, CacheHub hub, WatchCache cache,
       ResourceStrategy strategy, Admission admission, Clock clock) {
@@ -49,6 +51,11 @@ public final class ResourceStore {
     this.strategy = strategy;
     this.admission = admission;
     this.clock = clock;
+  }
+
+  /** Installs the managedFields tracker (ResourceRegistry.setFieldTracker). */
+  void setFieldTracker(FieldTracker t) {
+    this.fieldTracker = t;
   }
 
   public ResourceDescriptor descriptor() {
@@ -131,7 +138,7 @@ public final class ResourceStore {
     strategy.applyDefaults(d, obj);
     admission.admit(d, obj, null, opts);
     validate(obj, null);
-    ManagedFields.recordCreate(obj, opts, clock.instant());
+    fieldTracker.recordCreate(d, obj, opts, clock.instant());
     if (opts.dryRun()) {
       return obj;
     }
@@ -309,33 +316,57 @@ public final class ResourceStore {
       }
     }
     Meta.meta(next).remove("resourceVersion");
-    if (sameIgnoringManagedFields(next, old)) {
+    // A write that only changes managedFields (kubectl's client-side to server-side apply
+    // migration replaces them with a JSON patch) is still a write.
+    boolean unchanged = sameIgnoringManagedFields(next, old);
+    if (!unchanged) {
+      admission.admit(d, next, old, opts);
+      validate(next, old);
+    }
+    fieldTracker.recordUpdate(d, next, old, opts, clock.instant());
+    if (unchanged && Objects.equals(next.path("metadata").get("managedFields"), old.path("metadata").get("managedFields"))) {
       return old;
     }
-    admission.admit(d, next, old, opts);
-    validate(next, old);
-    ManagedFields.recordUpdate(next, old, opts, clock.instant());
     return next;
   }
 
   private static boolean specChanged(ObjectNode next, ObjectNode old) {
-    ObjectNode a = next.deepCopy();
-    ObjectNode b = old.deepCopy();
-    for (ObjectNode o : List.of(a, b)) {
-      o.remove("metadata");
-      o.remove("status");
-    }
-    return !a.equals(b);
+    return !equalsIgnoring(next, old, Set.of("metadata", "status"));
   }
 
   private static boolean sameIgnoringManagedFields(ObjectNode next, ObjectNode old) {
-    ObjectNode a = next.deepCopy();
-    ObjectNode b = old.deepCopy();
-    Meta.meta(a).remove("managedFields");
-    Meta.meta(b).remove("managedFields");
-    Meta.meta(a).remove("resourceVersion");
-    Meta.meta(b).remove("resourceVersion");
-    return a.equals(b);
+    JsonNode a = next.get("metadata");
+    JsonNode b = old.get("metadata");
+    if (a instanceof ObjectNode am && b instanceof ObjectNode bm) {
+      return equalsIgnoring(next, old, Set.of("metadata")) && equalsIgnoring(am, bm, Set.of("managedFields", "resourceVersion"));
+    }
+    return next.equals(old);
+  }
+
+  /** JSON equality: 30 stored as an int equals 30 defaulted as a long. */
+  private static final java.util.Comparator<JsonNode> SAME_JSON = (x, y) -> x.equals(y)
+      || (x.isNumber() && y.isNumber() && x.decimalValue().compareTo(y.decimalValue()) == 0) ? 0 : 1;
+
+  /** Equality of two objects without some of their fields, without copying them (hot on every write). */
+  private static boolean equalsIgnoring(ObjectNode a, ObjectNode b, Set<String> ignored) {
+    int na = 0;
+    for (var e : a.properties()) {
+      if (ignored.contains(e.getKey())) {
+        continue;
+      }
+      na++;
+      JsonNode other = b.get(e.getKey());
+      if (other == null || !e.getValue().equals(SAME_JSON, other)) {
+        return false;
+      }
+    }
+    int nb = 0;
+    for (var e : b.properties()) {
+      if (!ignored.contains(e.getKey())) {
+        nb++;
+      }
+    }
+    return na == nb;
   }
 
   // ---------------------------------------------------------------- delete
