@@ -219,21 +219,29 @@ public final class CustomResources {
 
   /** Strategic merge patch is refused for custom resources (415), and apply merges as a merge patch. */
   public PatchApplier patches(PatchApplier builtins) {
-    return (mediaType, d, current, patch) -> {
-      if (lookup(d) != null) {
-        switch (mediaType) {
-          case "application/strategic-merge-patch+json" -> throw ApiException.unsupportedMediaType(
-              "the body of the request was in an unknown format - accepted media types include: "
-                  + "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
-          case "application/apply-patch+yaml" -> {
-            return builtins.apply("application/merge-patch+json", d, current, patch);
-          }
-          default -> {
-            return builtins.apply(mediaType, d, current, patch);
-          }
-        }
+    return new PatchApplier() {
+      @Override
+      public ObjectNode apply(String mediaType, ResourceDescriptor d, ObjectNode current, JsonNode patch) {
+        refuseStrategicMerge(mediaType, d);
+        return builtins.apply(mediaType, d, current, patch);
       }
-      return builtins.apply(mediaType, d, current, patch);
+
+      @Override
+      public ObjectNode apply(String mediaType, ResourceDescriptor d, ObjectNode current, JsonNode patch,
+          dev.skiff.apiserver.registry.WriteOptions opts, boolean force) {
+        // Server-side apply goes to the field manager like any kind: custom resources get field
+        // ownership too, with list semantics from their structural schema.
+        refuseStrategicMerge(mediaType, d);
+        return builtins.apply(mediaType, d, current, patch, opts, force);
+      }
     };
+  }
+
+  /** Custom resources have no Go struct tags: upstream answers SMP with 415. */
+  private void refuseStrategicMerge(String mediaType, ResourceDescriptor d) {
+    if (lookup(d) != null && mediaType.equals("application/strategic-merge-patch+json")) {
+      throw ApiException.unsupportedMediaType("the body of the request was in an unknown format - accepted media types include: "
+          + "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
+    }
   }
 }
