@@ -10,8 +10,9 @@ public final class BenchMain {
       case "api-list" -> ApiListBench.run();
       case "watch-fanout" -> WatchFanoutBench.run();
       case "authz" -> AuthzBench.run();
+      case "api-apply" -> ApiApplyBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply");
         System.exit(2);
       }
     }
