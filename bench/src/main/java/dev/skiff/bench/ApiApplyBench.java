@@ -99,7 +99,7 @@ final class ApiApplyBench {
         System.arraycopy(lat.get(c), 0, all, k, counts[c]);
         k += counts[c];
       }
-      Bench.sorted(all);
+      all = Bench.sorted(all);
       Map<String, Object> m = Bench.result("api-apply");
       m.put("applies_per_s", Bench.round(total / 10.0, 0));
       m.put("p50_ms", Bench.pctMs(all, 50));

@@ -18,6 +18,15 @@ final class ServerCommand implements Callable<Integer> {
   @Option(names = "--bind-address", description = "Address to listen on (default: all).")
   String bindAddress;
 
+  @Option(names = "--node-name", description = "This machine's node name (default: the host name).")
+  String nodeName;
+
+  @Option(names = "--disable", split = ",", description = "Components not to run (e.g. scheduler,controllers).")
+  java.util.Set<String> disabled = new java.util.HashSet<>();
+
+  @Option(names = "--set", description = "Component option, component.key=value (repeatable).")
+  java.util.Map<String, String> options = new java.util.HashMap<>();
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
@@ -33,7 +42,13 @@ final class ServerCommand implements Callable<Integer> {
       return 1;
     }
     CountDownLatch stop = new CountDownLatch(1);
+    ComponentRunner components = new ComponentRunner(server, dataDir.toAbsolutePath(),
+        nodeName != null ? nodeName : ComponentRunner.hostName(), options, disabled);
+    // Components start after the API server is ready and off the main thread: they never delay
+    // /readyz, and one that fails to start is logged without taking the server down.
+    Thread.ofVirtual().name("skiff-components").start(() -> components.start(Components.all()));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      components.close();
       server.close();
       stop.countDown();
     }, "skiff-shutdown"));

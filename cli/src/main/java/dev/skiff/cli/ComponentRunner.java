@@ -1,0 +1,90 @@
+package dev.skiff.cli;
+
+import dev.skiff.apiserver.ApiServer;
+import dev.skiff.runtime.Clients;
+import dev.skiff.runtime.Component;
+import dev.skiff.runtime.ComponentContext;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Starts the in-JVM components against the local API server and stops them in reverse order. */
+final class ComponentRunner implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ComponentRunner.class);
+
+  private final ApiServer server;
+  private final Path dataDir;
+  private final String nodeName;
+  private final Map<String, String> options;
+  private final Set<String> disabled;
+  private final Deque<AutoCloseable> running = new ArrayDeque<>();
+  private KubernetesClient client;
+  private volatile boolean closed;
+
+  ComponentRunner(ApiServer server, Path dataDir, String nodeName, Map<String, String> options, Set<String> disabled) {
+    this.server = server;
+    this.dataDir = dataDir;
+    this.nodeName = nodeName;
+    this.options = options;
+    this.disabled = disabled;
+  }
+
+  synchronized void start(List<Component> components) {
+    if (components.isEmpty() || closed) {
+      return;
+    }
+    client = Clients.forKubeconfig(server.kubeconfig());
+    ComponentContext ctx = new ComponentContext(client, dataDir, nodeName, options);
+    for (Component c : components) {
+      if (disabled.contains(c.name()) || closed) {
+        continue;
+      }
+      long t0 = System.nanoTime();
+      try {
+        running.push(c.start(ctx));
+        LOG.info("started {} in {} ms", c.name(), (System.nanoTime() - t0) / 1_000_000);
+      } catch (Exception e) {
+        LOG.error("cannot start {}: {}", c.name(), e.toString());
+      }
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    closed = true;
+    while (!running.isEmpty()) {
+      try {
+        running.pop().close();
+      } catch (Exception e) {
+        LOG.warn("stopping component: {}", e.toString());
+      }
+    }
+    if (client != null) {
+      client.close();
+    }
+  }
+
+  static String hostName() {
+    try {
+      String h = Files.readString(Path.of("/proc/sys/kernel/hostname")).trim();
+      if (!h.isEmpty()) {
+        return h.toLowerCase();
+      }
+    } catch (Exception e) {
+      // not Linux
+    }
+    try {
+      return InetAddress.getLocalHost().getHostName().toLowerCase();
+    } catch (Exception e) {
+      return "localhost";
+    }
+  }
+}

@@ -1,0 +1,15 @@
+package dev.skiff.cli;
+
+import dev.skiff.runtime.Component;
+import java.util.List;
+
+/** The components {@code skiff server} runs beside the API server, in start order. */
+final class Components {
+  private Components() {}
+
+  static List<Component> all() {
+    return List.of(
+        // New components: one line each, in start order.
+    );
+  }
+}
