@@ -226,10 +226,10 @@ public final class ApiServer implements AutoCloseable {
         registry.storeForKind("", "ServiceAccount"), serviceAccounts));
     registry.addAdmission(new dev.skiff.apiserver.rbac.EscalationCheck(rbac, registry));
     // Quota last, as upstream orders its admission plugins: it charges what the others let through.
-    registry.addAdmission(new dev.skiff.apiserver.admission.ResourceQuotaAdmission(registry));
+    var quotas = new dev.skiff.apiserver.admission.QuotaController(registry);
+    registry.addAdmission(new dev.skiff.apiserver.admission.ResourceQuotaAdmission(registry, quotas));
     serviceAccounts.start();
     controllers.add(serviceAccounts);
-    var quotas = new dev.skiff.apiserver.admission.QuotaController(registry);
     quotas.start();
     controllers.add(quotas);
   }

@@ -29,6 +29,18 @@ public final class QuotaController implements AutoCloseable {
   private final ResourceStore pods;
   private volatile boolean closed;
   private Thread thread;
+  /** When admission last charged each quota ("ns/name" -> nanoTime). */
+  private final java.util.Map<String, Long> charges = new java.util.concurrent.ConcurrentHashMap<>();
+  /** A charge and the write of the object it pays for are two store writes a moment apart. */
+  private static final long SETTLE_NANOS = 2_000_000_000L;
+
+  /**
+   * Admission charged {@code ns/name}: for a moment the object it paid for may not be stored yet,
+   * so a recount must not lower the charge (it would let the next create through over the limit).
+   */
+  public void charged(String namespace, String name) {
+    charges.put(namespace + "/" + name, System.nanoTime());
+  }
 
   public QuotaController(ResourceRegistry registry) {
     this.registry = registry;
@@ -76,6 +88,8 @@ public final class QuotaController implements AutoCloseable {
   }
 
   private void sync(CachedObject cached) {
+    // Count from caches that hold every write acknowledged so far.
+    registry.hub().awaitCurrent();
     ObjectNode quota = Json.parseObject(cached.json());
     JsonNode hard = quota.path("spec").path("hard");
     ObjectNode used = Json.object();
@@ -86,11 +100,24 @@ public final class QuotaController implements AutoCloseable {
     if (hard.equals(quota.path("status").path("hard")) && used.equals(quota.path("status").path("used"))) {
       return;
     }
+    Long charged = charges.get(cached.namespace() + "/" + cached.name());
+    boolean settling = charged != null && System.nanoTime() - charged < SETTLE_NANOS;
     try {
       quotas.guaranteedUpdate(cached.namespace(), cached.name(), 0, cur -> {
         ObjectNode status = cur.with("status");
+        ObjectNode next = used.deepCopy();
+        if (settling) {
+          // Never below a fresh charge: the counted object may still be on its way to the store.
+          JsonNode have = cur.path("status").path("used");
+          for (var it = next.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (have.has(k) && Quantity.parse(have.get(k).asText()).compareTo(Quantity.parse(next.get(k).asText())) > 0) {
+              next.put(k, have.get(k).asText());
+            }
+          }
+        }
         status.set("hard", cur.path("spec").path("hard").deepCopy());
-        status.set("used", used);
+        status.set("used", next);
         return cur;
       }, new WriteOptions("resourcequota-controller", false, "status", "Update"), false);
     } catch (ApiException e) {

@@ -28,10 +28,12 @@ import java.util.TreeMap;
 public final class ResourceQuotaAdmission implements Admission {
   private final ResourceRegistry registry;
   private final ResourceStore quotas;
+  private final QuotaController controller;
 
-  public ResourceQuotaAdmission(ResourceRegistry registry) {
+  public ResourceQuotaAdmission(ResourceRegistry registry, QuotaController controller) {
     this.registry = registry;
     this.quotas = registry.storeForKind("", "ResourceQuota");
+    this.controller = controller;
   }
 
   @Override
@@ -75,6 +77,7 @@ public final class ResourceQuotaAdmission implements Admission {
         status.set("used", used);
         return cur;
       }, new WriteOptions("resourcequota-admission", false, "status", "Update"), false);
+      controller.charged(ns, q.name());
     }
   }
 
