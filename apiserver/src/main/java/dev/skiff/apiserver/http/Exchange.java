@@ -122,14 +122,7 @@ public final class Exchange {
     if (code >= 400) {
       drainUnreadBody();
     }
-    answered = true;
-    status = code;
-    response.setStatus(code);
-    response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
-    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache, private");
-    for (String w : warnings) {
-      response.getHeaders().add("Warning", "299 - \"" + w.replace("\"", "\\\"") + "\"");
-    }
+    begin(code, contentType);
     String ae = header("Accept-Encoding");
     if (body.length > GZIP_THRESHOLD && ae != null && ae.contains("gzip")) {
       body = gzip(body);
@@ -162,14 +155,7 @@ public final class Exchange {
       json(code, all.toByteArray());
       return;
     }
-    answered = true;
-    status = code;
-    response.setStatus(code);
-    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
-    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache, private");
-    for (String w : warnings) {
-      response.getHeaders().add("Warning", "299 - \"" + w.replace("\"", "\\\"") + "\"");
-    }
+    begin(code, "application/json");
     String ae = header("Accept-Encoding");
     boolean gzip = ae != null && ae.contains("gzip");
     if (gzip) {
@@ -199,12 +185,11 @@ public final class Exchange {
     }
   }
 
-  public void error(ApiException e) {
-    json(e.code(), Json.bytes(e.status()));
-  }
-
-  /** Starts a streamed (chunked) answer; the caller writes and must {@link #endStream} it. */
-  public OutputStream stream(int code, String contentType) {
+  /**
+   * Status and the headers every answer carries: errors must never be cached by a browser or a
+   * proxy (the console's users hit exactly that, seed 001), and warnings travel as kubectl expects.
+   */
+  private void begin(int code, String contentType) {
     answered = true;
     status = code;
     response.setStatus(code);
@@ -213,6 +198,15 @@ public final class Exchange {
     for (String w : warnings) {
       response.getHeaders().add("Warning", "299 - \"" + w.replace("\"", "\\\"") + "\"");
     }
+  }
+
+  public void error(ApiException e) {
+    json(e.code(), Json.bytes(e.status()));
+  }
+
+  /** Starts a streamed (chunked) answer; the caller writes and must {@link #endStream} it. */
+  public OutputStream stream(int code, String contentType) {
+    begin(code, contentType);
     return Content.Sink.asOutputStream(response);
   }
 
