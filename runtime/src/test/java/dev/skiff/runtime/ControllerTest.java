@@ -27,22 +27,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Controllers against a real in-process API server. */
-class ControllerTest {
+class ControllerTest extends ClusterTest {
   static final String COPY = "skiff.dev/copy";
-  static TestServer server;
-  static KubernetesClient client;
 
-  @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-    client = Clients.forKubeconfig(server.kubeconfig());
-  }
 
-  @AfterAll
-  static void stop() throws Exception {
-    client.close();
-    server.close();
-  }
 
   static void namespace(String ns) {
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();

@@ -14,21 +14,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-class EventRecorderTest {
-  static TestServer server;
-  static KubernetesClient client;
+class EventRecorderTest extends ClusterTest {
 
-  @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-    client = Clients.forKubeconfig(server.kubeconfig());
-  }
 
-  @AfterAll
-  static void stop() throws Exception {
-    client.close();
-    server.close();
-  }
 
   @Test
   void identicalEventsAggregateIntoACount() throws Exception {

@@ -31,24 +31,15 @@ import org.junit.jupiter.api.Test;
  * 3's acceptance): typed CRUD, server-side apply with a field manager and its conflicts, a custom
  * resource definition with an informer on its objects, and a raw watch.
  */
-class Fabric8OperatorFlowTest {
-  static TestServer server;
-  static KubernetesClient client;
+class Fabric8OperatorFlowTest extends ClusterTest {
   static final ResourceDefinitionContext WIDGETS = new ResourceDefinitionContext.Builder()
       .withGroup("example.com").withVersion("v1").withPlural("widgets").withKind("Widget").withNamespaced(true).build();
 
   @BeforeAll
   static void start() throws Exception {
-    server = TestServer.start();
-    client = Clients.forKubeconfig(server.kubeconfig());
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("ops").endMetadata().build()).create();
   }
 
-  @AfterAll
-  static void stop() throws Exception {
-    client.close();
-    server.close();
-  }
 
   static Deployment deployment(int replicas, String image) {
     return new DeploymentBuilder().withNewMetadata().withName("web").withNamespace("ops").endMetadata()

@@ -17,21 +17,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Informers through fabric8 against a real in-process API server. */
-class InformerTest {
-  static TestServer server;
-  static KubernetesClient client;
+class InformerTest extends ClusterTest {
 
-  @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-    client = Clients.forKubeconfig(server.kubeconfig());
-  }
 
-  @AfterAll
-  static void stop() throws Exception {
-    client.close();
-    server.close();
-  }
 
   static void namespace(String ns) {
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();

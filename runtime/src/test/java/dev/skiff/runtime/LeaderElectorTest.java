@@ -15,24 +15,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Leader election on a real Lease. */
-class LeaderElectorTest {
+class LeaderElectorTest extends ClusterTest {
   static final Duration LEASE = Duration.ofSeconds(2);
   static final Duration RENEW = Duration.ofMillis(1000);
   static final Duration RETRY = Duration.ofMillis(200);
-  static TestServer server;
-  static KubernetesClient client;
 
-  @BeforeAll
-  static void start() throws Exception {
-    server = TestServer.start();
-    client = Clients.forKubeconfig(server.kubeconfig());
-  }
 
-  @AfterAll
-  static void stop() throws Exception {
-    client.close();
-    server.close();
-  }
 
   static LeaderElector elector(String lease, String id, List<String> log) {
     return LeaderElector.builder(client, "default", lease).identity(id)
