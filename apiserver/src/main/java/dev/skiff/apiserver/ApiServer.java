@@ -181,6 +181,8 @@ public final class ApiServer implements AutoCloseable {
     jetty.addConnector(connector);
     jetty.setHandler(handler);
     jetty.setStopTimeout(2000);
+    // Watches (and later exec/attach) may upgrade to WebSocket, as kube-apiserver allows.
+    org.eclipse.jetty.websocket.server.ServerWebSocketContainer.ensure(jetty);
     return jetty;
   }
 

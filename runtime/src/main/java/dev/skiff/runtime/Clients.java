@@ -47,10 +47,7 @@ public final class Clients {
       config.setClientKeyAlgo(algo);
     }
     config.setRequestTimeout(30_000);
-    // Skiff serves watches as HTTP streams only; a WebSocket upgrade of a watch gets the 200
-    // stream, and vert.x then waits for that endless body to end before failing the handshake,
-    // so fabric8's fallback to an HTTP watch never happens. Skip the WebSocket attempt.
-    config.setOnlyHttpWatches(true);
+    // fabric8 opens watches as WebSocket upgrades first (Skiff serves both, as kube-apiserver does).
     return new KubernetesClientBuilder().withConfig(config)
         .withHttpClientFactory(transport != null ? transport : new VertxHttpClientFactory())
         .build();

@@ -219,6 +219,13 @@ public final class Exchange {
     }
   }
 
+  /** The response was taken over (a protocol upgrade) and is completed elsewhere. */
+  void markStreamed(int code) {
+    answered = true;
+    status = code;
+    bodyRead = true;
+  }
+
   boolean answered() {
     return answered;
   }

@@ -62,7 +62,7 @@ final class ResourceHandler {
     this.clock = clock;
   }
 
-  void handle(Exchange ex, RequestInfo info, ResourceStore store, Negotiation neg) throws IOException {
+  void handle(Exchange ex, RequestInfo info, ResourceStore store, Negotiation neg) throws Exception {
     ResourceDescriptor d = store.descriptor();
     String sub = info.subresource();
     if (sub != null && !d.has(sub)) {
@@ -192,13 +192,18 @@ final class ResourceHandler {
     return ApiHandler.hub(store);
   }
 
-  private void watch(Exchange ex, RequestInfo info, ResourceStore store, Negotiation neg) throws IOException {
+  private void watch(Exchange ex, RequestInfo info, ResourceStore store, Negotiation neg) throws Exception {
     WatchFilter filter = filter(ex, info, store.descriptor());
     if (info.name() != null) {
       filter = new WatchFilter(filter.namespace(), filter.labels(),
           FieldSelector.parse(join(ex.param("fieldSelector"), "metadata.name=" + info.name())));
     }
-    new WatchStream(ex, store, filter, neg, tables, storeHub(store)).run();
+    WatchStream stream = new WatchStream(ex, store, filter, neg, tables, storeHub(store));
+    if (WebSocketWatch.requested(ex)) {
+      WebSocketWatch.upgrade(ex, stream);
+    } else {
+      stream.run();
+    }
   }
 
   private static String join(String a, String b) {

@@ -38,7 +38,13 @@ final class WatchStream {
     this.hub = hub;
   }
 
+  /** Serves the watch as a chunked HTTP response. */
   void run() throws IOException {
+    run(new HttpSink(ex));
+  }
+
+  /** Serves the watch into {@code out}, which is closed at the end. */
+  void run(FrameSink out) throws IOException {
     String rv = ex.param("resourceVersion");
     boolean sendInitial = ex.flag("sendInitialEvents");
     boolean bookmarks = ex.flag("allowWatchBookmarks");
@@ -63,16 +69,7 @@ final class WatchStream {
       initial = false;
     }
     WatchCache.Start start;
-    // Buffered: Jetty turns every write on the raw stream into its own HTTP/2 frame and TLS record;
-    // with a buffer a burst of events goes out as one write at the flush after the burst.
-    OutputStream out = new java.io.BufferedOutputStream(ex.stream(200, "application/json"), 32 * 1024);
-    // Commit the headers now, as kube-apiserver's watch handler does (handlers/watch.go flushes
-    // after WriteHeader): clients treat the response headers as "watch established".
-    out.flush();
     try {
-      // Headers go out at once, as serveWatch flushes them: clients (kubectl wait's informer) block
-      // in Watch() until they arrive, even when no event is due for minutes.
-      out.flush();
       try {
         start = store.cache().watch(filter, from, initial);
       } catch (ApiException e) {
@@ -121,11 +118,11 @@ final class WatchStream {
     } catch (IOException e) {
       // the client went away
     } finally {
-      ex.endStream(out);
+      out.close();
     }
   }
 
-  private boolean send(OutputStream out, Watcher.Item item, boolean firstTable) throws IOException {
+  private boolean send(FrameSink out, Watcher.Item item, boolean firstTable) throws IOException {
     if (neg.shape() == Negotiation.Shape.TABLE) {
       byte[] table = tables.table(store, java.util.List.of(item.object()), firstTable, ex.param("includeObject"),
           Long.toString(item.object().resourceVersion()), null);
@@ -159,7 +156,48 @@ final class WatchStream {
     return dev.skiff.apiserver.cache.CacheEvent.encode(type, object);
   }
 
-  private static void write(OutputStream out, byte[] b) throws IOException {
+  private static void write(FrameSink out, byte[] b) throws IOException {
     out.write(b);
+  }
+
+  /** Where watch frames go: a chunked HTTP body or WebSocket messages. */
+  interface FrameSink {
+    void write(byte[] frame) throws IOException;
+
+    /** Sends what was written so far. */
+    void flush() throws IOException;
+
+    void close();
+  }
+
+  /** The chunked HTTP body. */
+  private static final class HttpSink implements FrameSink {
+    private final Exchange ex;
+    private final OutputStream out;
+
+    HttpSink(Exchange ex) throws IOException {
+      this.ex = ex;
+      // Buffered: Jetty turns every write on the raw stream into its own HTTP/2 frame and TLS
+      // record; with a buffer a burst of events goes out as one write at the flush after it.
+      this.out = new java.io.BufferedOutputStream(ex.stream(200, "application/json"), 32 * 1024);
+      // Headers go out at once, as kube-apiserver's serveWatch flushes them: clients (kubectl
+      // wait's informer) block until they arrive, even when no event is due for minutes.
+      out.flush();
+    }
+
+    @Override
+    public void write(byte[] frame) throws IOException {
+      out.write(frame);
+    }
+
+    @Override
+    public void flush() throws IOException {
+      out.flush();
+    }
+
+    @Override
+    public void close() {
+      ex.endStream(out);
+    }
   }
 }
