@@ -247,7 +247,10 @@ public final class ResourceStore {
         Meta.meta(next).put("resourceVersion", Long.toString(r.revision()));
         return next;
       }
-      if (expectedRv > 0 || (patchedRv != null && !patchedRv.isEmpty()) || attempt > 50) {
+      // Lost a race with another writer. The resourceVersion the change carries is the one it was
+      // computed from (a patch inherits it), not a precondition of the client's — those were
+      // checked above — so re-read and apply the change again, as GuaranteedUpdate does.
+      if (expectedRv > 0 || attempt > 50) {
         throw ApiException.modified(d.group, d.plural, name);
       }
     }

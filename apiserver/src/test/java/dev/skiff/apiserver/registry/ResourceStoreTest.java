@@ -141,6 +141,22 @@ class ResourceStoreTest {
   }
 
   @Test
+  void concurrentPatchesAllLandWithoutConflicts() throws Exception {
+    configmaps.create("default", obj("{\"metadata\":{\"name\":\"hot\"},\"data\":{}}"), w());
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (int i = 0; i < 50; i++) {
+        int n = i;
+        pool.submit(() -> configmaps.guaranteedUpdate("default", "hot", 0, cur -> {
+          // What a merge patch does: the result carries the resourceVersion it was computed from.
+          ((ObjectNode) cur.get("data")).put("k" + n, "v");
+          return cur;
+        }, w(), false));
+      }
+    }
+    assertThat(configmaps.getObject("default", "hot").path("data").size()).isEqualTo(50);
+  }
+
+  @Test
   void noOpUpdateKeepsResourceVersion() {
     ObjectNode d = deployments.create("default", deployment("web", 1), w());
     ObjectNode again = deployments.update("default", "web", d.deepCopy(), w());
