@@ -505,6 +505,15 @@ public final class JobController {
         }
         return Result.done();
       }
+      if (job.getMetadata().getDeletionTimestamp() != null) {
+        // A Job being deleted counts nothing more; its pods must not be held by the finalizer.
+        for (Pod p : pods) {
+          if (hasFinalizer(p) && !finalizerRemoved.containsKey(p.getMetadata().getUid())) {
+            removeFinalizer(p);
+          }
+        }
+        return Result.done();
+      }
       if (status.getStartTime() == null && !suspended) {
         status.setStartTime(now());
       }
@@ -524,7 +533,7 @@ public final class JobController {
       if (!failureTarget && !successTarget) {
         if (failureReason != null) {
           failureTarget = true; // a FailJob rule matched a pod counted in this sync
-        } else if (failed > intOr(job.getSpec().getBackoffLimit(), 6)) {
+        } else if (failed > intOr(job.getSpec().getBackoffLimit(), 6) || pastBackoffLimitOnFailure()) {
           failureReason = "BackoffLimitExceeded";
           failureMessage = "Job has reached the specified backoff limit";
           failureTarget = true;
@@ -629,6 +638,32 @@ public final class JobController {
       }
       activeCount = out.size();
       return out;
+    }
+
+    /**
+     * pastBackoffLimitOnFailure: with restartPolicy OnFailure pods do not fail, their containers
+     * restart, so the restarts of running and pending pods count against backoffLimit.
+     */
+    boolean pastBackoffLimitOnFailure() {
+      if (!"OnFailure".equals(job.getSpec().getTemplate().getSpec().getRestartPolicy())) {
+        return false;
+      }
+      int restarts = 0;
+      for (Pod p : pods) {
+        String ph = phase(p);
+        if ((ph.equals("Running") || ph.equals("Pending")) && p.getStatus() != null) {
+          for (List<ContainerStatus> l : java.util.Arrays.asList(p.getStatus().getInitContainerStatuses(),
+              p.getStatus().getContainerStatuses())) {
+            if (l != null) {
+              for (ContainerStatus cs : l) {
+                restarts += intOr(cs.getRestartCount(), 0);
+              }
+            }
+          }
+        }
+      }
+      int limit = intOr(job.getSpec().getBackoffLimit(), 6);
+      return limit == 0 ? restarts > 0 : restarts >= limit;
     }
 
     boolean deadlineExceeded() {

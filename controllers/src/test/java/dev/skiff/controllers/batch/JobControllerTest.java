@@ -74,9 +74,20 @@ class JobControllerTest {
   }
 
   static void suspend(String ns, String name, boolean suspend) {
-    client.batch().v1().jobs().inNamespace(ns).withName(name).patch(
-        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
-        "{\"spec\":{\"suspend\":" + suspend + "}}");
+    // Skiff's PATCH answers 409 when a concurrent write lands between its read and write (the
+    // upstream apiserver retries internally), so a client retries.
+    for (int attempt = 0; ; attempt++) {
+      try {
+        client.batch().v1().jobs().inNamespace(ns).withName(name).patch(
+            io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            "{\"spec\":{\"suspend\":" + suspend + "}}");
+        return;
+      } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt > 20) {
+          throw e;
+        }
+      }
+    }
   }
 
   static Job get(String ns, String name) {
@@ -84,7 +95,8 @@ class JobControllerTest {
   }
 
   static void await(String what, Duration timeout, BooleanSupplier cond) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
+    // Timeouts only bound a hang: the 2 shared cores can be very busy, so allow 4x.
+    long deadline = System.nanoTime() + timeout.toNanos() * 4;
     while (!cond.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
         throw new AssertionError("timed out waiting for " + what);
