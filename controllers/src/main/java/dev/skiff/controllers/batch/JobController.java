@@ -67,6 +67,8 @@ public final class JobController {
   public static final String TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking";
   public static final String COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index";
   public static final String JOB_NAME_LABEL = "batch.kubernetes.io/job-name";
+  /** Failures of the pod's index before this pod (backoffLimitPerIndex, KEP-3850). */
+  public static final String INDEX_FAILURE_COUNT = "batch.kubernetes.io/job-index-failure-count";
   public static final String CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid";
   /** DefaultJobPodFailureBackOff in job_controller.go. */
   public static final Duration DEFAULT_BACKOFF = Duration.ofSeconds(10);
@@ -252,6 +254,17 @@ public final class JobController {
       return v == null ? -1 : Integer.parseInt(v);
     } catch (NumberFormatException e) {
       return -1;
+    }
+  }
+
+  /** The failures of a failed pod's index including this one: its annotation + 1. */
+  static int failuresIncluding(Pod pod) {
+    Map<String, String> a = pod.getMetadata().getAnnotations();
+    String v = a == null ? null : a.get(INDEX_FAILURE_COUNT);
+    try {
+      return (v == null ? 0 : Integer.parseInt(v)) + 1;
+    } catch (NumberFormatException e) {
+      return 1;
     }
   }
 
@@ -541,6 +554,11 @@ public final class JobController {
           failureReason = "DeadlineExceeded";
           failureMessage = "Job was active longer than specified deadline";
           failureTarget = true;
+        } else if (indexed && job.getSpec().getMaxFailedIndexes() != null
+            && failedIndexes.size() > job.getSpec().getMaxFailedIndexes()) {
+          failureReason = "MaxFailedIndexesExceeded";
+          failureMessage = "Job has exceeded the specified maximal number of failed indexes";
+          failureTarget = true;
         } else if (indexed && failedIndexes.size() > 0
             && completedIndexes.size() + failedIndexes.size() >= intOr(completions, 0)) {
           failureReason = "FailedIndexes";
@@ -727,6 +745,14 @@ public final class JobController {
             failureMessage = m.message();
           }
           if ("FailIndex".equals(action) && indexed) {
+            int ix = completionIndex(p);
+            if (ix >= 0 && ix < intOr(completions, 0) && !completedIndexes.contains(ix) && failedIndexes.add(ix)) {
+              indexesChanged = true;
+            }
+          }
+          Integer perIndex = job.getSpec().getBackoffLimitPerIndex();
+          if (indexed && perIndex != null && "Count".equals(action) && failuresIncluding(p) > perIndex) {
+            // The index used up its own backoff limit: it is failed, not retried.
             int ix = completionIndex(p);
             if (ix >= 0 && ix < intOr(completions, 0) && !completedIndexes.contains(ix) && failedIndexes.add(ix)) {
               indexesChanged = true;
@@ -1012,6 +1038,15 @@ public final class JobController {
         labels.put(COMPLETION_INDEX, Integer.toString(index));
         Map<String, String> ann = new HashMap<>(meta.getAnnotations() == null ? Map.of() : meta.getAnnotations());
         ann.put(COMPLETION_INDEX, Integer.toString(index));
+        if (job.getSpec().getBackoffLimitPerIndex() != null) {
+          int failures = 0;
+          for (Pod p : pods) {
+            if (completionIndex(p) == index && "Failed".equals(phase(p))) {
+              failures = Math.max(failures, failuresIncluding(p));
+            }
+          }
+          ann.put(INDEX_FAILURE_COUNT, Integer.toString(failures));
+        }
         meta.setAnnotations(ann);
         if (spec.getHostname() == null || spec.getHostname().isEmpty()) {
           spec.setHostname(name + "-" + index);

@@ -396,4 +396,67 @@ class JobControllerTest {
       assertThat(out).doesNotContain("Running").contains("Completed");
     }
   }
+
+  @Test
+  void failIndexActionFailsOnlyThatIndex() throws Exception {
+    String ns = "failindex";
+    namespace(ns);
+    Function<Pod, FakeKubelet.Outcome> policy = p ->
+        "1".equals(p.getMetadata().getAnnotations().get(JobController.COMPLETION_INDEX))
+            ? FakeKubelet.Outcome.exit(7) : FakeKubelet.Outcome.exit(0);
+    try (FakeKubelet kubelet = new FakeKubelet(client, ns, policy)) {
+      client.batch().v1().jobs().resource(job(ns, "fi").editSpec().withCompletions(3).withParallelism(3)
+          .withCompletionMode("Indexed").withBackoffLimitPerIndex(3)
+          .withNewPodFailurePolicy().addNewRule().withAction("FailIndex").withNewOnExitCodes().withOperator("In")
+          .withValues(7).endOnExitCodes().endRule().endPodFailurePolicy().endSpec().build()).create();
+      await("the job to fail", Duration.ofSeconds(20), () -> hasCondition(ns, "fi", "Failed"));
+      Job j = get(ns, "fi");
+      assertThat(cond(j, "Failed").getReason()).isEqualTo("FailedIndexes");
+      assertThat(j.getStatus().getFailedIndexes()).isEqualTo("1");
+      assertThat(j.getStatus().getCompletedIndexes()).isEqualTo("0,2");
+      assertThat(pods(ns, "fi")).hasSize(3); // index 1 was not retried
+    }
+  }
+
+  @Test
+  void backoffLimitPerIndexRetriesAnIndexThenFailsIt() throws Exception {
+    String ns = "perindex";
+    namespace(ns);
+    Function<Pod, FakeKubelet.Outcome> policy = p ->
+        "0".equals(p.getMetadata().getAnnotations().get(JobController.COMPLETION_INDEX))
+            ? FakeKubelet.Outcome.exit(1) : FakeKubelet.Outcome.exit(0);
+    try (FakeKubelet kubelet = new FakeKubelet(client, ns, policy)) {
+      client.batch().v1().jobs().resource(job(ns, "pi").editSpec().withCompletions(2).withParallelism(2)
+          .withCompletionMode("Indexed").withBackoffLimitPerIndex(1).endSpec().build()).create();
+      await("the job to fail", Duration.ofSeconds(20), () -> hasCondition(ns, "pi", "Failed"));
+      Job j = get(ns, "pi");
+      assertThat(cond(j, "Failed").getReason()).isEqualTo("FailedIndexes");
+      assertThat(j.getStatus().getFailedIndexes()).isEqualTo("0");
+      assertThat(j.getStatus().getCompletedIndexes()).isEqualTo("1");
+      assertThat(j.getStatus().getFailed()).isEqualTo(2);
+      List<String> counts = pods(ns, "pi").stream()
+          .filter(p -> "0".equals(p.getMetadata().getAnnotations().get(JobController.COMPLETION_INDEX)))
+          .map(p -> p.getMetadata().getAnnotations().get(JobController.INDEX_FAILURE_COUNT)).sorted().toList();
+      assertThat(counts).containsExactly("0", "1");
+    }
+  }
+
+  @Test
+  void containerRestartsCountTowardBackoffLimitWithRestartPolicyOnFailure() throws Exception {
+    String ns = "onfailure";
+    namespace(ns);
+    try (FakeKubelet kubelet = new FakeKubelet(client, ns, p -> FakeKubelet.Outcome.runForever())) {
+      Job spec = job(ns, "crashy").editSpec().withBackoffLimit(2).editTemplate().editSpec().withRestartPolicy("OnFailure")
+          .endSpec().endTemplate().endSpec().build();
+      client.batch().v1().jobs().resource(spec).create();
+      await("a running pod", Duration.ofSeconds(10), () -> pods(ns, "crashy").stream()
+          .anyMatch(p -> "Running".equals(JobController.phase(p))));
+      Pod pod = pods(ns, "crashy").get(0);
+      pod.getStatus().getContainerStatuses().get(0).setRestartCount(2);
+      client.pods().inNamespace(ns).resource(pod).updateStatus();
+      await("the job to fail", Duration.ofSeconds(20), () -> hasCondition(ns, "crashy", "Failed"));
+      assertThat(cond(get(ns, "crashy"), "Failed").getReason()).isEqualTo("BackoffLimitExceeded");
+      await("its pod to go", Duration.ofSeconds(10), () -> pods(ns, "crashy").isEmpty());
+    }
+  }
 }
