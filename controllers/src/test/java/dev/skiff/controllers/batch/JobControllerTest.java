@@ -459,4 +459,38 @@ class JobControllerTest {
       await("its pod to go", Duration.ofSeconds(10), () -> pods(ns, "crashy").isEmpty());
     }
   }
+
+  @Test
+  void kubectlApplyWaitAndDescribe() throws Exception {
+    String ns = "kubectl";
+    namespace(ns);
+    try (FakeKubelet kubelet = new FakeKubelet(client, ns, p -> FakeKubelet.Outcome.exitAfter(0, Duration.ofMillis(20)))) {
+      String yaml = """
+          apiVersion: batch/v1
+          kind: Job
+          metadata:
+            name: pi
+            namespace: kubectl
+          spec:
+            completions: 6
+            parallelism: 3
+            backoffLimit: 4
+            template:
+              spec:
+                restartPolicy: Never
+                containers:
+                - name: pi
+                  image: perl:5.34.0
+                  command: ["perl", "-Mbignum=bpi", "-wle", "print bpi(200)"]
+          """;
+      var kubectl = server.kubectl();
+      kubectl.runWithInput(yaml, "apply", "-f", "-").ok();
+      kubectl.run("wait", "-n", ns, "--for=condition=complete", "job/pi", "--timeout=120s").ok();
+      String describe = kubectl.run("describe", "job", "pi", "-n", ns).ok().out();
+      assertThat(describe).contains("0 Active").contains("6 Succeeded").contains("0 Failed");
+      assertThat(describe).contains("SuccessfulCreate").contains("Completed");
+      String table = kubectl.run("get", "job", "pi", "-n", ns, "--no-headers").ok().out();
+      assertThat(table).contains("6/6");
+    }
+  }
 }
