@@ -124,8 +124,14 @@ public final class CronJobController {
       boolean listed = active.stream().anyMatch(r -> r.getUid() != null && r.getUid().equals(j.getMetadata().getUid()));
       String done = finishedType(j);
       if (done == null && !listed) {
-        // Created but the status write was lost (or a relist raced it): adopt it into the active list.
-        active.add(ref(j));
+        if (createdBySchedule(cached, j)) {
+          // Ours, but the status write that listed it was lost or is not in the cache yet.
+          active.add(ref(j));
+        } else {
+          // e.g. kubectl create job --from=cronjob/...: reported, not adopted (upstream).
+          events.event(cached, EventRecorder.WARNING, "UnexpectedJob",
+              "Saw a job that the controller did not create or forgot: %s", j.getMetadata().getName());
+        }
       } else if (done != null && listed) {
         active.removeIf(r -> j.getMetadata().getUid().equals(r.getUid()));
         events.event(cached, EventRecorder.NORMAL, "SawCompletedJob", "Saw completed job: %s, status: %s",
@@ -179,6 +185,21 @@ public final class CronJobController {
       }
     }
     return requeue == null ? Result.done() : Result.requeueAfter(requeue);
+  }
+
+  /** True for a Job this controller created: named after its scheduled-timestamp annotation. */
+  static boolean createdBySchedule(CronJob cj, Job j) {
+    var ann = j.getMetadata().getAnnotations();
+    String ts = ann == null ? null : ann.get(SCHEDULED_TIMESTAMP);
+    if (ts == null) {
+      return false;
+    }
+    try {
+      Instant t = ZonedDateTime.parse(ts, DateTimeFormatter.ISO_OFFSET_DATE_TIME).toInstant();
+      return jobName(cj.getMetadata().getName(), t).equals(j.getMetadata().getName());
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   private static ObjectReference ref(Job j) {

@@ -291,4 +291,22 @@ class CronJobControllerTest {
     stepTo(due.plus(Duration.ofMinutes(10)).plusSeconds(5));
     await("the next run", () -> jobNames(ns).equals(List.of(CronJobController.jobName("strict", due.plus(Duration.ofMinutes(10))))));
   }
+
+  @Test
+  void aManualJobFromTheCronJobIsReportedNotAdopted() throws Exception {
+    String ns = "manual";
+    namespace(ns);
+    create(cronJob(ns, "nightly", "0 3 * * *").editSpec().withConcurrencyPolicy("Forbid").endSpec().build());
+    server.kubectl().run("create", "job", "adhoc", "--from=cronjob/nightly", "-n", ns).ok();
+    await("UnexpectedJob", () -> {
+      try {
+        return eventReasons(ns, "nightly").contains("UnexpectedJob");
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    assertThat(activeNames(ns, "nightly")).isEmpty();
+    String out = server.kubectl().run("get", "cronjob", "nightly", "-n", ns, "--no-headers").ok().out();
+    assertThat(out).contains("0 3 * * *");
+  }
 }
