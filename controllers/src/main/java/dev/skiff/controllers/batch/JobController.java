@@ -571,6 +571,10 @@ public final class JobController {
           successTarget = true;
           setCondition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
               "Reached expected number of succeeded pods");
+        } else if (indexed && matchedSuccessRule() >= 0) {
+          successTarget = true;
+          setCondition(status, "SuccessCriteriaMet", "True", "SuccessPolicy",
+              "Matched rules at index " + matchedSuccessRule());
         }
       }
       // 3. Act: a Job past its criteria loses its remaining pods, otherwise it gets the pods it needs.
@@ -682,6 +686,38 @@ public final class JobController {
       }
       int limit = intOr(job.getSpec().getBackoffLimit(), 6);
       return limit == 0 ? restarts > 0 : restarts >= limit;
+    }
+
+    /**
+     * successPolicy (Indexed only, success_policy.go): the index of the first rule whose
+     * succeededIndexes all completed, or whose succeededCount is reached (within
+     * succeededIndexes when both are given); -1 if none.
+     */
+    int matchedSuccessRule() {
+      var policy = job.getSpec().getSuccessPolicy();
+      if (policy == null || policy.getRules() == null) {
+        return -1;
+      }
+      int total = intOr(completions, 0);
+      for (int i = 0; i < policy.getRules().size(); i++) {
+        var rule = policy.getRules().get(i);
+        if (rule.getSucceededIndexes() != null) {
+          IndexSet wanted = IndexSet.parse(rule.getSucceededIndexes(), total);
+          int done = 0;
+          for (int ix = 0; ix < total; ix++) {
+            if (wanted.contains(ix) && completedIndexes.contains(ix)) {
+              done++;
+            }
+          }
+          boolean met = rule.getSucceededCount() != null ? done >= rule.getSucceededCount() : done == wanted.size();
+          if (met && wanted.size() > 0) {
+            return i;
+          }
+        } else if (rule.getSucceededCount() != null && completedIndexes.size() >= rule.getSucceededCount()) {
+          return i;
+        }
+      }
+      return -1;
     }
 
     boolean deadlineExceeded() {

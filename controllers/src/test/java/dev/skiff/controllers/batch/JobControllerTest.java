@@ -493,4 +493,27 @@ class JobControllerTest {
       assertThat(table).contains("6/6");
     }
   }
+
+  @Test
+  void successPolicyCompletesTheJobWhenItsIndexesSucceed() throws Exception {
+    String ns = "successpolicy";
+    namespace(ns);
+    // Index 0 (the "leader") succeeds; the workers run until the Job is done with them.
+    Function<Pod, FakeKubelet.Outcome> policy = p ->
+        "0".equals(p.getMetadata().getAnnotations().get(JobController.COMPLETION_INDEX))
+            ? FakeKubelet.Outcome.exitAfter(0, Duration.ofMillis(200)) : FakeKubelet.Outcome.runForever();
+    try (FakeKubelet kubelet = new FakeKubelet(client, ns, policy)) {
+      client.batch().v1().jobs().resource(job(ns, "leader").editSpec().withCompletions(4).withParallelism(4)
+          .withCompletionMode("Indexed").withNewSuccessPolicy().addNewRule().withSucceededIndexes("0").endRule()
+          .endSuccessPolicy().endSpec().build()).create();
+      await("the job to complete", Duration.ofSeconds(20), () -> hasCondition(ns, "leader", "Complete"));
+      Job j = get(ns, "leader");
+      assertThat(cond(j, "Complete").getReason()).isEqualTo("SuccessPolicy");
+      assertThat(cond(j, "SuccessCriteriaMet").getMessage()).isEqualTo("Matched rules at index 0");
+      assertThat(j.getStatus().getCompletedIndexes()).isEqualTo("0");
+      assertThat(j.getStatus().getActive()).isZero();
+      await("the workers to be deleted", Duration.ofSeconds(10), () -> pods(ns, "leader").stream()
+          .noneMatch(p -> "Running".equals(JobController.phase(p))));
+    }
+  }
 }
