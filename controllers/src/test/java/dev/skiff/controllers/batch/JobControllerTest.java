@@ -516,4 +516,32 @@ class JobControllerTest {
           .noneMatch(p -> "Running".equals(JobController.phase(p))));
     }
   }
+
+  @Test
+  void loweringParallelismDeletesTheExtraPods() throws Exception {
+    String ns = "scale";
+    namespace(ns);
+    try (FakeKubelet kubelet = new FakeKubelet(client, ns, p -> FakeKubelet.Outcome.runForever())) {
+      client.batch().v1().jobs().resource(job(ns, "wide").editSpec().withCompletions(10).withParallelism(4).endSpec()
+          .build()).create();
+      await("four running pods", Duration.ofSeconds(10), () -> pods(ns, "wide").stream()
+          .filter(p -> "Running".equals(JobController.phase(p))).count() == 4);
+      for (int attempt = 0; ; attempt++) {
+        try {
+          client.batch().v1().jobs().inNamespace(ns).withName("wide").patch(
+              io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+              "{\"spec\":{\"parallelism\":2}}");
+          break;
+        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+          if (e.getCode() != 409 || attempt > 20) {
+            throw e;
+          }
+        }
+      }
+      await("two pods left", Duration.ofSeconds(10), () -> pods(ns, "wide").size() == 2);
+      await("status.active 2", Duration.ofSeconds(10), () -> get(ns, "wide").getStatus().getActive() == 2);
+      Thread.sleep(300);
+      assertThat(pods(ns, "wide")).hasSize(2); // and no replacements
+    }
+  }
 }
