@@ -268,6 +268,23 @@ public final class JobController {
     }
   }
 
+  /** When a finished pod's last container ended (epoch ms); its creation time if unknown. */
+  static long finishedAt(Pod pod) {
+    long latest = 0;
+    if (pod.getStatus() != null && pod.getStatus().getContainerStatuses() != null) {
+      for (ContainerStatus cs : pod.getStatus().getContainerStatuses()) {
+        if (cs.getState() != null && cs.getState().getTerminated() != null
+            && cs.getState().getTerminated().getFinishedAt() != null) {
+          latest = Math.max(latest, Instant.parse(cs.getState().getTerminated().getFinishedAt()).toEpochMilli());
+        }
+      }
+    }
+    if (latest == 0 && pod.getMetadata().getCreationTimestamp() != null) {
+      latest = Instant.parse(pod.getMetadata().getCreationTimestamp()).toEpochMilli();
+    }
+    return latest;
+  }
+
   static JobCondition condition(JobStatus status, String type) {
     if (status == null || status.getConditions() == null) {
       return null;
@@ -940,18 +957,52 @@ public final class JobController {
       if (counted >= want) {
         return null;
       }
-      Duration wait = backoffWait();
-      if (wait != null) {
-        return wait;
+      boolean perIndex = job.getSpec().getBackoffLimitPerIndex() != null;
+      if (!perIndex) {
+        Duration wait = backoffWait();
+        if (wait != null) {
+          return wait;
+        }
       }
+      Map<Integer, Long> indexReadyAt = perIndex ? indexBackoff() : Map.of();
+      Duration soonest = null;
       List<Integer> toCreate = new ArrayList<>();
       for (int i = 0; i < total && toCreate.size() < Math.min(want - counted, MAX_CREATE_DELETE_PER_SYNC); i++) {
         if (!completedIndexes.contains(i) && !failedIndexes.contains(i) && !blocked.contains(i)) {
+          long readyAt = indexReadyAt.getOrDefault(i, 0L);
+          if (readyAt > nowMillis) {
+            // This index is in its own backoff (backoffLimitPerIndex): the others need not wait.
+            Duration left = Duration.ofMillis(readyAt - nowMillis);
+            soonest = soonest == null || left.compareTo(soonest) < 0 ? left : soonest;
+            continue;
+          }
           toCreate.add(i);
         }
       }
       createPods(toCreate);
-      return null;
+      return soonest;
+    }
+
+    /**
+     * Per index: when its next pod may start, from the failure count and finish time of its
+     * latest failed pod (getNewIndexFailureCounts / backoff per index in upstream).
+     */
+    Map<Integer, Long> indexBackoff() {
+      Map<Integer, Long> readyAt = new HashMap<>();
+      Map<Integer, Integer> failures = new HashMap<>();
+      for (Pod p : pods) {
+        int ix = completionIndex(p);
+        if (ix < 0 || !"Failed".equals(phase(p))) {
+          continue;
+        }
+        int f = failuresIncluding(p);
+        if (f < failures.getOrDefault(ix, 0)) {
+          continue;
+        }
+        failures.put(ix, f);
+        readyAt.put(ix, finishedAt(p) + backoffDelay(backoffBase, f).toMillis());
+      }
+      return readyAt;
     }
 
     boolean onlyReplaceFailed() {
