@@ -73,6 +73,7 @@ class NodeAgentTest {
     })) {
       f.apply(pod("hello", "Never", "echo hello; sleep 1"));
       Pod done = f.await("hello", p -> "Succeeded".equals(phase(p)));
+      AgentFixture.until(java.time.Duration.ofSeconds(5), () -> phases.contains("Succeeded"));
       assertThat(phases).containsSubsequence("Pending", "Running", "Succeeded");
       var cs = done.getStatus().getContainerStatuses().get(0);
       assertThat(cs.getState().getTerminated().getExitCode()).isZero();
@@ -87,5 +88,177 @@ class NodeAgentTest {
     String table = f.server.kubectl().run("get", "pod", "hello").ok().out();
     assertThat(table).containsPattern("hello\\s+0/1\\s+Completed\\s+0");
     assertThat(f.server.kubectl().run("logs", "hello").ok().out()).isEqualTo("hello\n");
+  }
+
+  @Test
+  void logsFollowEndsWhenTheContainerEnds() throws Exception {
+    f.apply(pod("counter", "Never", "for i in 1 2 3 4 5; do echo line $i; sleep 0.2; done"));
+    f.await("counter", p -> "Running".equals(phase(p)));
+    var r = f.server.kubectl().run("logs", "-f", "counter");
+    assertThat(r.ok().out()).isEqualTo("line 1\nline 2\nline 3\nline 4\nline 5\n");
+    assertThat(f.server.kubectl().run("logs", "counter", "--tail=2").ok().out()).isEqualTo("line 4\nline 5\n");
+    assertThat(f.server.kubectl().run("logs", "counter", "--timestamps", "--tail=1").ok().out())
+        .matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z line 5\n");
+    assertThat(f.server.kubectl().run("logs", "counter", "--limit-bytes=8").ok().out()).isEqualTo("line 1\nl");
+  }
+
+  @Test
+  void onFailureExitZeroSucceedsAndIsNeverReportedRunningAfterExit() throws Exception {
+    List<Pod> seen = new CopyOnWriteArrayList<>();
+    try (Watch w = f.client.pods().inNamespace("default").withName("job-like").watch(new Watcher<>() {
+      @Override
+      public void eventReceived(Action action, Pod pod) {
+        seen.add(pod);
+      }
+
+      @Override
+      public void onClose(WatcherException cause) {}
+    })) {
+      f.apply(pod("job-like", "OnFailure", "echo done"));
+      Pod done = f.await("job-like", p -> "Succeeded".equals(phase(p)));
+      var cs = done.getStatus().getContainerStatuses().get(0);
+      assertThat(cs.getRestartCount()).isZero();
+      assertThat(cs.getState().getTerminated().getReason()).isEqualTo("Completed");
+      Thread.sleep(1500); // a later sync must not restart it or report it running again
+      assertThat(phase(f.get("job-like"))).isEqualTo("Succeeded");
+      assertThat(f.get("job-like").getStatus().getContainerStatuses().get(0).getRestartCount()).isZero();
+      boolean terminatedSeen = false;
+      for (Pod p : seen) {
+        if (p.getStatus() == null || p.getStatus().getContainerStatuses() == null
+            || p.getStatus().getContainerStatuses().isEmpty()) {
+          continue;
+        }
+        var st = p.getStatus().getContainerStatuses().get(0).getState();
+        if (st.getTerminated() != null) {
+          terminatedSeen = true;
+        }
+        if (terminatedSeen) {
+          assertThat(st.getRunning()).as("running after it exited").isNull();
+        }
+      }
+    }
+  }
+
+  @Test
+  void restartPolicyAlwaysRestartsThenBacksOff() throws Exception {
+    f.apply(pod("crasher", "Always", "echo crash; exit 1"));
+    Pod p = f.await("crasher", x -> x.getStatus() != null && x.getStatus().getContainerStatuses() != null
+        && !x.getStatus().getContainerStatuses().isEmpty()
+        && x.getStatus().getContainerStatuses().get(0).getRestartCount() >= 1
+        && x.getStatus().getContainerStatuses().get(0).getState().getWaiting() != null);
+    var cs = p.getStatus().getContainerStatuses().get(0);
+    assertThat(cs.getState().getWaiting().getReason()).isEqualTo("CrashLoopBackOff");
+    assertThat(cs.getState().getWaiting().getMessage()).contains("back-off 10s restarting failed container=main");
+    assertThat(cs.getLastState().getTerminated().getExitCode()).isEqualTo(1);
+    assertThat(cs.getLastState().getTerminated().getReason()).isEqualTo("Error");
+    assertThat(phase(p)).isEqualTo("Running");
+    assertThat(cs.getRestartCount()).isEqualTo(1); // the second restart waits 10 s
+    assertThat(f.server.kubectl().run("get", "pod", "crasher").ok().out())
+        .containsPattern("crasher\\s+0/1\\s+CrashLoopBackOff\\s+1");
+    assertThat(f.server.kubectl().run("logs", "crasher", "--previous").ok().out()).isEqualTo("crash\n");
+  }
+
+  @Test
+  void restartPolicyNeverFailsWithTheExitCodeAndOnFailureRestarts() throws Exception {
+    f.apply(pod("failer", "Never", "exit 3"));
+    f.apply(pod("retrier", "OnFailure", "if [ -f done ]; then exit 0; fi; touch done; exit 2"));
+    Pod failed = f.await("failer", p -> "Failed".equals(phase(p)));
+    var t = failed.getStatus().getContainerStatuses().get(0).getState().getTerminated();
+    assertThat(t.getExitCode()).isEqualTo(3);
+    assertThat(t.getReason()).isEqualTo("Error");
+    Pod retried = f.await("retrier", p -> "Succeeded".equals(phase(p)));
+    var cs = retried.getStatus().getContainerStatuses().get(0);
+    assertThat(cs.getRestartCount()).isEqualTo(1);
+    assertThat(cs.getLastState().getTerminated().getExitCode()).isEqualTo(2);
+    assertThat(cs.getState().getTerminated().getExitCode()).isZero();
+  }
+
+  @Test
+  void containerWithoutCommandWaitsWithRunContainerError() throws Exception {
+    f.apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: imageonly
+        spec:
+          nodeName: node-a
+          containers:
+          - name: web
+            image: nginx
+        """);
+    Pod p = f.await("imageonly", x -> x.getStatus() != null && x.getStatus().getContainerStatuses() != null
+        && !x.getStatus().getContainerStatuses().isEmpty()
+        && x.getStatus().getContainerStatuses().get(0).getState().getWaiting() != null
+        && "RunContainerError".equals(x.getStatus().getContainerStatuses().get(0).getState().getWaiting().getReason()));
+    assertThat(phase(p)).isEqualTo("Pending");
+    assertThat(p.getStatus().getContainerStatuses().get(0).getState().getWaiting().getMessage())
+        .contains("set command");
+  }
+
+  @Test
+  void gracefulDeletionKillsAProcessThatIgnoresSigterm() throws Exception {
+    f.apply(pod("stubborn", "Always", "trap \"\" TERM; echo started; while true; do sleep 0.1; done"));
+    Pod p = f.await("stubborn", x -> "Running".equals(phase(x)));
+    var ids = f.agent.runtime().listContainers(p.getMetadata().getUid());
+    assertThat(ids).hasSize(1);
+    String dir = f.data.resolve("kubelet/pods").resolve(p.getMetadata().getUid()).toString();
+    long pid = Long.parseLong(java.nio.file.Files.readString(java.nio.file.Path.of(dir, "containers/main.0/pid")).split(" ")[0]);
+    assertThat(ProcessHandle.of(pid)).isPresent();
+    f.server.kubectl().run("delete", "pod", "stubborn", "--wait=true").ok();
+    assertThat(f.get("stubborn")).isNull();
+    assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    assertThat(AgentFixture.until(java.time.Duration.ofSeconds(10),
+        () -> !java.nio.file.Files.exists(java.nio.file.Path.of(dir)))).isTrue();
+  }
+
+  @Test
+  void environmentFieldRefsConfigMapsAndArgsExpansion() throws Exception {
+    f.apply("""
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: settings
+        data:
+          color: blue
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: envy
+          labels: {app: envy}
+        spec:
+          nodeName: node-a
+          restartPolicy: Never
+          initContainers:
+          - name: first
+            image: busybox
+            command: [sh, -c, 'echo one > order']
+          - name: second
+            image: busybox
+            command: [sh, -c, 'echo two >> order']
+          containers:
+          - name: main
+            image: busybox
+            ports: [{containerPort: 8123}]
+            env:
+            - {name: GREETING, value: hi}
+            - {name: MSG, value: '$(GREETING) there $$(NOT)'}
+            - name: POD
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            - name: APP
+              valueFrom: {fieldRef: {fieldPath: "metadata.labels['app']"}}
+            - name: COLOR
+              valueFrom: {configMapKeyRef: {name: settings, key: color}}
+            envFrom:
+            - configMapRef: {name: settings}
+              prefix: CM_
+            command: [sh, -c]
+            args: ['echo "$MSG|$(POD)|$APP|$COLOR|$CM_color|$PORT"; cat order']
+        """);
+    Pod p = f.await("envy", x -> "Succeeded".equals(phase(x)));
+    assertThat(p.getStatus().getInitContainerStatuses()).extracting(s -> s.getState().getTerminated().getReason())
+        .containsExactly("Completed", "Completed");
+    assertThat(f.server.kubectl().run("logs", "envy", "-c", "main").ok().out())
+        .isEqualTo("hi there $(NOT)|envy|envy|blue|blue|8123\none\ntwo\n");
   }
 }

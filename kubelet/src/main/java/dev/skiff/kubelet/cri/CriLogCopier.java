@@ -34,6 +34,8 @@ final class CriLogCopier {
   /** Lines longer than this are split into P chunks (containerd's default max line size is 16 KiB). */
   static final int MAX_LINE = 16 * 1024;
   private static final long POLL_MILLIS = 5;
+  private static final long IDLE_POLL_MILLIS = 50;
+  private static final int MAX_IDLE_POLLS = 1000;
   static final DateTimeFormatter TS = DateTimeFormatter.ISO_INSTANT;
 
   private final Path stdout;
@@ -90,6 +92,7 @@ final class CriLogCopier {
       long[] consumed = recover(out);
       Stream o = new Stream("stdout", stdout, consumed[0]);
       Stream e = new Stream("stderr", stderr, consumed[1]);
+      int idle = 0;
       try {
         while (!closed) {
           boolean done = exited.getAsBoolean();
@@ -99,8 +102,10 @@ final class CriLogCopier {
             e.pump(out, true);
             return;
           }
+          // Poll fast while output flows, slower when idle (100 idle containers cost little).
+          idle = n == 0 ? Math.min(idle + 1, MAX_IDLE_POLLS) : 0;
           if (n == 0) {
-            Thread.sleep(POLL_MILLIS);
+            Thread.sleep(idle < 20 ? POLL_MILLIS : IDLE_POLL_MILLIS);
           }
         }
       } finally {

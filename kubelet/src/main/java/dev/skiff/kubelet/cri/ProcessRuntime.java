@@ -166,11 +166,19 @@ public final class ProcessRuntime implements ContainerRuntime {
     writeAtomically(c.dir.resolve("pid"), (c.pid + " " + c.startTicks + " " + nanos(c.startedAt) + "\n").getBytes(StandardCharsets.UTF_8));
     c.config = null; // env may hold secrets; nothing needs it any more
     watch(c, p.toHandle());
+    p.onExit().thenRun(() -> reap(c));
   }
 
   private void watch(Ctr c, ProcessHandle h) {
     c.handle = h;
-    c.copier = new CriLogCopier(c.dir.resolve("stdout"), c.dir.resolve("stderr"), c.logPath, () -> c.exited);
+    // The copier also notices a dead process when idle: exit notification must not depend on
+    // one mechanism alone (onExit of a process that is not our child is polled by the JDK).
+    c.copier = new CriLogCopier(c.dir.resolve("stdout"), c.dir.resolve("stderr"), c.logPath, () -> {
+      if (!c.exited && !h.isAlive()) {
+        reap(c);
+      }
+      return c.exited;
+    });
     c.copier.start(c.id);
     h.onExit().thenRun(() -> reap(c));
   }
@@ -239,6 +247,16 @@ public final class ProcessRuntime implements ContainerRuntime {
     c.handle.destroyForcibly();
     if (!awaitExit(c, 10_000)) {
       log.warn("container {} (pid {}) did not exit after SIGKILL", containerId, c.pid);
+    }
+    // Stopped means the whole tree is gone, not just the shim.
+    long deadline = System.currentTimeMillis() + 5_000;
+    while (tree.stream().anyMatch(ProcessRuntime::running) && System.currentTimeMillis() < deadline) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
     }
   }
 
@@ -404,6 +422,16 @@ public final class ProcessRuntime implements ContainerRuntime {
           c.copier.start(c.id);
         }
       }
+    }
+  }
+
+  /** Alive and not a zombie (an orphan is reaped by whatever PID 1 the machine has, maybe late). */
+  static boolean running(ProcessHandle h) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + h.pid() + "/stat"));
+      return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
+    } catch (IOException | RuntimeException e) {
+      return false;
     }
   }
 
