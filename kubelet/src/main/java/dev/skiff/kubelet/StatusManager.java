@@ -4,8 +4,10 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodStatus;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.http.HttpResponse;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,18 +42,33 @@ final class StatusManager {
       written.put(uid, json);
       return;
     }
+    // One PATCH request: fabric8's patch() GETs the object first, doubling the API traffic.
+    // The uid in the patch is a precondition: a recreated pod of the same name is not touched.
+    String body = "{\"metadata\":{\"uid\":\"" + uid + "\"},\"status\":" + json + "}";
+    String url = client.getMasterUrl().toString().replaceAll("/$", "") + "/api/v1/namespaces/"
+        + pod.getMetadata().getNamespace() + "/pods/" + pod.getMetadata().getName() + "/status";
+    var http = client.getHttpClient();
+    var req = http.newHttpRequestBuilder().uri(url)
+        .method("PATCH", "application/merge-patch+json", body).build();
+    HttpResponse<String> resp;
     try {
-      client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
-          .subresource("status").patch(PatchContext.of(PatchType.JSON_MERGE), "{\"status\":" + json + "}");
-      written.put(uid, json);
-      writes.incrementAndGet();
-    } catch (KubernetesClientException e) {
-      if (e.getCode() == 404) {
-        log.debug("pod {} is gone; status not written", pod.getMetadata().getName());
-        return;
-      }
-      throw e;
+      resp = http.sendAsync(req, String.class).get(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new KubernetesClientException("interrupted writing pod status");
+    } catch (ExecutionException | TimeoutException e) {
+      throw new KubernetesClientException("writing status of pod " + pod.getMetadata().getName() + ": " + e);
     }
+    if (resp.code() == 404) {
+      log.debug("pod {} is gone; status not written", pod.getMetadata().getName());
+      return;
+    }
+    if (resp.code() >= 300) {
+      throw new KubernetesClientException("writing status of pod " + pod.getMetadata().getName() + ": "
+          + resp.code() + " " + resp.body(), resp.code(), null);
+    }
+    written.put(uid, json);
+    writes.incrementAndGet();
   }
 
   /** Number of status writes so far (for tests and figures). */
