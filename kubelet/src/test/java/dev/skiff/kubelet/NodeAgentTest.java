@@ -261,4 +261,30 @@ class NodeAgentTest {
     assertThat(f.server.kubectl().run("logs", "envy", "-c", "main").ok().out())
         .isEqualTo("hi there $(NOT)|envy|envy|blue|blue|8123\none\ntwo\n");
   }
+
+  @Test
+  void logsOfAPodWithoutANodeOrContainerAreClearErrors() throws Exception {
+    f.apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: unscheduled
+        spec:
+          containers:
+          - name: main
+            image: busybox
+            command: [sh, -c, 'true']
+        """);
+    var r = f.server.kubectl().run("logs", "unscheduled");
+    assertThat(r.code()).isNotZero();
+    assertThat(r.err()).contains("does not have a host assigned");
+    f.apply(pod("twice", "Never", "echo once"));
+    f.await("twice", p -> "Succeeded".equals(phase(p)));
+    var prev = f.server.kubectl().run("logs", "twice", "--previous");
+    assertThat(prev.code()).isNotZero();
+    assertThat(prev.err()).contains("previous terminated container \"main\" in pod \"twice\" not found");
+    var bad = f.server.kubectl().run("logs", "twice", "-c", "nope");
+    assertThat(bad.code()).isNotZero();
+    assertThat(bad.err()).contains("container nope is not valid for pod twice");
+  }
 }
