@@ -287,4 +287,29 @@ class NodeAgentTest {
     assertThat(bad.code()).isNotZero();
     assertThat(bad.err()).contains("container nope is not valid for pod twice");
   }
+
+  @Test
+  void kubectlGetWatchShowsPendingRunningCompleted() throws Exception {
+    Process watch = f.server.kubectl().start("get", "pods", "-w", "--no-headers");
+    List<String> lines = new CopyOnWriteArrayList<>();
+    Thread reader = Thread.ofVirtual().start(() -> {
+      try (var r = watch.inputReader()) {
+        r.lines().forEach(lines::add);
+      } catch (java.io.IOException | java.io.UncheckedIOException e) {
+        // closed by destroy
+      }
+    });
+    try {
+      Thread.sleep(500); // let the watch start; it waits for the pod to appear
+      f.apply(pod("watched", "Never", "sleep 1"));
+      f.await("watched", p -> "Succeeded".equals(phase(p)));
+      AgentFixture.until(java.time.Duration.ofSeconds(10), () -> lines.stream().anyMatch(l -> l.startsWith("watched ") && l.contains("Completed")));
+    } finally {
+      watch.destroy();
+      reader.join(5000);
+    }
+    List<String> statuses = lines.stream().filter(l -> l.startsWith("watched "))
+        .map(l -> l.trim().split("\\s+")[2]).distinct().toList();
+    assertThat(statuses).containsSubsequence("Pending", "Running", "Completed");
+  }
 }
