@@ -33,6 +33,12 @@ final class PodStatusBuilder {
 
   static Result build(Pod pod, Map<String, List<ContainerStatus>> byName, Map<String, String[]> waiting,
       boolean deleting, String nodeIp, Clock clock) {
+    return build(pod, byName, waiting, deleting, false, nodeIp, clock);
+  }
+
+  /** {@code stopping}: the pod's containers were stopped for good (nothing restarts any more). */
+  static Result build(Pod pod, Map<String, List<ContainerStatus>> byName, Map<String, String[]> waiting,
+      boolean deleting, boolean stopping, String nodeIp, Clock clock) {
     String policy = PodSync.restartPolicy(pod);
     List<Container> inits = pod.getSpec().getInitContainers() == null ? List.of() : pod.getSpec().getInitContainers();
     boolean initDone = true;
@@ -40,6 +46,13 @@ final class PodStatusBuilder {
     List<String> pendingInits = new ArrayList<>();
     for (Container ic : inits) {
       ContainerStatus latest = PodSync.last(byName.get(ic.getName()));
+      if (PodSync.isSidecar(ic)) {
+        if (latest == null) {
+          initDone = false;
+          pendingInits.add(ic.getName());
+        }
+        continue;
+      }
       if (latest == null || latest.state() != ContainerStatus.State.EXITED || latest.exitCode() != 0) {
         initDone = false;
         pendingInits.add(ic.getName());
@@ -51,10 +64,13 @@ final class PodStatusBuilder {
     List<io.fabric8.kubernetes.api.model.ContainerStatus> initStatuses = new ArrayList<>();
     for (Container ic : inits) {
       ContainerStatus latest = PodSync.last(byName.get(ic.getName()));
-      boolean restartable = !deleting && !policy.equals("Never") && latest != null
-          && latest.state() == ContainerStatus.State.EXITED && latest.exitCode() != 0;
-      initStatuses.add(container(ic, byName.get(ic.getName()), waiting.get(ic.getName()), restartable,
-          "PodInitializing", false));
+      boolean restartable = !deleting && !stopping && latest != null && latest.state() == ContainerStatus.State.EXITED
+          && (PodSync.isSidecar(ic) || (!policy.equals("Never") && latest.exitCode() != 0));
+      var ics = container(ic, byName.get(ic.getName()), waiting.get(ic.getName()), restartable, "PodInitializing", false);
+      if (!PodSync.isSidecar(ic)) {
+        ics.setReady(ics.getState().getTerminated() != null && ics.getState().getTerminated().getExitCode() == 0);
+      }
+      initStatuses.add(ics);
     }
     List<io.fabric8.kubernetes.api.model.ContainerStatus> statuses = new ArrayList<>();
     int running = 0;
@@ -65,7 +81,7 @@ final class PodStatusBuilder {
     for (Container c : pod.getSpec().getContainers()) {
       List<ContainerStatus> instances = byName.get(c.getName());
       ContainerStatus latest = PodSync.last(instances);
-      boolean restartable = !deleting && latest != null && latest.state() == ContainerStatus.State.EXITED
+      boolean restartable = !deleting && !stopping && latest != null && latest.state() == ContainerStatus.State.EXITED
           && PodSync.shouldRestart(policy, latest.exitCode());
       var cs = container(c, instances, waiting.get(c.getName()), restartable, inits.isEmpty() || initDone
           ? "ContainerCreating" : "PodInitializing", true);
@@ -119,6 +135,12 @@ final class PodStatusBuilder {
     conditions.add(condition(old, "PodReadyToStartContainers", !terminal, null, null, now));
     conditions.add(condition(old, "Initialized", initDone, initDone ? null : "ContainersNotInitialized",
         initDone ? null : "containers with incomplete status: " + pendingInits, now));
+    for (int i = 0; i < inits.size(); i++) {
+      // A sidecar's readiness counts towards the pod's (sidecar-containers.md).
+      if (PodSync.isSidecar(inits.get(i)) && !Boolean.TRUE.equals(initStatuses.get(i).getReady())) {
+        unready.add(inits.get(i).getName());
+      }
+    }
     boolean ready = unready.isEmpty() && !terminal;
     String notReadyReason = terminal ? "PodCompleted" : "ContainersNotReady";
     String notReadyMessage = terminal ? null : "containers with unready status: " + unready;

@@ -65,6 +65,20 @@ final class PodSync implements PodWorkers.PodSyncer {
     boolean initDone = true;
     for (Container ic : list(pod.getSpec().getInitContainers())) {
       ContainerStatus latest = last(byName.get(ic.getName()));
+      if (isSidecar(ic)) {
+        // A sidecar (sidecar-containers.md): once its process runs, the next init container
+        // starts; it keeps running beside the app and restarts whatever the pod's policy.
+        if (latest == null) {
+          requeue = min(requeue, start(pod, ic, 0, waiting));
+        } else if (latest.state() == ContainerStatus.State.EXITED) {
+          requeue = min(requeue, restart(pod, ic, latest, waiting));
+        }
+        if (last(byName(uid).get(ic.getName())) == null) {
+          initDone = false; // could not start: the next init container waits
+          break;
+        }
+        continue;
+      }
       if (latest != null && latest.state() == ContainerStatus.State.EXITED && latest.exitCode() == 0) {
         continue;
       }
@@ -86,7 +100,7 @@ final class PodSync implements PodWorkers.PodSyncer {
         }
       }
     }
-    PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), waiting, false, env.nodeIp(), clock);
+    PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), waiting, false, false, env.nodeIp(), clock);
     statuses.update(pod, result.status());
     return new PodWorkers.SyncResult(result.terminal(), requeue);
   }
@@ -143,7 +157,7 @@ final class PodSync implements PodWorkers.PodSyncer {
       return;
     }
     PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), Map.of(),
-        pod.getMetadata().getDeletionTimestamp() != null, env.nodeIp(), clock);
+        pod.getMetadata().getDeletionTimestamp() != null, true, env.nodeIp(), clock);
     statuses.update(pod, result.status());
   }
 
@@ -182,6 +196,11 @@ final class PodSync implements PodWorkers.PodSyncer {
       m.computeIfAbsent(s.name(), k -> new ArrayList<>()).add(s); // sorted by attempt
     }
     return m;
+  }
+
+  /** An init container with restartPolicy Always (SidecarContainers, on by default since 1.29). */
+  static boolean isSidecar(Container c) {
+    return "Always".equals(c.getRestartPolicy());
   }
 
   static String restartPolicy(Pod pod) {

@@ -312,4 +312,43 @@ class NodeAgentTest {
         .map(l -> l.trim().split("\\s+")[2]).distinct().toList();
     assertThat(statuses).containsSubsequence("Pending", "Running", "Completed");
   }
+
+  @Test
+  void aSidecarRunsBesideTheAppAndDoesNotKeepAJobLikePodFromSucceeding() throws Exception {
+    f.apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: with-sidecar
+        spec:
+          nodeName: node-a
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 2
+          initContainers:
+          - name: proxy
+            image: envoy
+            restartPolicy: Always
+            command: [sh, -c, 'echo proxy up > proxy-up; exec sleep 3600']
+          - name: setup
+            image: busybox
+            command: [sh, -c, 'test -f proxy-up && echo setup-saw-proxy']
+          containers:
+          - name: app
+            image: busybox
+            command: [sh, -c, 'sleep 1; echo app done']
+        """);
+    Pod running = f.await("with-sidecar", p -> "Running".equals(phase(p)));
+    var sidecar = running.getStatus().getInitContainerStatuses().get(0);
+    assertThat(sidecar.getState().getRunning()).isNotNull();
+    Pod done = f.await("with-sidecar", p -> "Succeeded".equals(phase(p)));
+    assertThat(done.getStatus().getContainerStatuses().get(0).getState().getTerminated().getExitCode()).isZero();
+    assertThat(done.getStatus().getInitContainerStatuses().get(1).getState().getTerminated().getReason())
+        .isEqualTo("Completed");
+    // the sidecar was stopped once the app finished, and is not reported as restarting
+    assertThat(AgentFixture.until(java.time.Duration.ofSeconds(10), () -> {
+      var s = f.get("with-sidecar").getStatus().getInitContainerStatuses().get(0).getState();
+      return s.getTerminated() != null;
+    })).isTrue();
+    assertThat(f.server.kubectl().run("logs", "with-sidecar", "-c", "setup").ok().out()).isEqualTo("setup-saw-proxy\n");
+  }
 }
