@@ -110,7 +110,8 @@ class ProcessRuntimeTest {
       assertThat(s.exitCode()).isEqualTo(255);
       assertThat(s.reason()).isEqualTo("Unknown");
     } finally {
-      ProcessHandle.of(Long.parseLong(f[0])).ifPresent(ProcessHandle::destroyForcibly);
+      // the whole group: the shim and the container under it
+      new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + f[0]).start().waitFor();
     }
   }
 
