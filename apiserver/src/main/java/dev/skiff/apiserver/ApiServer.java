@@ -241,6 +241,8 @@ public final class ApiServer implements AutoCloseable {
     handler.setAuthorizer(rbac);
     dev.skiff.apiserver.rbac.AccessReviews.install(registry, handler, rbac);
     dev.skiff.apiserver.serviceaccount.TokenRequests.install(handler, registry, saTokens, clock);
+    // pods/log is answered by the pod's node agent.
+    dev.skiff.apiserver.nodes.PodLogProxy.install(handler, registry);
   }
 
   private Authenticator authenticator() throws IOException {

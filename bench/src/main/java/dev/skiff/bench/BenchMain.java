@@ -12,8 +12,9 @@ public final class BenchMain {
       case "authz" -> AuthzBench.run();
       case "api-apply" -> ApiApplyBench.run();
       case "job-1000" -> JobBench.run();
+      case "pod-startup" -> PodStartupBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup");
         System.exit(2);
       }
     }

@@ -47,6 +47,11 @@ public final class Clients {
       config.setClientKeyAlgo(algo);
     }
     config.setRequestTimeout(30_000);
+    // fabric8 allows 5 requests in flight per host by default; a node agent writing the status
+    // of 100 starting pods, or a controller creating pods in batches, queues behind that (vert.x
+    // speaks HTTP/1.1, one request per connection).
+    config.setMaxConcurrentRequests(256);
+    config.setMaxConcurrentRequestsPerHost(128);
     // fabric8 opens watches as WebSocket upgrades first (Skiff serves both, as kube-apiserver does).
     return new KubernetesClientBuilder().withConfig(config)
         .withHttpClientFactory(transport != null ? transport : new VertxHttpClientFactory())

@@ -1,0 +1,121 @@
+package dev.skiff.apiserver.nodes;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.skiff.apiserver.api.ApiException;
+import dev.skiff.apiserver.http.ApiHandler;
+import dev.skiff.apiserver.http.Exchange;
+import dev.skiff.apiserver.http.RequestInfo;
+import dev.skiff.apiserver.registry.ResourceRegistry;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The pods/log subresource (pkg/registry/core/pod/rest/log.go and pod/strategy.go
+ * LogLocation): finds the pod's node and the node agent's port
+ * ({@code status.daemonEndpoints.kubeletEndpoint.Port}) and streams
+ * {@code /containerLogs/<ns>/<pod>/<container>} from it, passing follow, previous, tailLines,
+ * sinceSeconds, sinceTime, timestamps and limitBytes through. The container defaults to the
+ * only (or the first) container. For now the agent serves plain HTTP on loopback, so the proxy
+ * dials 127.0.0.1 (agents on other machines need the TLS server, later). Thread-safe.
+ */
+public final class PodLogProxy {
+  private static final List<String> PASSED = List.of("follow", "previous", "tailLines", "sinceSeconds", "sinceTime",
+      "timestamps", "limitBytes");
+  private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(5)).build();
+
+  private PodLogProxy() {}
+
+  public static void install(ApiHandler handler, ResourceRegistry registry) {
+    handler.addVirtual("", "v1", "pods/log", (ex, info) -> serve(ex, info, registry));
+  }
+
+  private static void serve(Exchange ex, RequestInfo info, ResourceRegistry registry) throws Exception {
+    if (!ex.method().equals("GET")) {
+      throw ApiException.methodNotAllowed("the server does not allow this method on the requested resource");
+    }
+    ObjectNode pod = registry.storeForKind("", "Pod").getObject(info.namespace(), info.name());
+    String container = ex.param("container");
+    JsonNode containers = pod.path("spec").path("containers");
+    if (container == null || container.isEmpty()) {
+      if (containers.size() != 1 && containers.size() > 0) {
+        // upstream: "a container name must be specified for pod X, choose one of: [...]"
+        StringBuilder names = new StringBuilder();
+        containers.forEach(c -> names.append(names.isEmpty() ? "" : " ").append(c.path("name").asText()));
+        throw ApiException.badRequest("a container name must be specified for pod " + info.name()
+            + ", choose one of: [" + names + "]");
+      }
+      container = containers.path(0).path("name").asText();
+    } else if (!hasContainer(pod, container)) {
+      throw ApiException.badRequest("container " + container + " is not valid for pod " + info.name());
+    }
+    String nodeName = pod.path("spec").path("nodeName").asText("");
+    if (nodeName.isEmpty()) {
+      throw ApiException.badRequest("pod " + info.name() + " does not have a host assigned");
+    }
+    ObjectNode node = registry.storeForKind("", "Node").getObject(null, nodeName);
+    int port = node.path("status").path("daemonEndpoints").path("kubeletEndpoint").path("Port").asInt(0);
+    if (port <= 0) {
+      throw ApiException.badRequest("node " + nodeName + " has no kubelet endpoint");
+    }
+    StringBuilder url = new StringBuilder("http://127.0.0.1:").append(port).append("/containerLogs/")
+        .append(enc(info.namespace())).append('/').append(enc(info.name())).append('/').append(enc(container));
+    char sep = '?';
+    for (String p : PASSED) {
+      String v = ex.param(p);
+      if (v != null) {
+        url.append(sep).append(p).append('=').append(enc(v));
+        sep = '&';
+      }
+    }
+    HttpResponse<InputStream> resp;
+    try {
+      resp = HTTP.send(HttpRequest.newBuilder(URI.create(url.toString())).GET().build(),
+          HttpResponse.BodyHandlers.ofInputStream());
+    } catch (java.io.IOException e) {
+      throw ApiException.internal("dialing the node agent of " + nodeName + ": " + e.getMessage());
+    }
+    if (resp.statusCode() != 200) {
+      String msg;
+      try (InputStream in = resp.body()) {
+        msg = new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
+      }
+      throw resp.statusCode() == 404 ? ApiException.notFound("", "pods", info.name()) : ApiException.badRequest(msg);
+    }
+    OutputStream out = ex.stream(200, "text/plain");
+    try (InputStream in = resp.body()) {
+      byte[] buf = new byte[16 * 1024];
+      int n;
+      while ((n = in.read(buf)) >= 0) {
+        out.write(buf, 0, n);
+        out.flush();
+      }
+    } finally {
+      ex.endStream(out);
+    }
+  }
+
+  private static boolean hasContainer(ObjectNode pod, String name) {
+    for (String list : List.of("containers", "initContainers", "ephemeralContainers")) {
+      for (JsonNode c : pod.path("spec").path(list)) {
+        if (name.equals(c.path("name").asText())) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private static String enc(String s) {
+    return URLEncoder.encode(s, StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,247 @@
+package dev.skiff.kubelet;
+
+import dev.skiff.kubelet.cri.ContainerStatus;
+import dev.skiff.kubelet.cri.ProcessRuntime;
+import dev.skiff.runtime.Component;
+import dev.skiff.runtime.ComponentContext;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node agent (kubelet) as a {@link Component} named "kubelet": registers the Node, renews
+ * its Lease, watches only the pods bound to this node (fieldSelector spec.nodeName) and runs
+ * them with the {@link ProcessRuntime}, writing their status; serves their logs.
+ *
+ * <p>Its heart is the sync loop (pkg/kubelet/kubelet.go syncLoopIteration): one thread
+ * multiplexing pod updates from the API (ADD/UPDATE/DELETE), lifecycle events (a container's
+ * process exited: delivered at once by the runtime, plus a 1 s relist as a safety net), a
+ * periodic resync of every pod and housekeeping (removing sandboxes of pods that no longer
+ * exist), all handed to {@link PodWorkers}: one virtual thread per pod.
+ *
+ * <p>Options ({@code --set kubelet.KEY=VALUE}): {@code port} for the log server (default 0:
+ * any free loopback port; the Node's daemonEndpoints tells the API server which).
+ * Stopping the agent never stops containers: a new agent over the same data directory
+ * re-adopts them.
+ */
+public final class NodeAgent implements Component {
+  private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+  static final Duration RELIST_PERIOD = Duration.ofSeconds(1);
+  static final Duration SYNC_PERIOD = Duration.ofSeconds(60);
+  static final Duration HOUSEKEEPING_PERIOD = Duration.ofSeconds(2);
+  static final Duration NODE_STATUS_PERIOD = Duration.ofSeconds(10);
+
+  @Override
+  public String name() {
+    return "kubelet";
+  }
+
+  @Override
+  public Running start(ComponentContext context) throws Exception {
+    return new Running(context);
+  }
+
+  private sealed interface Event permits PodChanged, PodGone, Lifecycle, SyncAll, Housekeeping {}
+
+  private record PodChanged(Pod pod) implements Event {}
+
+  private record PodGone(Pod pod) implements Event {}
+
+  private record Lifecycle(String uid) implements Event {}
+
+  private record SyncAll() implements Event {}
+
+  private record Housekeeping() implements Event {}
+
+  /** A started agent; {@link #close()} stops it (containers keep running). */
+  public static final class Running implements AutoCloseable {
+    private final KubernetesClient client;
+    private final String nodeName;
+    private final ProcessRuntime runtime;
+    private final LogServer logServer;
+    private final NodeStatusReporter node;
+    private final PodWorkers workers;
+    private final SharedIndexInformer<Pod> informer;
+    private final ScheduledExecutorService timers;
+    private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    private final Thread loop;
+    private final StatusManager statuses;
+    private volatile boolean stopped;
+    private Map<String, ContainerStatus.State> lastRelist = new HashMap<>();
+
+    Running(ComponentContext ctx) throws Exception {
+      this.client = ctx.client();
+      this.nodeName = ctx.nodeName();
+      Path root = ctx.dataDir().resolve("kubelet");
+      String nodeIp = ctx.options().getOrDefault("node-ip", NodeStatusReporter.hostIp());
+      int port = Integer.parseInt(ctx.options().getOrDefault("port", "0"));
+      Clock clock = Clock.systemUTC();
+      timers = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "kubelet-timers");
+        t.setDaemon(true);
+        return t;
+      });
+      runtime = new ProcessRuntime(root);
+      informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
+      logServer = new LogServer(port, runtime,
+          (ns, name) -> informer.getIndexer().getByKey(ns + "/" + name));
+      node = new NodeStatusReporter(client, nodeName, nodeIp, logServer.port(), runtime.version(), root.getParent(), clock);
+      node.register();
+      statuses = new StatusManager(client);
+      ContainerEnv env = new ContainerEnv(client, NodeStatusReporter.capacity(root.getParent()), nodeIp);
+      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock), timers);
+      runtime.onContainerExit(id -> {
+        ContainerStatus s = runtime.containerStatus(id);
+        if (s != null) {
+          events.add(new Lifecycle(s.sandboxId()));
+        }
+      });
+      informer.addEventHandler(new ResourceEventHandler<>() {
+        @Override
+        public void onAdd(Pod pod) {
+          events.add(new PodChanged(pod));
+        }
+
+        @Override
+        public void onUpdate(Pod old, Pod pod) {
+          events.add(new PodChanged(pod));
+        }
+
+        @Override
+        public void onDelete(Pod pod, boolean unknownFinalState) {
+          events.add(new PodGone(pod));
+        }
+      });
+      loop = Thread.ofPlatform().name("kubelet-sync-loop").daemon().start(this::syncLoop);
+      informer.start();
+      every(NodeStatusReporter.LEASE_RENEW, node::renewLease);
+      every(NODE_STATUS_PERIOD, () -> node.postStatus(false));
+      every(RELIST_PERIOD, this::relist);
+      every(SYNC_PERIOD, () -> events.add(new SyncAll()));
+      every(HOUSEKEEPING_PERIOD, () -> events.add(new Housekeeping()));
+      log.info("node agent {} started (ip {}, log server 127.0.0.1:{}, runtime {})", nodeName, nodeIp,
+          logServer.port(), runtime.version());
+    }
+
+    private void every(Duration period, Runnable r) {
+      timers.scheduleWithFixedDelay(() -> {
+        try {
+          r.run();
+        } catch (RuntimeException e) {
+          log.warn("kubelet periodic task failed: {}", e.toString());
+        }
+      }, 0, period.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** The loop: one event at a time, each handed to the pod workers (never blocks on a sync). */
+    private void syncLoop() {
+      while (!stopped) {
+        Event e;
+        try {
+          e = events.take();
+        } catch (InterruptedException ex) {
+          return;
+        }
+        try {
+          switch (e) {
+            case PodChanged c -> workers.updatePod(c.pod(), false, false, null);
+            case PodGone g -> workers.updatePod(g.pod(), true, true, null);
+            case Lifecycle l -> workers.resync(l.uid());
+            case SyncAll s -> workers.known().forEach(workers::resync);
+            case Housekeeping h -> housekeeping();
+          }
+        } catch (RuntimeException ex) {
+          log.warn("sync loop: {} failed: {}", e, ex.toString());
+        }
+      }
+    }
+
+    /** Generic PLEG relist: any container whose state changed since the last relist wakes its pod. */
+    private void relist() {
+      Map<String, ContainerStatus.State> now = new HashMap<>();
+      Set<String> changed = new HashSet<>();
+      for (ContainerStatus s : runtime.listContainers(null)) {
+        now.put(s.id(), s.state());
+        if (lastRelist.get(s.id()) != s.state()) {
+          changed.add(s.sandboxId());
+        }
+      }
+      lastRelist = now;
+      changed.forEach(uid -> events.add(new Lifecycle(uid)));
+    }
+
+    /** Sandboxes whose pod is gone from the API (deleted while the agent was down) are killed and removed. */
+    private void housekeeping() {
+      if (!informer.hasSynced()) {
+        return;
+      }
+      Set<String> live = new HashSet<>();
+      informer.getIndexer().list().forEach(p -> live.add(p.getMetadata().getUid()));
+      for (String uid : runtime.listPodSandboxes()) {
+        if (!live.contains(uid) && !workers.known().contains(uid)) {
+          Thread.ofVirtual().start(() -> {
+            try {
+              runtime.stopPodSandbox(uid, 2);
+              runtime.removePodSandbox(uid);
+            } catch (Exception ex) {
+              log.warn("removing orphaned sandbox {} failed: {}", uid, ex.toString());
+            }
+          });
+        }
+      }
+    }
+
+    /** The port of the agent's log server on loopback. */
+    public int port() {
+      return logServer.port();
+    }
+
+    /** The runtime (for tests). */
+    ProcessRuntime runtime() {
+      return runtime;
+    }
+
+    StatusManager statuses() {
+      return statuses;
+    }
+
+    @Override
+    public void close() {
+      stop(false);
+    }
+
+    /** Stops as a SIGKILL would: nothing is flushed, copiers stop mid-write. Containers keep running. */
+    void abandon() {
+      stop(true);
+    }
+
+    private void stop(boolean abrupt) {
+      stopped = true;
+      timers.shutdownNow();
+      informer.close();
+      loop.interrupt();
+      workers.stop();
+      logServer.close();
+      if (abrupt) {
+        runtime.abandon();
+      } else {
+        runtime.close();
+      }
+    }
+  }
+}

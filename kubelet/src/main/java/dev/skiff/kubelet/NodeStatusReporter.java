@@ -1,0 +1,271 @@
+package dev.skiff.kubelet;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeAddress;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.NodeCondition;
+import io.fabric8.kubernetes.api.model.NodeStatus;
+import io.fabric8.kubernetes.api.model.NodeSystemInfo;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.api.model.coordination.v1.LeaseSpec;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Registers this machine's Node and keeps it alive (pkg/kubelet/kubelet_node_status.go and
+ * nodelease): the Lease in kube-node-lease is renewed every 10 s (duration 40 s); node status is
+ * computed every 10 s but posted only when it changed or every 5 minutes
+ * (nodeStatusReportFrequency). Capacity comes from the host: CPUs, MemTotal, the data
+ * directory's file system, pods=110. Not thread-safe: driven by one scheduled thread.
+ */
+final class NodeStatusReporter {
+  private static final Logger log = LoggerFactory.getLogger(NodeStatusReporter.class);
+  static final String KUBELET_VERSION = "v1.32.4-skiff";
+  static final Duration LEASE_RENEW = Duration.ofSeconds(10);
+  static final int LEASE_DURATION_SECONDS = 40;
+  static final Duration REPORT_FREQUENCY = Duration.ofMinutes(5);
+
+  private final KubernetesClient client;
+  private final String nodeName;
+  private final String nodeIp;
+  private final int kubeletPort;
+  private final String runtimeVersion;
+  private final Path dataDir;
+  private final Clock clock;
+  private String lastPosted;
+  private Instant lastPostedAt = Instant.EPOCH;
+  private String nodeUid;
+
+  NodeStatusReporter(KubernetesClient client, String nodeName, String nodeIp, int kubeletPort, String runtimeVersion,
+      Path dataDir, Clock clock) {
+    this.client = client;
+    this.nodeName = nodeName;
+    this.nodeIp = nodeIp;
+    this.kubeletPort = kubeletPort;
+    this.runtimeVersion = runtimeVersion;
+    this.dataDir = dataDir;
+    this.clock = clock;
+  }
+
+  /** Creates the Node if absent (else refreshes labels and status). */
+  void register() {
+    Node existing = client.nodes().withName(nodeName).get();
+    if (existing == null) {
+      Node node = new NodeBuilder().withMetadata(new ObjectMetaBuilder().withName(nodeName).withLabels(labels()).build())
+          .withNewSpec().endSpec().build();
+      try {
+        existing = client.nodes().resource(node).create();
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          throw e;
+        }
+        existing = client.nodes().withName(nodeName).get();
+      }
+    } else {
+      client.nodes().withName(nodeName).patch(PatchContext.of(PatchType.JSON_MERGE),
+          "{\"metadata\":{\"labels\":" + Serialization.asJson(labels()) + "}}");
+    }
+    nodeUid = existing.getMetadata().getUid();
+    postStatus(true);
+  }
+
+  private Map<String, String> labels() {
+    Map<String, String> l = new LinkedHashMap<>();
+    l.put("kubernetes.io/hostname", nodeName);
+    l.put("kubernetes.io/os", "linux");
+    l.put("kubernetes.io/arch", arch());
+    l.put("beta.kubernetes.io/os", "linux");
+    l.put("beta.kubernetes.io/arch", arch());
+    l.put("skiff.dev/runtime", "process");
+    return l;
+  }
+
+  /** Computes the status; posts it if it changed, on {@code force}, or every 5 minutes. */
+  void postStatus(boolean force) {
+    NodeStatus status = status(null);
+    String json = Serialization.asJson(status);
+    Instant now = clock.instant();
+    if (!force && json.equals(lastPosted) && Duration.between(lastPostedAt, now).compareTo(REPORT_FREQUENCY) < 0) {
+      return;
+    }
+    NodeStatus withTimes = status(now);
+    client.nodes().withName(nodeName).subresource("status").patch(PatchContext.of(PatchType.JSON_MERGE),
+        "{\"status\":" + Serialization.asJson(withTimes) + "}");
+    lastPosted = json;
+    lastPostedAt = now;
+  }
+
+  /** Renews (or creates) the node's Lease. */
+  void renewLease() {
+    var leases = client.leases().inNamespace("kube-node-lease");
+    ZonedDateTime now = ZonedDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
+    Lease lease = leases.withName(nodeName).get();
+    if (lease == null) {
+      var meta = new ObjectMetaBuilder().withName(nodeName).withNamespace("kube-node-lease");
+      if (nodeUid != null) {
+        meta.withOwnerReferences(new OwnerReferenceBuilder().withApiVersion("v1").withKind("Node").withName(nodeName)
+            .withUid(nodeUid).build());
+      }
+      leases.resource(new Lease("coordination.k8s.io/v1", "Lease", meta.build(),
+          new LeaseSpec(null, nodeName, LEASE_DURATION_SECONDS, null, null, now, null))).create();
+      return;
+    }
+    LeaseSpec spec = lease.getSpec() == null ? new LeaseSpec() : lease.getSpec();
+    spec.setHolderIdentity(nodeName);
+    spec.setLeaseDurationSeconds(LEASE_DURATION_SECONDS);
+    spec.setRenewTime(now);
+    lease.setSpec(spec);
+    leases.resource(lease).update();
+  }
+
+  /** The status with condition timestamps at {@code at} (or none, for change detection). */
+  NodeStatus status(Instant at) {
+    Map<String, Quantity> capacity = capacity(dataDir);
+    NodeStatus s = new NodeStatus();
+    s.setCapacity(capacity);
+    s.setAllocatable(capacity);
+    s.setAddresses(List.of(new NodeAddress(nodeIp, "InternalIP"), new NodeAddress(nodeName, "Hostname")));
+    NodeSystemInfo info = new NodeSystemInfo();
+    info.setArchitecture(arch());
+    info.setOperatingSystem("linux");
+    info.setKernelVersion(System.getProperty("os.version"));
+    info.setOsImage(osImage());
+    info.setKubeletVersion(KUBELET_VERSION);
+    info.setKubeProxyVersion("");
+    info.setContainerRuntimeVersion(runtimeVersion);
+    info.setMachineID(read("/etc/machine-id"));
+    info.setBootID(read("/proc/sys/kernel/random/boot_id"));
+    info.setSystemUUID("");
+    s.setNodeInfo(info);
+    var endpoints = new io.fabric8.kubernetes.api.model.NodeDaemonEndpoints();
+    endpoints.setKubeletEndpoint(new io.fabric8.kubernetes.api.model.DaemonEndpoint(kubeletPort));
+    s.setDaemonEndpoints(endpoints);
+    String t = at == null ? null : PodStatusBuilder.time(at);
+    List<NodeCondition> c = new ArrayList<>();
+    c.add(condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", t));
+    c.add(condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", t));
+    c.add(condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", t));
+    c.add(condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", t));
+    s.setConditions(c);
+    return s;
+  }
+
+  private NodeCondition condition(String type, String status, String reason, String message, String t) {
+    NodeCondition c = new NodeCondition();
+    c.setType(type);
+    c.setStatus(status);
+    c.setReason(reason);
+    c.setMessage(message);
+    c.setLastHeartbeatTime(t);
+    c.setLastTransitionTime(t == null ? null : transitionTime(type, status, t));
+    return c;
+  }
+
+  private final Map<String, String> transitions = new java.util.HashMap<>();
+
+  private String transitionTime(String type, String status, String t) {
+    return transitions.computeIfAbsent(type + "=" + status, k -> t);
+  }
+
+  static Map<String, Quantity> capacity(Path dataDir) {
+    Map<String, Quantity> m = new LinkedHashMap<>();
+    m.put("cpu", new Quantity(Integer.toString(Runtime.getRuntime().availableProcessors())));
+    m.put("memory", new Quantity(memTotalKi() + "Ki"));
+    long disk;
+    try {
+      disk = Files.getFileStore(dataDir).getTotalSpace();
+    } catch (IOException e) {
+      disk = 0;
+    }
+    m.put("ephemeral-storage", new Quantity((disk / 1024) + "Ki"));
+    m.put("pods", new Quantity("110"));
+    return m;
+  }
+
+  private static long memTotalKi() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+        if (line.startsWith("MemTotal:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", ""));
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      // fall through
+    }
+    return Runtime.getRuntime().maxMemory() / 1024;
+  }
+
+  private static String arch() {
+    String a = System.getProperty("os.arch");
+    return switch (a) {
+      case "x86_64", "amd64" -> "amd64";
+      case "aarch64" -> "arm64";
+      default -> a;
+    };
+  }
+
+  private static String osImage() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/etc/os-release"))) {
+        if (line.startsWith("PRETTY_NAME=")) {
+          return line.substring(12).replace("\"", "");
+        }
+      }
+    } catch (IOException e) {
+      // fall through
+    }
+    return System.getProperty("os.name");
+  }
+
+  private static String read(String file) {
+    try {
+      return Files.readString(Path.of(file)).trim();
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  /** The first site-local IPv4 address of an up, non-loopback interface; else 127.0.0.1. */
+  static String hostIp() {
+    try {
+      List<NetworkInterface> nics = Collections.list(NetworkInterface.getNetworkInterfaces());
+      for (NetworkInterface nic : nics) {
+        if (!nic.isUp() || nic.isLoopback() || nic.isVirtual()) {
+          continue;
+        }
+        for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+          if (a instanceof Inet4Address && !a.isLoopbackAddress() && !a.isLinkLocalAddress()) {
+            return a.getHostAddress();
+          }
+        }
+      }
+    } catch (IOException e) {
+      // fall through
+    }
+    return "127.0.0.1";
+  }
+}

@@ -1,0 +1,226 @@
+package dev.skiff.kubelet;
+
+import dev.skiff.kubelet.cri.ContainerConfig;
+import dev.skiff.kubelet.cri.ContainerConfigException;
+import dev.skiff.kubelet.cri.ContainerRuntime;
+import dev.skiff.kubelet.cri.ContainerStatus;
+import dev.skiff.kubelet.cri.PodSandboxConfig;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The pod syncer behind {@link PodWorkers} (pkg/kubelet/kubelet.go SyncPod and
+ * kuberuntime_manager.go computePodActions, reduced to the process runtime): make the
+ * containers match the spec and the restart policy, then write the status.
+ *
+ * <p>One sync at a time per pod (the worker guarantees it); syncs of different pods run
+ * concurrently, so everything shared here is thread-safe.
+ */
+final class PodSync implements PodWorkers.PodSyncer {
+  private static final Logger log = LoggerFactory.getLogger(PodSync.class);
+  private static final Duration CONFIG_ERROR_RETRY = Duration.ofSeconds(10);
+
+  private final ContainerRuntime runtime;
+  private final KubernetesClient client;
+  private final ContainerEnv env;
+  private final StatusManager statuses;
+  private final CrashLoopBackOff backoff = new CrashLoopBackOff();
+  private final Clock clock;
+  /** Containers whose last start failed: uid/name -> {reason, message}. */
+  private final Map<String, String[]> startErrors = new ConcurrentHashMap<>();
+
+  PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock) {
+    this.runtime = runtime;
+    this.client = client;
+    this.env = env;
+    this.statuses = statuses;
+    this.clock = clock;
+  }
+
+  @Override
+  public PodWorkers.SyncResult syncPod(Pod pod) throws Exception {
+    String uid = pod.getMetadata().getUid();
+    String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+    if (("Succeeded".equals(phase) || "Failed".equals(phase)) && !anyRunning(uid)) {
+      // A terminal pod never runs again (kubelet: podIsTerminated), whatever the runtime lost.
+      return new PodWorkers.SyncResult(true, null);
+    }
+    runtime.runPodSandbox(new PodSandboxConfig(uid, pod.getMetadata().getNamespace(), pod.getMetadata().getName()));
+    String policy = restartPolicy(pod);
+    Map<String, String[]> waiting = new HashMap<>();
+    Duration requeue = null;
+    Map<String, List<ContainerStatus>> byName = byName(uid);
+
+    boolean initDone = true;
+    for (Container ic : list(pod.getSpec().getInitContainers())) {
+      ContainerStatus latest = last(byName.get(ic.getName()));
+      if (isSidecar(ic)) {
+        // A sidecar (sidecar-containers.md): once its process runs, the next init container
+        // starts; it keeps running beside the app and restarts whatever the pod's policy.
+        if (latest == null) {
+          requeue = min(requeue, start(pod, ic, 0, waiting));
+        } else if (latest.state() == ContainerStatus.State.EXITED) {
+          requeue = min(requeue, restart(pod, ic, latest, waiting));
+        }
+        if (last(byName(uid).get(ic.getName())) == null) {
+          initDone = false; // could not start: the next init container waits
+          break;
+        }
+        continue;
+      }
+      if (latest != null && latest.state() == ContainerStatus.State.EXITED && latest.exitCode() == 0) {
+        continue;
+      }
+      initDone = false;
+      if (latest == null) {
+        requeue = min(requeue, start(pod, ic, 0, waiting));
+      } else if (latest.state() == ContainerStatus.State.EXITED && !policy.equals("Never")) {
+        requeue = min(requeue, restart(pod, ic, latest, waiting));
+      }
+      break; // init containers run one at a time, in order
+    }
+    if (initDone) {
+      for (Container c : pod.getSpec().getContainers()) {
+        ContainerStatus latest = last(byName.get(c.getName()));
+        if (latest == null) {
+          requeue = min(requeue, start(pod, c, 0, waiting));
+        } else if (latest.state() == ContainerStatus.State.EXITED && shouldRestart(policy, latest.exitCode())) {
+          requeue = min(requeue, restart(pod, c, latest, waiting));
+        }
+      }
+    }
+    PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), waiting, false, false, env.nodeIp(), clock);
+    statuses.update(pod, result.status());
+    return new PodWorkers.SyncResult(result.terminal(), requeue);
+  }
+
+  private Duration restart(Pod pod, Container c, ContainerStatus latest, Map<String, String[]> waiting) throws Exception {
+    String key = pod.getMetadata().getUid() + "/" + c.getName();
+    Duration left = backoff.check(key, latest.startedAt(), latest.finishedAt(), clock.instant());
+    if (left != null) {
+      waiting.put(c.getName(), new String[] {"CrashLoopBackOff", "back-off " + backoff.current(key).toSeconds()
+          + "s restarting failed container=" + c.getName() + " pod=" + pod.getMetadata().getName() + "_"
+          + pod.getMetadata().getNamespace() + "(" + pod.getMetadata().getUid() + ")"});
+      return left;
+    }
+    return start(pod, c, latest.attempt() + 1, waiting);
+  }
+
+  /** Creates and starts one container instance; a start error becomes the container's waiting reason. */
+  private Duration start(Pod pod, Container c, int attempt, Map<String, String[]> waiting) throws Exception {
+    String uid = pod.getMetadata().getUid();
+    String key = uid + "/" + c.getName();
+    try {
+      Map<String, String> environment = env.environment(pod, c);
+      ContainerConfig cfg = new ContainerConfig(c.getName(), attempt, c.getImage(), ContainerEnv.argv(c, environment),
+          environment, c.getWorkingDir());
+      String id = runtime.createContainer(uid, cfg);
+      runtime.startContainer(id);
+      startErrors.remove(key);
+      // Dead-container cleanup keeps the last terminated instance (MaxPerPodContainerCount 1).
+      for (ContainerStatus old : runtime.listContainers(uid)) {
+        if (old.name().equals(c.getName()) && old.attempt() < attempt - 1
+            && old.state() == ContainerStatus.State.EXITED) {
+          runtime.removeContainer(old.id());
+        }
+      }
+      return null;
+    } catch (ContainerConfigException e) {
+      String[] err = {e.reason(), e.getMessage()};
+      startErrors.put(key, err);
+      waiting.put(c.getName(), err);
+      return CONFIG_ERROR_RETRY;
+    }
+  }
+
+  @Override
+  public void syncTerminatingPod(Pod pod, Long gracePeriodOverride) throws Exception {
+    String uid = pod.getMetadata().getUid();
+    long grace = gracePeriodOverride != null ? gracePeriodOverride
+        : pod.getMetadata().getDeletionGracePeriodSeconds() != null ? pod.getMetadata().getDeletionGracePeriodSeconds()
+        : pod.getSpec().getTerminationGracePeriodSeconds() != null ? pod.getSpec().getTerminationGracePeriodSeconds()
+        : 30;
+    // Regular containers first, then init containers (sidecars) - pod-lifecycle.md
+    runtime.stopPodSandbox(uid, grace);
+    if (!runtime.listPodSandboxes().contains(uid)) {
+      return;
+    }
+    PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), Map.of(),
+        pod.getMetadata().getDeletionTimestamp() != null, true, env.nodeIp(), clock);
+    statuses.update(pod, result.status());
+  }
+
+  @Override
+  public void syncTerminatedPod(Pod pod) throws Exception {
+    if (pod.getMetadata().getDeletionTimestamp() == null) {
+      return;
+    }
+    // Everything stopped: the kubelet removes the object (grace 0), as status_manager.go does.
+    try {
+      client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
+          .withGracePeriod(0).delete();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw e;
+      }
+    }
+  }
+
+  @Override
+  public void forgetPod(String uid) throws Exception {
+    runtime.stopPodSandbox(uid, 0);
+    runtime.removePodSandbox(uid);
+    backoff.forgetPrefix(uid + "/");
+    startErrors.keySet().removeIf(k -> k.startsWith(uid + "/"));
+    statuses.forget(uid);
+  }
+
+  private boolean anyRunning(String uid) {
+    return runtime.listContainers(uid).stream().anyMatch(s -> s.state() == ContainerStatus.State.RUNNING);
+  }
+
+  private Map<String, List<ContainerStatus>> byName(String uid) {
+    Map<String, List<ContainerStatus>> m = new HashMap<>();
+    for (ContainerStatus s : runtime.listContainers(uid)) {
+      m.computeIfAbsent(s.name(), k -> new ArrayList<>()).add(s); // sorted by attempt
+    }
+    return m;
+  }
+
+  /** An init container with restartPolicy Always (SidecarContainers, on by default since 1.29). */
+  static boolean isSidecar(Container c) {
+    return "Always".equals(c.getRestartPolicy());
+  }
+
+  static String restartPolicy(Pod pod) {
+    String p = pod.getSpec().getRestartPolicy();
+    return p == null || p.isEmpty() ? "Always" : p;
+  }
+
+  static boolean shouldRestart(String policy, int exitCode) {
+    return policy.equals("Always") || (policy.equals("OnFailure") && exitCode != 0);
+  }
+
+  static <T> T last(List<T> l) {
+    return l == null || l.isEmpty() ? null : l.get(l.size() - 1);
+  }
+
+  private static <T> List<T> list(List<T> l) {
+    return l == null ? List.of() : l;
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a == null ? b : b == null ? a : a.compareTo(b) <= 0 ? a : b;
+  }
+}

@@ -1,0 +1,529 @@
+package dev.skiff.kubelet.cri;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The process runtime: a container is a host process tree in its own session and process group,
+ * started in the pod's directory ({@code <root>/pods/<uid>/}); {@code image} is recorded, not
+ * pulled. Each container runs under a tiny {@code /bin/sh} shim (the process group leader) that
+ * outlives the agent and writes the container's exit code to a file when it ends, so an exit
+ * that happens while the agent is down is reported with its real code afterwards.
+ *
+ * <p>stdout and stderr go straight to regular files (O_APPEND), never to a pipe or FIFO whose
+ * reader is the agent; {@link CriLogCopier} turns them into the CRI log. State is on disk:
+ * {@code containers/<name>.<attempt>/} holds {@code pid} ("pid starttime startedAtNanos"),
+ * {@code exit}, {@code stdout}, {@code stderr}. A new runtime over the same root re-adopts
+ * running containers, guarding against PID reuse with the start time from /proc/pid/stat.
+ *
+ * <p>Thread-safe.
+ */
+public final class ProcessRuntime implements ContainerRuntime {
+  private static final Logger log = LoggerFactory.getLogger(ProcessRuntime.class);
+  public static final String VERSION = "skiff-process://0.1";
+  /** The shim: $0 is the exit file; TERM/INT/HUP are caught (reset to default in the container). */
+  private static final String SHIM = "trap : TERM INT HUP; \"$@\"; c=$?; echo $c > \"$0.tmp\"; mv \"$0.tmp\" \"$0\"";
+  /** kubelet's minimumGracePeriodInSeconds (pkg/kubelet/kuberuntime/kuberuntime_container.go). */
+  static final long MIN_GRACE_SECONDS = 2;
+
+  private final Path root;
+  private final Map<String, Ctr> containers = new ConcurrentHashMap<>();
+  private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
+  private volatile boolean closed;
+
+  /** Opens the runtime over {@code root} (the agent's data directory), re-adopting what it finds. */
+  public ProcessRuntime(Path root) throws IOException {
+    this.root = root;
+    Files.createDirectories(root.resolve("pods"));
+    Files.createDirectories(root.resolve("logs"));
+    adopt();
+  }
+
+  @Override
+  public String version() {
+    return VERSION;
+  }
+
+  Path podDir(String uid) {
+    return root.resolve("pods").resolve(uid);
+  }
+
+  @Override
+  public String runPodSandbox(PodSandboxConfig config) throws IOException {
+    Path dir = podDir(config.uid());
+    Path meta = dir.resolve("sandbox.properties");
+    if (!Files.exists(meta)) {
+      Files.createDirectories(dir.resolve("containers"));
+      Properties p = new Properties();
+      p.setProperty("namespace", config.namespace());
+      p.setProperty("name", config.name());
+      writeAtomically(meta, props(p));
+    }
+    Files.createDirectories(logDir(config.uid()));
+    return config.uid();
+  }
+
+  private Path logDir(String uid) throws IOException {
+    Properties p = new Properties();
+    try (var in = Files.newInputStream(podDir(uid).resolve("sandbox.properties"))) {
+      p.load(in);
+    }
+    return root.resolve("logs").resolve(p.getProperty("namespace") + "_" + p.getProperty("name") + "_" + uid);
+  }
+
+  @Override
+  public void stopPodSandbox(String sandboxId, long gracePeriodSeconds) {
+    List<CompletableFuture<Void>> stops = new ArrayList<>();
+    for (ContainerStatus s : listContainers(sandboxId)) {
+      if (s.state() == ContainerStatus.State.RUNNING) {
+        stops.add(CompletableFuture.runAsync(() -> stopContainer(s.id(), gracePeriodSeconds),
+            r -> Thread.ofVirtual().start(r)));
+      }
+    }
+    stops.forEach(CompletableFuture::join);
+  }
+
+  @Override
+  public void removePodSandbox(String sandboxId) throws IOException {
+    Path logs = Files.exists(podDir(sandboxId).resolve("sandbox.properties")) ? logDir(sandboxId) : null;
+    for (ContainerStatus s : listContainers(sandboxId)) {
+      removeContainer(s.id());
+    }
+    deleteTree(podDir(sandboxId));
+    if (logs != null) {
+      deleteTree(logs);
+    }
+  }
+
+  @Override
+  public String createContainer(String sandboxId, ContainerConfig config) throws IOException {
+    if (config.argv().isEmpty()) {
+      throw new ContainerConfigException("RunContainerError", "container \"" + config.name()
+          + "\" has no command: the process runtime runs host processes and does not pull images (image "
+          + config.image() + " is only recorded); set command (and args) in the container spec");
+    }
+    Path wd = config.workingDir() == null || config.workingDir().isEmpty() ? podDir(sandboxId) : Path.of(config.workingDir());
+    if (!Files.isDirectory(wd)) {
+      throw new ContainerConfigException("CreateContainerError", "workingDir " + wd + " does not exist on the node");
+    }
+    String id = sandboxId + "." + config.name() + "." + config.attempt();
+    Path dir = podDir(sandboxId).resolve("containers").resolve(config.name() + "." + config.attempt());
+    if (Files.exists(dir)) {
+      deleteTree(dir); // a half-created instance from before a crash
+    }
+    Files.createDirectories(dir);
+    Path logDir = logDir(sandboxId).resolve(config.name());
+    Files.createDirectories(logDir);
+    Properties p = new Properties();
+    p.setProperty("image", config.image() == null ? "" : config.image());
+    p.setProperty("createdAt", Instant.now().toString());
+    writeAtomically(dir.resolve("container.properties"), props(p));
+    Ctr c = new Ctr(id, sandboxId, config.name(), config.attempt(), config.image(), Instant.now(), dir,
+        logDir.resolve(config.attempt() + ".log"));
+    c.config = config;
+    c.workingDir = wd;
+    containers.put(id, c);
+    return id;
+  }
+
+  @Override
+  public void startContainer(String containerId) throws IOException {
+    Ctr c = require(containerId);
+    if (c.config == null || c.pid != 0) {
+      throw new IOException("container " + containerId + " is not in state CREATED");
+    }
+    List<String> cmd = new ArrayList<>(List.of("/usr/bin/setsid", "/bin/sh", "-c", SHIM, c.dir.resolve("exit").toString()));
+    cmd.addAll(c.config.argv());
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(c.workingDir.toFile());
+    pb.environment().clear();
+    pb.environment().putAll(c.config.env());
+    pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(c.dir.resolve("stdout").toFile()));
+    pb.redirectError(ProcessBuilder.Redirect.appendTo(c.dir.resolve("stderr").toFile()));
+    Process p = pb.start();
+    c.pid = p.pid();
+    c.startTicks = startTicks(c.pid);
+    c.startedAt = Instant.now();
+    writeAtomically(c.dir.resolve("pid"), (c.pid + " " + c.startTicks + " " + nanos(c.startedAt) + "\n").getBytes(StandardCharsets.UTF_8));
+    c.config = null; // env may hold secrets; nothing needs it any more
+    watch(c, p.toHandle());
+    p.onExit().thenRun(() -> reap(c));
+  }
+
+  private void watch(Ctr c, ProcessHandle h) {
+    c.handle = h;
+    // The copier also notices a dead process when idle: exit notification must not depend on
+    // one mechanism alone (onExit of a process that is not our child is polled by the JDK).
+    c.copier = new CriLogCopier(c.dir.resolve("stdout"), c.dir.resolve("stderr"), c.logPath, () -> {
+      if (!c.exited && !h.isAlive()) {
+        reap(c);
+      }
+      return c.exited;
+    });
+    c.copier.start(c.id);
+    h.onExit().thenRun(() -> reap(c));
+  }
+
+  /** Records the exit (from the shim's exit file) and tells the listeners. */
+  private void reap(Ctr c) {
+    synchronized (c) {
+      if (c.exited) {
+        return;
+      }
+      Path exit = c.dir.resolve("exit");
+      if (!Files.exists(exit) && c.killed) {
+        // SIGKILL took the shim too: the agent writes what the runtime would report (128+9).
+        try {
+          writeAtomically(exit, "137\n".getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      }
+      readExit(c);
+      c.exited = true;
+      c.notifyAll();
+    }
+    if (!closed) {
+      listeners.forEach(l -> l.accept(c.id));
+    }
+  }
+
+  private static void readExit(Ctr c) {
+    Path exit = c.dir.resolve("exit");
+    try {
+      if (Files.exists(exit)) {
+        c.exitCode = Integer.parseInt(Files.readString(exit).trim());
+        c.finishedAt = Files.getLastModifiedTime(exit).toInstant();
+        c.reason = c.exitCode == 0 ? "Completed" : "Error";
+      } else {
+        // The process vanished without its shim recording an exit (containerd reports this as
+        // Unknown with 255, pkg/cri/server/helpers.go).
+        c.exitCode = 255;
+        c.finishedAt = Instant.now();
+        c.reason = "Unknown";
+      }
+    } catch (IOException | NumberFormatException e) {
+      c.exitCode = 255;
+      c.finishedAt = Instant.now();
+      c.reason = "Unknown";
+    }
+  }
+
+  @Override
+  public void stopContainer(String containerId, long timeoutSeconds) {
+    Ctr c = containers.get(containerId);
+    if (c == null || c.pid == 0 || c.exited) {
+      return;
+    }
+    long grace = Math.max(timeoutSeconds, MIN_GRACE_SECONDS);
+    signalGroup(c.pid, "TERM");
+    if (awaitExit(c, TimeUnit.SECONDS.toMillis(grace))) {
+      return;
+    }
+    // Grace expired: SIGKILL the process group, then anything of the tree that left the group.
+    c.killed = true;
+    List<ProcessHandle> tree = c.handle.descendants().toList();
+    signalGroup(c.pid, "KILL");
+    tree.forEach(ProcessHandle::destroyForcibly);
+    c.handle.destroyForcibly();
+    if (!awaitExit(c, 10_000)) {
+      log.warn("container {} (pid {}) did not exit after SIGKILL", containerId, c.pid);
+    }
+    // Stopped means the whole tree is gone, not just the shim.
+    long deadline = System.currentTimeMillis() + 5_000;
+    while (tree.stream().anyMatch(ProcessRuntime::running) && System.currentTimeMillis() < deadline) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private boolean awaitExit(Ctr c, long millis) {
+    long deadline = System.currentTimeMillis() + millis;
+    synchronized (c) {
+      while (!c.exited) {
+        long left = deadline - System.currentTimeMillis();
+        if (left <= 0) {
+          return false;
+        }
+        try {
+          c.wait(Math.min(left, 50));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return c.exited;
+        }
+        if (!c.handle.isAlive()) {
+          // onExit may lag for processes that are not our children
+          Thread.ofVirtual().start(() -> reap(c));
+        }
+      }
+      return true;
+    }
+  }
+
+  private static void signalGroup(long pgid, String signal) {
+    try {
+      Process k = new ProcessBuilder("/bin/kill", "-s", signal, "--", "-" + pgid).redirectErrorStream(true).start();
+      k.getInputStream().readAllBytes();
+      k.waitFor(5, TimeUnit.SECONDS);
+    } catch (IOException e) {
+      log.warn("kill -{} -{}: {}", signal, pgid, e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void removeContainer(String containerId) throws IOException {
+    Ctr c = containers.get(containerId);
+    if (c == null) {
+      return;
+    }
+    if (c.pid != 0 && !c.exited) {
+      throw new IOException("container " + containerId + " is running");
+    }
+    if (c.copier != null) {
+      c.copier.close();
+    }
+    containers.remove(containerId);
+    deleteTree(c.dir);
+    Files.deleteIfExists(c.logPath);
+  }
+
+  @Override
+  public ContainerStatus containerStatus(String containerId) {
+    Ctr c = containers.get(containerId);
+    return c == null ? null : c.status();
+  }
+
+  @Override
+  public List<ContainerStatus> listContainers(String sandboxId) {
+    List<ContainerStatus> out = new ArrayList<>();
+    for (Ctr c : containers.values()) {
+      if (sandboxId == null || c.sandboxId.equals(sandboxId)) {
+        out.add(c.status());
+      }
+    }
+    out.sort(Comparator.comparing(ContainerStatus::name).thenComparingInt(ContainerStatus::attempt));
+    return out;
+  }
+
+  @Override
+  public List<String> listPodSandboxes() {
+    try (Stream<Path> s = Files.list(root.resolve("pods"))) {
+      return s.filter(p -> Files.exists(p.resolve("sandbox.properties"))).map(p -> p.getFileName().toString()).toList();
+    } catch (IOException e) {
+      return List.of();
+    }
+  }
+
+  @Override
+  public void onContainerExit(Consumer<String> listener) {
+    listeners.add(listener);
+  }
+
+  @Override
+  public boolean awaitLogComplete(String containerId, long millis) throws InterruptedException {
+    Ctr c = containers.get(containerId);
+    if (c != null && !c.exited) {
+      return false;
+    }
+    return c == null || c.copier == null || c.copier.awaitDrained(millis);
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    for (Ctr c : containers.values()) {
+      if (c.copier != null) {
+        c.copier.close();
+      }
+    }
+  }
+
+  /**
+   * Drops everything at once, as if the agent process were SIGKILLed: copiers stop mid-write,
+   * nothing is flushed or recorded; containers keep running. For crash tests.
+   */
+  public void abandon() {
+    closed = true;
+    for (Ctr c : containers.values()) {
+      if (c.copier != null) {
+        c.copier.kill();
+      }
+    }
+  }
+
+  /** Rebuilds the container table from disk: running containers are re-adopted, exits read. */
+  private void adopt() throws IOException {
+    for (String uid : listPodSandboxes()) {
+      Path cdir = podDir(uid).resolve("containers");
+      if (!Files.isDirectory(cdir)) {
+        continue;
+      }
+      List<Path> dirs;
+      try (Stream<Path> s = Files.list(cdir)) {
+        dirs = s.toList();
+      }
+      Path logDir = logDir(uid);
+      for (Path dir : dirs) {
+        String base = dir.getFileName().toString();
+        int dot = base.lastIndexOf('.');
+        Path pidFile = dir.resolve("pid");
+        if (dot < 0 || !Files.exists(pidFile)) {
+          deleteTree(dir); // created but never started before the crash
+          continue;
+        }
+        String name = base.substring(0, dot);
+        int attempt = Integer.parseInt(base.substring(dot + 1));
+        Properties p = new Properties();
+        try (var in = Files.newInputStream(dir.resolve("container.properties"))) {
+          p.load(in);
+        }
+        Ctr c = new Ctr(uid + "." + name + "." + attempt, uid, name, attempt, p.getProperty("image"),
+            Instant.parse(p.getProperty("createdAt")), dir, logDir.resolve(name).resolve(attempt + ".log"));
+        String[] f = Files.readString(pidFile).trim().split(" ");
+        c.pid = Long.parseLong(f[0]);
+        c.startTicks = Long.parseLong(f[1]);
+        long n = Long.parseLong(f[2]);
+        c.startedAt = Instant.ofEpochSecond(n / 1_000_000_000L, n % 1_000_000_000L);
+        containers.put(c.id, c);
+        var handle = ProcessHandle.of(c.pid);
+        // PID reuse guard: the same pid with another start time is another process.
+        if (!Files.exists(dir.resolve("exit")) && handle.isPresent() && startTicksOrMinus(c.pid) == c.startTicks) {
+          watch(c, handle.get());
+        } else {
+          readExit(c);
+          c.exited = true;
+          // Output written while the agent was down still has to reach the log.
+          c.copier = new CriLogCopier(dir.resolve("stdout"), dir.resolve("stderr"), c.logPath, () -> true);
+          c.copier.start(c.id);
+        }
+      }
+    }
+  }
+
+  /** Alive and not a zombie (an orphan is reaped by whatever PID 1 the machine has, maybe late). */
+  static boolean running(ProcessHandle h) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + h.pid() + "/stat"));
+      return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /** Field 22 of /proc/pid/stat (starttime in clock ticks since boot). */
+  static long startTicks(long pid) throws IOException {
+    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return Long.parseLong(f[19]);
+  }
+
+  private static long startTicksOrMinus(long pid) {
+    try {
+      return startTicks(pid);
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  private Ctr require(String id) throws IOException {
+    Ctr c = containers.get(id);
+    if (c == null) {
+      throw new IOException("no container " + id);
+    }
+    return c;
+  }
+
+  private static long nanos(Instant t) {
+    return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+  }
+
+  private static byte[] props(Properties p) throws IOException {
+    var out = new java.io.ByteArrayOutputStream();
+    p.store(out, null);
+    return out.toByteArray();
+  }
+
+  static void writeAtomically(Path file, byte[] data) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.write(tmp, data);
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /** A container's mutable record; fields guarded by the Ctr's monitor where it matters. */
+  private static final class Ctr {
+    final String id;
+    final String sandboxId;
+    final String name;
+    final int attempt;
+    final String image;
+    final Instant createdAt;
+    final Path dir;
+    final Path logPath;
+    ContainerConfig config;
+    Path workingDir;
+    volatile long pid;
+    long startTicks;
+    volatile Instant startedAt;
+    volatile boolean exited;
+    volatile boolean killed;
+    volatile int exitCode;
+    volatile Instant finishedAt;
+    volatile String reason;
+    ProcessHandle handle;
+    CriLogCopier copier;
+
+    Ctr(String id, String sandboxId, String name, int attempt, String image, Instant createdAt, Path dir, Path logPath) {
+      this.id = id;
+      this.sandboxId = sandboxId;
+      this.name = name;
+      this.attempt = attempt;
+      this.image = image;
+      this.createdAt = createdAt;
+      this.dir = dir;
+      this.logPath = logPath;
+    }
+
+    synchronized ContainerStatus status() {
+      ContainerStatus.State state = exited ? ContainerStatus.State.EXITED
+          : pid != 0 ? ContainerStatus.State.RUNNING : ContainerStatus.State.CREATED;
+      return new ContainerStatus(id, sandboxId, name, attempt, state, image, createdAt, startedAt,
+          exited ? finishedAt : null, exited ? exitCode : 0, exited ? reason : null, logPath);
+    }
+  }
+}

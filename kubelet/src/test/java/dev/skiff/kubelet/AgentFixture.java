@@ -1,0 +1,110 @@
+package dev.skiff.kubelet;
+
+import dev.skiff.apiserver.testing.TestServer;
+import dev.skiff.kubelet.cri.ContainerStatus;
+import dev.skiff.kubelet.cri.ProcessRuntime;
+import dev.skiff.runtime.Clients;
+import dev.skiff.runtime.ComponentContext;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
+
+/** A test server plus a node agent in the same JVM, and helpers. */
+final class AgentFixture implements AutoCloseable {
+  static final String NODE = "node-a";
+  final TestServer server;
+  final KubernetesClient client;
+  final Path data;
+  NodeAgent.Running agent;
+
+  AgentFixture() throws Exception {
+    server = TestServer.start();
+    client = Clients.forKubeconfig(server.kubeconfig());
+    data = Files.createTempDirectory("skiff-kubelet");
+    startAgent();
+  }
+
+  void startAgent() throws Exception {
+    agent = new NodeAgent().start(new ComponentContext(client, data, NODE, Map.of()));
+  }
+
+  String apply(String yaml) throws Exception {
+    return server.kubectl().runWithInput(yaml, "apply", "-f", "-").ok().out();
+  }
+
+  static String pod(String name, String restartPolicy, String script) {
+    return """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: %s
+        spec:
+          nodeName: node-a
+          restartPolicy: %s
+          terminationGracePeriodSeconds: 3
+          containers:
+          - name: main
+            image: busybox
+            command: [sh, -c, %s]
+        """.formatted(name, restartPolicy, quote(script));
+  }
+
+  static String quote(String s) {
+    return "'" + s.replace("'", "''") + "'";
+  }
+
+  Pod get(String name) {
+    return client.pods().inNamespace("default").withName(name).get();
+  }
+
+  Pod await(String name, Predicate<Pod> p) throws InterruptedException {
+    Pod[] last = {null};
+    boolean ok = until(Duration.ofSeconds(30), () -> {
+      last[0] = get(name);
+      return last[0] != null && p.test(last[0]);
+    });
+    if (!ok) {
+      throw new AssertionError("pod " + name + " never matched; last: " + (last[0] == null ? null : last[0].getStatus()));
+    }
+    return last[0];
+  }
+
+  static String phase(Pod p) {
+    return p.getStatus() == null ? null : p.getStatus().getPhase();
+  }
+
+  static boolean until(Duration timeout, BooleanSupplier c) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!c.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(20);
+    }
+    return true;
+  }
+
+  @Override
+  public void close() throws Exception {
+    ProcessRuntime rt = agent.runtime();
+    agent.close();
+    // Tests leave no processes behind: the agent never kills on stop, so do it here.
+    try (ProcessRuntime cleanup = new ProcessRuntime(data.resolve("kubelet"))) {
+      for (ContainerStatus s : cleanup.listContainers(null)) {
+        cleanup.stopContainer(s.id(), 0);
+      }
+    }
+    client.close();
+    server.close();
+  }
+
+  static void deleteQuietly(Path p) throws IOException {
+    // kept for debugging: the data dir lives under /tmp
+  }
+}
