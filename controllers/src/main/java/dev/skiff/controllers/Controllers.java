@@ -1,0 +1,29 @@
+package dev.skiff.controllers;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The controllers the {@link ControllerManager} runs while it leads, in start order. To add one:
+ * write a class with a static {@code start(ControllerContext)} returning an {@link AutoCloseable}
+ * and add ONE line here (keep edits to single lines so parallel branches merge cleanly).
+ */
+final class Controllers {
+  private Controllers() {
+  }
+
+  /** Starts a controller; the handle stops it (it must not stop the shared informers). */
+  @FunctionalInterface
+  interface Starter {
+    AutoCloseable start(ControllerContext context) throws Exception;
+  }
+
+  /** A named controller; the name is what {@code --set controllers.disable=a,b} refers to. */
+  record Entry(String name, Starter starter) {}
+
+  static List<Entry> all() {
+    List<Entry> all = new ArrayList<>();
+    // One line per controller, each a complete statement so parallel additions merge cleanly.
+    return all;
+  }
+}
