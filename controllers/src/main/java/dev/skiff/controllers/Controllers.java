@@ -24,6 +24,7 @@ final class Controllers {
   static List<Entry> all() {
     List<Entry> all = new ArrayList<>();
     // One line per controller, each a complete statement so parallel additions merge cleanly.
+    all.add(new Entry("replicaset", ReplicaSetController::start));
     return all;
   }
 }
