@@ -25,6 +25,7 @@ final class Controllers {
     List<Entry> all = new ArrayList<>();
     // One line per controller, each a complete statement so parallel additions merge cleanly.
     all.add(new Entry("replicaset", ReplicaSetController::start));
+    all.add(new Entry("deployment", DeploymentController::start));
     return all;
   }
 }

@@ -92,10 +92,10 @@ class ReplicaSetControllerTest {
     Set<String> readyOnes = activePods("b").stream().map(p -> p.getMetadata().getName()).collect(Collectors.toSet());
     kubelet.neverReady(p -> "b".equals(p.getMetadata().getLabels().get("app")));
     try {
-      client.apps().replicaSets().inNamespace("default").withName("b").scale(5);
+      server.kubectl().run("scale", "rs/b", "--replicas=5").ok();
       assertThat(Harness.until(Duration.ofSeconds(20), () -> activePods("b").size() == 5
           && activePods("b").stream().allMatch(p -> "Running".equals(p.getStatus().getPhase())))).isTrue();
-      client.apps().replicaSets().inNamespace("default").withName("b").scale(2);
+      server.kubectl().run("scale", "rs/b", "--replicas=2").ok();
       assertThat(Harness.until(Duration.ofSeconds(20), () -> activePods("b").size() == 2)).isTrue();
       // The three not-ready pods go first; the two ready ones stay.
       assertThat(activePods("b").stream().map(p -> p.getMetadata().getName()).collect(Collectors.toSet()))
