@@ -154,6 +154,18 @@ public final class ControllerManager implements Component {
       }
     }
 
+    /**
+     * Stops as a crashed process would: controllers stop but the lease is not released, so a
+     * standby takes over only once it expires.
+     */
+    public void abandon() throws Exception {
+      synchronized (this) {
+        closed = true;
+      }
+      elector.abandon();
+      stopControllers();
+    }
+
     @Override
     public void close() throws Exception {
       synchronized (this) {

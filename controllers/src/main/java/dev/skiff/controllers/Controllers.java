@@ -26,6 +26,7 @@ final class Controllers {
     // One line per controller, each a complete statement so parallel additions merge cleanly.
     all.add(new Entry("replicaset", ReplicaSetController::start));
     all.add(new Entry("deployment", DeploymentController::start));
+    all.add(new Entry("garbagecollector", GarbageCollector::start));
     return all;
   }
 }
