@@ -247,7 +247,10 @@ public final class ResourceStore {
         Meta.meta(next).put("resourceVersion", Long.toString(r.revision()));
         return next;
       }
-      if (expectedRv > 0 || (patchedRv != null && !patchedRv.isEmpty()) || attempt > 50) {
+      // Retry on a lost race unless the caller named a resourceVersion: a patched object inherits
+      // the current one's, so a patch racing a controller's write is re-applied (patch.go), and a
+      // patch that itself names a stale resourceVersion fails the check above on the next round.
+      if (expectedRv > 0 || attempt > 50) {
         throw ApiException.modified(d.group, d.plural, name);
       }
     }
