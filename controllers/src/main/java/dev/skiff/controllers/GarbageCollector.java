@@ -82,6 +82,8 @@ public final class GarbageCollector implements AutoCloseable {
   private final Map<String, Set<String>> dependents = new ConcurrentHashMap<>();
   /** Owner UIDs confirmed absent by a live read (absentOwnerCache). */
   private final Set<String> absentOwners = ConcurrentHashMap.newKeySet();
+  /** apiVersion/kind -> namespaced, from discovery. */
+  private final Map<String, Boolean> scopes = new ConcurrentHashMap<>();
   private final Controller controller;
 
   private GarbageCollector(ControllerContext ctx) {
@@ -295,9 +297,14 @@ public final class GarbageCollector implements AutoCloseable {
     if (absentOwners.contains(ref.getUid())) {
       return OwnerState.DANGLING;
     }
+    Boolean namespaced = namespaced(ref.getApiVersion(), ref.getKind());
+    if (namespaced == null) {
+      return OwnerState.SOLID; // kind unknown to discovery: upstream requeues, never deletes
+    }
     try {
       var op = client.genericKubernetesResources(ref.getApiVersion(), ref.getKind());
-      GenericKubernetesResource live = ns == null ? op.withName(ref.getName()).get()
+      // A cluster-scoped owner (a Node for a mirror pod) is looked up without a namespace.
+      GenericKubernetesResource live = ns == null || !namespaced ? op.withName(ref.getName()).get()
           : op.inNamespace(ns).withName(ref.getName()).get();
       if (live == null || !ref.getUid().equals(live.getMetadata().getUid())) {
         absentOwners.add(ref.getUid());
@@ -307,6 +314,30 @@ public final class GarbageCollector implements AutoCloseable {
     } catch (RuntimeException e) {
       log.debug("garbage collector: cannot resolve owner {} {}: {}", ref.getKind(), ref.getName(), e.toString());
       return OwnerState.SOLID; // unknown kind or transient error: never delete on doubt
+    }
+  }
+
+  /** Whether apiVersion/kind is namespaced, from discovery (cached); null if unknown or on error. */
+  private Boolean namespaced(String apiVersion, String kind) {
+    String key = apiVersion + "/" + kind;
+    Boolean known = scopes.get(key);
+    if (known != null) {
+      return known;
+    }
+    try {
+      var list = client.getApiResources(apiVersion);
+      if (list == null || list.getResources() == null) {
+        return null;
+      }
+      for (var r : list.getResources()) {
+        if (kind.equals(r.getKind()) && !r.getName().contains("/")) {
+          scopes.put(key, Boolean.TRUE.equals(r.getNamespaced()));
+          return scopes.get(key);
+        }
+      }
+      return null;
+    } catch (RuntimeException e) {
+      return null;
     }
   }
 

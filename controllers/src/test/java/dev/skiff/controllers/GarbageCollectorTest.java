@@ -131,6 +131,22 @@ class GarbageCollectorTest {
   }
 
   @Test
+  void clusterScopedOwnerIsLookedUpWithoutNamespace() throws Exception {
+    var ns = client.namespaces().withName("default").get();
+    OwnerReference nsRef = new OwnerReferenceBuilder().withApiVersion("v1").withKind("Namespace").withName("default")
+        .withUid(ns.getMetadata().getUid()).build();
+    client.configMaps().inNamespace("default").resource(new ConfigMapBuilder().withNewMetadata().withName("owned-by-ns")
+        .withOwnerReferences(nsRef).endMetadata().build()).create();
+    OwnerReference ghost = new OwnerReferenceBuilder().withApiVersion("v1").withKind("Namespace").withName("ghost")
+        .withUid("00000000-0000-0000-0000-000000000001").build();
+    client.configMaps().inNamespace("default").resource(new ConfigMapBuilder().withNewMetadata().withName("owned-by-ghost")
+        .withOwnerReferences(ghost).endMetadata().build()).create();
+    assertThat(Harness.until(Duration.ofSeconds(20), () ->
+        client.configMaps().inNamespace("default").withName("owned-by-ghost").get() == null)).isTrue();
+    assertThat(client.configMaps().inNamespace("default").withName("owned-by-ns").get()).isNotNull();
+  }
+
+  @Test
   void foregroundWaitsForBlockingDependents() throws Exception {
     ConfigMap owner = cm("default", "fg-owner");
     cm("default", "fg-dep", ref(owner, true));
