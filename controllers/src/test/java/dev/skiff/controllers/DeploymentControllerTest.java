@@ -234,6 +234,26 @@ class DeploymentControllerTest {
   }
 
   @Test
+  void scalingDuringAStuckRolloutIsProportional() throws Exception {
+    String strategy = "  strategy:\n    rollingUpdate: {maxSurge: 3, maxUnavailable: 2}\n";
+    kubectl.runWithInput(yaml("prop", 10, strategy), "apply", "-f", "-").ok();
+    kubectl.run("rollout", "status", "deploy/prop", "--timeout=30s").ok();
+    kubectl.run("set", "image", "deploy/prop", "c=bad").ok();
+    // New pods never become ready: the rollout settles at old 8 (10 - maxUnavailable), new 5 (13 - 8).
+    assertThat(Harness.until(Duration.ofSeconds(20), () -> sizes("prop").equals(List.of(5, 8)))).as(() -> "" + sizes("prop")).isTrue();
+    Thread.sleep(300);
+    assertThat(sizes("prop")).containsExactly(5, 8);
+    kubectl.run("scale", "deploy/prop", "--replicas=20").ok();
+    // sync.go scale(): 10 more (23 allowed - 13), split by size: old 8*23/13 -> 14, new 5*23/13 -> 9.
+    assertThat(Harness.until(Duration.ofSeconds(20), () -> sizes("prop").equals(List.of(9, 14)))).as(() -> "" + sizes("prop")).isTrue();
+  }
+
+  /** spec.replicas of the deployment's ReplicaSets with replicas, ascending. */
+  static List<Integer> sizes(String app) {
+    return rses(app).stream().map(r -> r.getSpec().getReplicas()).filter(n -> n > 0).sorted().toList();
+  }
+
+  @Test
   void recreateScalesOldToZeroBeforeNew() throws Exception {
     kubectl.runWithInput(yaml("rc", 2, "  strategy: {type: Recreate}\n"), "apply", "-f", "-").ok();
     kubectl.run("rollout", "status", "deploy/rc", "--timeout=30s").ok();
