@@ -131,6 +131,41 @@ class ReplicaSetControllerTest {
   }
 
   @Test
+  void failedCreatesSetReplicaFailureUntilTheyStop() throws Exception {
+    client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName("quota")
+        .endMetadata().build()).create();
+    client.resourceQuotas().inNamespace("quota").resource(new io.fabric8.kubernetes.api.model.ResourceQuotaBuilder()
+        .withNewMetadata().withName("q").endMetadata().withNewSpec()
+        .addToHard("pods", new io.fabric8.kubernetes.api.model.Quantity("0")).endSpec().build()).create();
+    // Admission enforces the quota once the API server's quota controller has published its status.
+    assertThat(Harness.until(Duration.ofSeconds(20), () -> {
+      var q = client.resourceQuotas().inNamespace("quota").withName("q").get();
+      return q.getStatus() != null && q.getStatus().getHard() != null && q.getStatus().getHard().containsKey("pods");
+    })).isTrue();
+    ReplicaSet r = rs("q", 3);
+    r.getMetadata().setNamespace("quota");
+    client.apps().replicaSets().inNamespace("quota").resource(r).create();
+    assertThat(Harness.until(Duration.ofSeconds(20), () -> {
+      ReplicaSet cur = client.apps().replicaSets().inNamespace("quota").withName("q").get();
+      return cur.getStatus() != null && cur.getStatus().getConditions() != null && cur.getStatus().getConditions().stream()
+          .anyMatch(c -> "ReplicaFailure".equals(c.getType()) && "FailedCreate".equals(c.getReason()) && "True".equals(c.getStatus()));
+    })).as(() -> client.getKubernetesSerialization().asJson(client.apps().replicaSets().inNamespace("quota").withName("q").get().getStatus())
+        + " pods=" + client.pods().inNamespace("quota").list().getItems().size()
+        + " quota=" + client.resourceQuotas().inNamespace("quota").withName("q").get().getStatus()).isTrue();
+    assertThat(client.pods().inNamespace("quota").list().getItems()).isEmpty();
+    assertThat(Harness.until(Duration.ofSeconds(10), () -> client.v1().events().inNamespace("quota").list().getItems().stream()
+        .anyMatch(e -> "FailedCreate".equals(e.getReason()) && "Warning".equals(e.getType())))).isTrue();
+    client.resourceQuotas().inNamespace("quota").withName("q").edit(q -> new io.fabric8.kubernetes.api.model.ResourceQuotaBuilder(q)
+        .editSpec().addToHard("pods", new io.fabric8.kubernetes.api.model.Quantity("5")).endSpec().build());
+    // The failed key is retried with backoff; once creates succeed the condition goes away.
+    assertThat(Harness.until(Duration.ofSeconds(30), () -> {
+      ReplicaSet cur = client.apps().replicaSets().inNamespace("quota").withName("q").get();
+      return Integer.valueOf(3).equals(cur.getStatus().getReplicas())
+          && (cur.getStatus().getConditions() == null || cur.getStatus().getConditions().isEmpty());
+    })).isTrue();
+  }
+
+  @Test
   void slowStartBatchesDoubleAndStopAtFirstFailure() throws Exception {
     ReplicaSetController c = null;
     // Exercise the batching arithmetic directly: 10 creations = 1 + 2 + 4 + 3.
