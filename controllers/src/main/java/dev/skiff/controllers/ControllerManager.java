@@ -132,6 +132,7 @@ public final class ControllerManager implements Component {
           log.error("controller {} failed to start", e.name(), ex);
         }
       }
+      ctx.runStartHooks(); // every constructor ran: indexers are in place before informers start
       informers.start();
     }
 

@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * The controllers the {@link ControllerManager} runs while it leads, in start order. To add one:
  * write a class with a static {@code start(ControllerContext)} returning an {@link AutoCloseable}
- * and add ONE line here (keep edits to single lines so parallel branches merge cleanly).
+ * that builds the controller (informers, indexers, handlers) and defers starting its workers with
+ * {@link ControllerContext#afterAllCreated(Runnable)}, and add ONE line here (keep edits to single lines so parallel branches merge cleanly).
  */
 final class Controllers {
   private Controllers() {

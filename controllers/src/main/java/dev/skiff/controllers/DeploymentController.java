@@ -108,10 +108,10 @@ public final class DeploymentController implements AutoCloseable {
     });
   }
 
-  /** Starts a Deployment controller; {@link Controllers} entry point. */
+  /** Builds a Deployment controller whose workers start with the others ({@link Controllers} entry point). */
   public static DeploymentController start(ControllerContext ctx) {
     DeploymentController c = new DeploymentController(ctx);
-    c.controller.start();
+    ctx.afterAllCreated(c.controller::start);
     return c;
   }
 

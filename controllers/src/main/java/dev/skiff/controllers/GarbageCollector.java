@@ -173,10 +173,10 @@ public final class GarbageCollector implements AutoCloseable {
     return obj.getMetadata().getOwnerReferences() == null ? List.of() : obj.getMetadata().getOwnerReferences();
   }
 
-  /** Starts a garbage collector; {@link Controllers} entry point. */
+  /** Builds a garbage collector whose workers start with the others ({@link Controllers} entry point). */
   public static GarbageCollector start(ControllerContext ctx) {
     GarbageCollector gc = new GarbageCollector(ctx);
-    gc.controller.start();
+    ctx.afterAllCreated(gc.controller::start);
     return gc;
   }
 

@@ -97,10 +97,10 @@ public final class ReplicaSetController implements AutoCloseable {
     }
   }
 
-  /** Starts a ReplicaSet controller; {@link Controllers} entry point. */
+  /** Builds a ReplicaSet controller whose workers start with the others ({@link Controllers} entry point). */
   public static ReplicaSetController start(ControllerContext ctx) {
     ReplicaSetController c = new ReplicaSetController(ctx);
-    c.controller.start();
+    ctx.afterAllCreated(c.controller::start);
     return c;
   }
 
