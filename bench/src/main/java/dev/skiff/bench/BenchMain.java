@@ -13,8 +13,9 @@ public final class BenchMain {
       case "api-apply" -> ApiApplyBench.run();
       case "job-1000" -> JobBench.run();
       case "pod-startup" -> PodStartupBench.run();
+      case "deploy-1000" -> DeployBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000");
         System.exit(2);
       }
     }

@@ -76,6 +76,34 @@ class ResourceStoreTest {
   }
 
   @Test
+  void readModifyWriteRacingAnotherWriteIsRetriedUnlessItNamesAResourceVersion() {
+    configmaps.create("default", obj("{\"metadata\":{\"name\":\"race\"},\"data\":{\"a\":\"1\"}}"), w());
+    int[] calls = {0};
+    // A patch (inheriting the current resourceVersion) whose first write loses to a concurrent one.
+    ObjectNode out = configmaps.guaranteedUpdate("default", "race", 0, cur -> {
+      if (calls[0]++ == 0) {
+        ObjectNode other = configmaps.getObject("default", "race");
+        ((ObjectNode) other.path("data")).put("b", "2");
+        configmaps.update("default", "race", other, w());
+      }
+      ((ObjectNode) cur.path("data")).put("c", "3");
+      return cur;
+    }, w(), false);
+    assertThat(calls[0]).isEqualTo(2);
+    assertThat(out.path("data").path("b").asText()).isEqualTo("2");
+    assertThat(out.path("data").path("c").asText()).isEqualTo("3");
+    // A change that names a now-stale resourceVersion is a conflict.
+    String stale = Meta.resourceVersion(out);
+    ObjectNode cm = configmaps.getObject("default", "race");
+    ((ObjectNode) cm.path("data")).put("d", "4");
+    configmaps.update("default", "race", cm, w());
+    assertThatThrownBy(() -> configmaps.guaranteedUpdate("default", "race", 0, cur -> {
+      ((ObjectNode) cur.path("metadata")).put("resourceVersion", stale);
+      return cur;
+    }, w(), false)).isInstanceOf(ApiException.class);
+  }
+
+  @Test
   void createTwiceIsAlreadyExists() {
     deployments.create("default", deployment("web", 1), w());
     assertThatThrownBy(() -> deployments.create("default", deployment("web", 1), w()))

@@ -25,11 +25,20 @@ public final class BatchControllers {
    */
   public static List<Controller> start(SharedInformers informers, KubernetesClient client, EventRecorder events,
       Clock clock) {
-    List<Controller> controllers = List.of(
+    List<Controller> controllers = create(informers, client, events, clock);
+    controllers.forEach(Controller::start);
+    return controllers;
+  }
+
+  /**
+   * Builds the three controllers (their informer indexers included) without starting them, for
+   * a manager that starts every controller only once all are built.
+   */
+  public static List<Controller> create(SharedInformers informers, KubernetesClient client, EventRecorder events,
+      Clock clock) {
+    return List.of(
         new JobController(informers, client, events, clock, JobController.DEFAULT_BACKOFF, JOB_WORKERS).controller(),
         new CronJobController(informers, client, events, clock).controller(),
         new TtlAfterFinishedController(informers, client, clock).controller());
-    controllers.forEach(Controller::start);
-    return controllers;
   }
 }
