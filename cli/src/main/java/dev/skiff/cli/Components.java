@@ -10,6 +10,7 @@ final class Components {
   static List<Component> all() {
     return List.of(
         // New components: one line each, in start order.
+        new dev.skiff.scheduler.NodeSimulator(), new dev.skiff.scheduler.Scheduler()
     );
   }
 }

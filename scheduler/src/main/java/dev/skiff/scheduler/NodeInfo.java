@@ -1,0 +1,151 @@
+package dev.skiff.scheduler;
+
+import io.fabric8.kubernetes.api.model.ContainerImage;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.Node;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A node with the pods the scheduler has placed or seen on it and their summed requests, used
+ * ports and images (upstream {@code framework.NodeInfo}). Guarded by the {@link SchedulerCache}
+ * lock; plugins read it only during a scheduling cycle.
+ */
+public final class NodeInfo {
+  /** Nodes with this label value run pods as processes sharing the host network namespace. */
+  static final String RUNTIME_LABEL = "skiff.dev/runtime";
+
+  Node node;
+  final String name;
+  Map<String, String> labels = Map.of();
+  final Map<String, Long> allocatable = new HashMap<>();
+  final Map<String, Long> requested = new HashMap<>();
+  long nonZeroMilliCpu;
+  long nonZeroMemory;
+  final Map<String, PodInfo> pods = new LinkedHashMap<>();
+  /** Used host ports: "protocol/hostIP/port" -> count. */
+  final Map<String, Integer> usedPorts = new HashMap<>();
+  /** Image name -> size in bytes. */
+  final Map<String, Long> images = new HashMap<>();
+  int podsWithAffinity;
+  int podsWithRequiredAntiAffinity;
+
+  NodeInfo(String name) {
+    this.name = name;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public Node node() {
+    return node;
+  }
+
+  void setNode(Node n) {
+    this.node = n;
+    this.labels = n.getMetadata().getLabels() == null ? Map.of() : n.getMetadata().getLabels();
+    allocatable.clear();
+    var alloc = n.getStatus() == null ? null : n.getStatus().getAllocatable();
+    if (alloc == null || alloc.isEmpty()) {
+      alloc = n.getStatus() == null ? null : n.getStatus().getCapacity();
+    }
+    if (alloc != null) {
+      alloc.forEach((k, q) -> allocatable.put(k, PodInfo.amount(k, q)));
+    }
+    images.clear();
+    if (n.getStatus() != null && n.getStatus().getImages() != null) {
+      for (ContainerImage img : n.getStatus().getImages()) {
+        long size = img.getSizeBytes() == null ? 0 : img.getSizeBytes();
+        if (img.getNames() != null) {
+          for (String name : img.getNames()) {
+            images.put(normalizeImage(name), size);
+          }
+        }
+      }
+    }
+  }
+
+  boolean processRuntime() {
+    return "process".equals(labels.get(RUNTIME_LABEL));
+  }
+
+  void addPod(PodInfo p) {
+    if (pods.putIfAbsent(p.uid, p) != null) {
+      return;
+    }
+    p.requests.forEach((k, v) -> requested.merge(k, v, Long::sum));
+    nonZeroMilliCpu += p.nonZeroMilliCpu;
+    nonZeroMemory += p.nonZeroMemory;
+    for (ContainerPort cp : p.hostPorts) {
+      usedPorts.merge(portKey(cp), 1, Integer::sum);
+    }
+    if (processRuntime()) {
+      for (ContainerPort cp : p.containerPorts) {
+        usedPorts.merge(containerPortKey(cp), 1, Integer::sum);
+      }
+    }
+    if (p.hasAffinityTerms()) {
+      podsWithAffinity++;
+    }
+    if (!p.requiredAntiAffinity.isEmpty()) {
+      podsWithRequiredAntiAffinity++;
+    }
+  }
+
+  void removePod(PodInfo known) {
+    PodInfo p = pods.remove(known.uid);
+    if (p == null) {
+      return;
+    }
+    p.requests.forEach((k, v) -> requested.merge(k, -v, Long::sum));
+    nonZeroMilliCpu -= p.nonZeroMilliCpu;
+    nonZeroMemory -= p.nonZeroMemory;
+    for (ContainerPort cp : p.hostPorts) {
+      usedPorts.computeIfPresent(portKey(cp), (k, c) -> c <= 1 ? null : c - 1);
+    }
+    if (processRuntime()) {
+      for (ContainerPort cp : p.containerPorts) {
+        usedPorts.computeIfPresent(containerPortKey(cp), (k, c) -> c <= 1 ? null : c - 1);
+      }
+    }
+    if (p.hasAffinityTerms()) {
+      podsWithAffinity--;
+    }
+    if (!p.requiredAntiAffinity.isEmpty()) {
+      podsWithRequiredAntiAffinity--;
+    }
+  }
+
+  /** A copy for preemption's dry runs. */
+  NodeInfo copy() {
+    NodeInfo c = new NodeInfo(name);
+    c.setNode(node);
+    for (PodInfo p : pods.values()) {
+      c.addPod(p);
+    }
+    return c;
+  }
+
+  static String portKey(ContainerPort p) {
+    String proto = p.getProtocol() == null ? "TCP" : p.getProtocol();
+    String ip = p.getHostIP() == null || p.getHostIP().isEmpty() ? "0.0.0.0" : p.getHostIP();
+    return proto + "/" + ip + "/" + p.getHostPort();
+  }
+
+  /** On process-runtime nodes a declared containerPort binds the host's port on all addresses. */
+  static String containerPortKey(ContainerPort p) {
+    String proto = p.getProtocol() == null ? "TCP" : p.getProtocol();
+    return proto + "/0.0.0.0/" + p.getContainerPort();
+  }
+
+  /** Image names as the kubelet reports them: default tag "latest" (upstream normalizedImageName). */
+  static String normalizeImage(String name) {
+    int slash = name.lastIndexOf('/');
+    if (name.indexOf('@') < 0 && name.indexOf(':', slash + 1) < 0) {
+      return name + ":latest";
+    }
+    return name;
+  }
+}
