@@ -11,8 +11,9 @@ public final class BenchMain {
       case "watch-fanout" -> WatchFanoutBench.run();
       case "authz" -> AuthzBench.run();
       case "api-apply" -> ApiApplyBench.run();
+      case "scheduler" -> SchedulerBench.run(args);
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|scheduler");
         System.exit(2);
       }
     }

@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * (phase Running, Ready conditions, container statuses, IPs) and pod-delete (a pod being deleted
  * is removed at once). No processes run. Options: {@code simulate.nodes} (N; 0 disables),
  * {@code simulate.prefix} (node name prefix, default "sim-node-"),
- * {@code simulate.leaseSeconds} (renewal period, default 10; 0 disables leases).
+ * {@code simulate.leaseSeconds} (renewal period, default 10; 0 disables leases),
+ * {@code simulate.podReady} (default true; false leaves bound pods Pending, as scheduler_perf does).
  *
  * <p>All writes go through the API. Thread-safe.
  */
@@ -53,6 +54,13 @@ public final class NodeSimulator implements Component {
     return "simulator";
   }
 
+  /** Starts a simulator and registers {@code n} nodes before returning (benchmarks, tests). */
+  public static Running startBlocking(KubernetesClient client, String prefix, int n, int leaseSeconds, boolean podReady) {
+    Running r = new Running(client, prefix, leaseSeconds, podReady);
+    r.addNodes(0, n);
+    return r;
+  }
+
   @Override
   public AutoCloseable start(ComponentContext ctx) throws Exception {
     int n = Integer.parseInt(ctx.options().getOrDefault("simulate.nodes", "0"));
@@ -61,7 +69,8 @@ public final class NodeSimulator implements Component {
     }
     String prefix = ctx.options().getOrDefault("simulate.prefix", "sim-node-");
     int leaseSeconds = Integer.parseInt(ctx.options().getOrDefault("simulate.leaseSeconds", "10"));
-    Running r = new Running(ctx.client(), prefix, leaseSeconds);
+    boolean podReady = Boolean.parseBoolean(ctx.options().getOrDefault("simulate.podReady", "true"));
+    Running r = new Running(ctx.client(), prefix, leaseSeconds, podReady);
     Thread.ofVirtual().name("simulator-start").start(() -> r.addNodes(0, n));
     return r;
   }
@@ -123,13 +132,13 @@ public final class NodeSimulator implements Component {
     private volatile boolean closed;
     private final Thread leases;
 
-    Running(KubernetesClient client, String prefix, int leaseSeconds) {
+    Running(KubernetesClient client, String prefix, int leaseSeconds, boolean podReady) {
       this.client = client;
       this.prefix = prefix;
       this.leaseSeconds = leaseSeconds;
       this.informers = new SharedInformers(client);
       Informer<Pod> pods = informers.informerFor(Pod.class);
-      pods.addHandler(new EventHandler<Pod>() {
+      if (podReady) pods.addHandler(new EventHandler<Pod>() {
         @Override
         public void onAdd(Pod p) {
           handle(p);
@@ -143,7 +152,9 @@ public final class NodeSimulator implements Component {
         @Override
         public void onDelete(Pod p, boolean unknown) {}
       });
-      informers.start();
+      if (podReady) {
+        informers.start();
+      }
       leases = leaseSeconds > 0 ? Thread.ofVirtual().name("simulator-leases").start(this::renewLeases) : null;
     }
 
