@@ -18,8 +18,8 @@ final class BalancedAllocation implements Plugin.Score {
     if (pod.milliCpu == 0 && pod.memory == 0) {
       return 0;
     }
-    double fc = fraction(node.requested.getOrDefault("cpu", 0L) + pod.milliCpu, node.allocatable.getOrDefault("cpu", 0L));
-    double fm = fraction(node.requested.getOrDefault("memory", 0L) + pod.memory, node.allocatable.getOrDefault("memory", 0L));
+    double fc = fraction(node.reqMilliCpu + pod.milliCpu, node.allocMilliCpu);
+    double fm = fraction(node.reqMemory + pod.memory, node.allocMemory);
     double std = Math.abs(fc - fm) / 2;
     return (long) ((1 - std) * Scores.MAX);
   }

@@ -3,7 +3,14 @@ package dev.skiff.scheduler;
 import io.fabric8.kubernetes.api.model.ContainerImage;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeCondition;
+import io.fabric8.kubernetes.api.model.Taint;
+import io.fabric8.kubernetes.api.model.TaintBuilder;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -28,6 +35,17 @@ public final class NodeInfo {
   final Map<String, Integer> usedPorts = new HashMap<>();
   /** Image name -> size in bytes. */
   final Map<String, Long> images = new HashMap<>();
+  /** Derived in setNode so that filters on thousands of nodes stay cheap. */
+  boolean unschedulable;
+  List<Taint> hardTaints = List.of();
+  List<Taint> preferTaints = List.of();
+  /** Taints the node's conditions imply (not-ready, pressure) that the node does not carry yet. */
+  List<Taint> conditionTaints = List.of();
+  long allocMilliCpu;
+  long allocMemory;
+  long allocPods;
+  long reqMilliCpu;
+  long reqMemory;
   int podsWithAffinity;
   int podsWithRequiredAntiAffinity;
 
@@ -54,6 +72,35 @@ public final class NodeInfo {
     if (alloc != null) {
       alloc.forEach((k, q) -> allocatable.put(k, PodInfo.amount(k, q)));
     }
+    allocMilliCpu = allocatable.getOrDefault("cpu", 0L);
+    allocMemory = allocatable.getOrDefault("memory", 0L);
+    allocPods = allocatable.getOrDefault("pods", 110L);
+    unschedulable = n.getSpec() != null && Boolean.TRUE.equals(n.getSpec().getUnschedulable());
+    List<Taint> hard = new ArrayList<>();
+    List<Taint> prefer = new ArrayList<>();
+    Set<String> keys = new HashSet<>();
+    if (n.getSpec() != null && n.getSpec().getTaints() != null) {
+      for (Taint t : n.getSpec().getTaints()) {
+        keys.add(t.getKey());
+        if ("NoSchedule".equals(t.getEffect()) || "NoExecute".equals(t.getEffect())) {
+          hard.add(t);
+        } else if ("PreferNoSchedule".equals(t.getEffect())) {
+          prefer.add(t);
+        }
+      }
+    }
+    hardTaints = List.copyOf(hard);
+    preferTaints = List.copyOf(prefer);
+    List<Taint> cond = new ArrayList<>();
+    if (n.getStatus() != null && n.getStatus().getConditions() != null) {
+      for (NodeCondition c : n.getStatus().getConditions()) {
+        String key = NodeConditions.taintKey(c);
+        if (key != null && !keys.contains(key)) {
+          cond.add(new TaintBuilder().withKey(key).withEffect("NoSchedule").build());
+        }
+      }
+    }
+    conditionTaints = List.copyOf(cond);
     images.clear();
     if (n.getStatus() != null && n.getStatus().getImages() != null) {
       for (ContainerImage img : n.getStatus().getImages()) {
@@ -76,6 +123,8 @@ public final class NodeInfo {
       return;
     }
     p.requests.forEach((k, v) -> requested.merge(k, v, Long::sum));
+    reqMilliCpu += p.milliCpu;
+    reqMemory += p.memory;
     nonZeroMilliCpu += p.nonZeroMilliCpu;
     nonZeroMemory += p.nonZeroMemory;
     for (ContainerPort cp : p.hostPorts) {
@@ -100,6 +149,8 @@ public final class NodeInfo {
       return;
     }
     p.requests.forEach((k, v) -> requested.merge(k, -v, Long::sum));
+    reqMilliCpu -= p.milliCpu;
+    reqMemory -= p.memory;
     nonZeroMilliCpu -= p.nonZeroMilliCpu;
     nonZeroMemory -= p.nonZeroMemory;
     for (ContainerPort cp : p.hostPorts) {

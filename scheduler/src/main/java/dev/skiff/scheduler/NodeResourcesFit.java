@@ -22,14 +22,22 @@ final class NodeResourcesFit implements Plugin.Filter, Plugin.Score {
   @Override
   public Status filter(CycleState state, PodInfo pod, NodeInfo node) {
     List<String> reasons = null;
-    long allowedPods = node.allocatable.getOrDefault("pods", 110L);
-    if (node.pods.size() + 1 > allowedPods) {
+    if (node.pods.size() + 1 > node.allocPods) {
       reasons = new ArrayList<>();
       reasons.add("Too many pods");
     }
+    // cpu and memory from fields: this runs for hundreds of nodes per pod.
+    if (pod.milliCpu > 0 && pod.milliCpu > node.allocMilliCpu - node.reqMilliCpu) {
+      reasons = reasons == null ? new ArrayList<>() : reasons;
+      reasons.add("Insufficient cpu");
+    }
+    if (pod.memory > 0 && pod.memory > node.allocMemory - node.reqMemory) {
+      reasons = reasons == null ? new ArrayList<>() : reasons;
+      reasons.add("Insufficient memory");
+    }
     for (Map.Entry<String, Long> r : pod.requests.entrySet()) {
       long want = r.getValue();
-      if (want <= 0 || r.getKey().equals("pods")) {
+      if (want <= 0 || r.getKey().equals("pods") || r.getKey().equals("cpu") || r.getKey().equals("memory")) {
         continue;
       }
       long free = node.allocatable.getOrDefault(r.getKey(), 0L) - node.requested.getOrDefault(r.getKey(), 0L);
@@ -49,8 +57,8 @@ final class NodeResourcesFit implements Plugin.Filter, Plugin.Score {
 
   @Override
   public long score(CycleState state, PodInfo pod, NodeInfo node) {
-    long cpu = least(node.allocatable.getOrDefault("cpu", 0L), node.nonZeroMilliCpu + pod.nonZeroMilliCpu);
-    long mem = least(node.allocatable.getOrDefault("memory", 0L), node.nonZeroMemory + pod.nonZeroMemory);
+    long cpu = least(node.allocMilliCpu, node.nonZeroMilliCpu + pod.nonZeroMilliCpu);
+    long mem = least(node.allocMemory, node.nonZeroMemory + pod.nonZeroMemory);
     return (cpu + mem) / 2;
   }
 

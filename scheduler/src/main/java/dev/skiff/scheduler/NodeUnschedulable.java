@@ -16,7 +16,7 @@ final class NodeUnschedulable implements Plugin.Filter {
 
   @Override
   public Status filter(CycleState state, PodInfo pod, NodeInfo node) {
-    if (Boolean.TRUE.equals(node.node.getSpec().getUnschedulable())
+    if (node.unschedulable
         && !Selectors.tolerates(pod.pod.getSpec().getTolerations(), TAINT)) {
       return Status.unresolvable(REASON);
     }

@@ -19,13 +19,8 @@ final class TaintToleration implements Plugin.Filter, Plugin.Score {
 
   @Override
   public Status filter(CycleState state, PodInfo pod, NodeInfo node) {
-    List<Taint> taints = node.node.getSpec().getTaints();
-    if (taints == null) {
-      return Status.SUCCESS;
-    }
-    for (Taint t : taints) {
-      if (("NoSchedule".equals(t.getEffect()) || "NoExecute".equals(t.getEffect()))
-          && !Selectors.tolerates(pod.pod.getSpec().getTolerations(), t)) {
+    for (Taint t : node.hardTaints) {
+      if (!Selectors.tolerates(pod.pod.getSpec().getTolerations(), t)) {
         return Status.unresolvable("node(s) had untolerated taint {" + t.getKey() + ": " + (t.getValue() == null ? "" : t.getValue()) + "}");
       }
     }
@@ -34,8 +29,8 @@ final class TaintToleration implements Plugin.Filter, Plugin.Score {
 
   @Override
   public long score(CycleState state, PodInfo pod, NodeInfo node) {
-    List<Taint> taints = node.node.getSpec().getTaints();
-    if (taints == null) {
+    List<Taint> taints = node.preferTaints;
+    if (taints.isEmpty()) {
       return 0;
     }
     // Only tolerations with an empty or PreferNoSchedule effect count here (upstream getAllTolerationPreferNoSchedule).
