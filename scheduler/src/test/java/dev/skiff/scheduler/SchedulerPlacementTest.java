@@ -199,4 +199,54 @@ class SchedulerPlacementTest {
     client.pods().inNamespace("even").list().getItems().forEach(p -> perNode.merge(p.getSpec().getNodeName(), 1, Integer::sum));
     assertThat(perNode).hasSize(10).allSatisfy((n, c) -> assertThat(c).isEqualTo(10));
   }
+
+  @Test
+  void hostPortsAndProcessRuntimeContainerPortsConflict() throws Exception {
+    namespace(client, "ports");
+    create(client, node("h1", "zone-a", "4", Map.of("skiff.dev/runtime", "process")));
+    create(client, node("h2", "zone-b", "4", Map.of()));
+    create(client, pod("ports", "hp-1", "100m").editSpec().editFirstContainer().addNewPort().withContainerPort(80).withHostPort(8080).endPort()
+        .endContainer().addToNodeSelector("kubernetes.io/hostname", "h2").endSpec().build());
+    assertThat(awaitBound(client, "ports", "hp-1")).isEqualTo("h2");
+    create(client, pod("ports", "hp-2", "100m").editSpec().editFirstContainer().addNewPort().withContainerPort(80).withHostPort(8080).endPort()
+        .endContainer().endSpec().build());
+    assertThat(awaitBound(client, "ports", "hp-2")).isEqualTo("h1");
+    // On the process-runtime node a declared containerPort is a host port: 9090 twice cannot share h1.
+    create(client, pod("ports", "cp-1", "100m").editSpec().editFirstContainer().addNewPort().withContainerPort(9090).endPort()
+        .endContainer().addToNodeSelector("kubernetes.io/hostname", "h1").endSpec().build());
+    assertThat(awaitBound(client, "ports", "cp-1")).isEqualTo("h1");
+    create(client, pod("ports", "cp-2", "100m").editSpec().editFirstContainer().addNewPort().withContainerPort(9090).endPort()
+        .endContainer().endSpec().build());
+    assertThat(awaitBound(client, "ports", "cp-2")).isEqualTo("h2");
+  }
+
+  @Test
+  void volumeNodeAffinityAndWaitForFirstConsumer() throws Exception {
+    namespace(client, "vol");
+    threeZones("4");
+    client.storage().v1().storageClasses().resource(new io.fabric8.kubernetes.api.model.storage.StorageClassBuilder()
+        .withNewMetadata().withName("wffc").endMetadata().withProvisioner("skiff.dev/local-path")
+        .withVolumeBindingMode("WaitForFirstConsumer").build()).create();
+    client.persistentVolumes().resource(new io.fabric8.kubernetes.api.model.PersistentVolumeBuilder().withNewMetadata().withName("pv-b").endMetadata()
+        .withNewSpec().addToCapacity("storage", new io.fabric8.kubernetes.api.model.Quantity("1Gi")).withAccessModes("ReadWriteOnce")
+        .withNewHostPath().withPath("/tmp/pv-b").endHostPath().withClaimRef(new io.fabric8.kubernetes.api.model.ObjectReferenceBuilder()
+            .withNamespace("vol").withName("bound").build())
+        .withNewNodeAffinity().withNewRequired().addNewNodeSelectorTerm().addNewMatchExpression().withKey("kubernetes.io/hostname")
+        .withOperator("In").withValues("b").endMatchExpression().endNodeSelectorTerm().endRequired().endNodeAffinity().endSpec().build()).create();
+    client.persistentVolumeClaims().inNamespace("vol").resource(new io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder()
+        .withNewMetadata().withName("bound").endMetadata().withNewSpec().withAccessModes("ReadWriteOnce").withVolumeName("pv-b")
+        .withStorageClassName("").withNewResources().addToRequests("storage", new io.fabric8.kubernetes.api.model.Quantity("1Gi")).endResources()
+        .endSpec().build()).create();
+    client.persistentVolumeClaims().inNamespace("vol").resource(new io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder()
+        .withNewMetadata().withName("later").endMetadata().withNewSpec().withAccessModes("ReadWriteOnce").withStorageClassName("wffc")
+        .withNewResources().addToRequests("storage", new io.fabric8.kubernetes.api.model.Quantity("1Gi")).endResources().endSpec().build()).create();
+    create(client, pod("vol", "uses-pv", "100m").editSpec().addNewVolume().withName("d").withNewPersistentVolumeClaim()
+        .withClaimName("bound").endPersistentVolumeClaim().endVolume().endSpec().build());
+    assertThat(awaitBound(client, "vol", "uses-pv")).isEqualTo("b");
+    create(client, pod("vol", "uses-wffc", "100m").editSpec().addNewVolume().withName("d").withNewPersistentVolumeClaim()
+        .withClaimName("later").endPersistentVolumeClaim().endVolume().endSpec().build());
+    String node = awaitBound(client, "vol", "uses-wffc");
+    assertThat(client.persistentVolumeClaims().inNamespace("vol").withName("later").get().getMetadata().getAnnotations())
+        .containsEntry("volume.kubernetes.io/selected-node", node);
+  }
 }
