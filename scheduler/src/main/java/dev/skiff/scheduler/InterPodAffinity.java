@@ -53,6 +53,8 @@ final class InterPodAffinity implements Plugin.PreFilter, Plugin.Filter, Plugin.
     Counts affinity = new Counts();
     Counts anti = new Counts();
     boolean own = !pod.requiredAffinity.isEmpty() || !pod.requiredAntiAffinity.isEmpty();
+    // Terms without namespaces or a namespaceSelector select only the pod's own namespace.
+    boolean local = namespaceLocal(pod.requiredAffinity) && namespaceLocal(pod.requiredAntiAffinity);
     for (NodeInfo n : allNodes) {
       if (n.podsWithRequiredAntiAffinity > 0) {
         for (PodInfo e : n.pods.values()) {
@@ -66,7 +68,7 @@ final class InterPodAffinity implements Plugin.PreFilter, Plugin.Filter, Plugin.
       if (!own) {
         continue;
       }
-      for (PodInfo e : n.pods.values()) {
+      for (PodInfo e : local ? n.podsIn(pod.namespace) : n.pods.values()) {
         if (!pod.requiredAffinity.isEmpty()) {
           boolean all = true;
           for (PodAffinityTerm t : pod.requiredAffinity) {
@@ -94,6 +96,15 @@ final class InterPodAffinity implements Plugin.PreFilter, Plugin.Filter, Plugin.
         && pod.requiredAffinity.stream().allMatch(t -> pod.matchedBy(t, pod.namespace));
     state.write(FILTER_KEY, new FilterState(existingAnti, affinity, anti, none));
     return Status.SUCCESS;
+  }
+
+  private static boolean namespaceLocal(List<PodAffinityTerm> terms) {
+    for (PodAffinityTerm t : terms) {
+      if (t.getNamespaceSelector() != null || (t.getNamespaces() != null && !t.getNamespaces().isEmpty())) {
+        return false;
+      }
+    }
+    return true;
   }
 
   @Override

@@ -31,6 +31,8 @@ public final class NodeInfo {
   long nonZeroMilliCpu;
   long nonZeroMemory;
   final Map<String, PodInfo> pods = new LinkedHashMap<>();
+  /** The same pods by namespace: label selectors of spreading and affinity are namespaced. */
+  private final Map<String, List<PodInfo>> podsByNamespace = new HashMap<>();
   /** Used host ports: "protocol/hostIP/port" -> count. */
   final Map<String, Integer> usedPorts = new HashMap<>();
   /** Image name -> size in bytes. */
@@ -114,6 +116,11 @@ public final class NodeInfo {
     }
   }
 
+  /** The pods in {@code namespace} on this node; do not modify. */
+  List<PodInfo> podsIn(String namespace) {
+    return podsByNamespace.getOrDefault(namespace, List.of());
+  }
+
   boolean processRuntime() {
     return "process".equals(labels.get(RUNTIME_LABEL));
   }
@@ -122,6 +129,7 @@ public final class NodeInfo {
     if (pods.putIfAbsent(p.uid, p) != null) {
       return;
     }
+    podsByNamespace.computeIfAbsent(p.namespace, k -> new ArrayList<>(2)).add(p);
     p.requests.forEach((k, v) -> requested.merge(k, v, Long::sum));
     reqMilliCpu += p.milliCpu;
     reqMemory += p.memory;
@@ -147,6 +155,13 @@ public final class NodeInfo {
     PodInfo p = pods.remove(known.uid);
     if (p == null) {
       return;
+    }
+    List<PodInfo> inNs = podsByNamespace.get(p.namespace);
+    if (inNs != null) {
+      inNs.remove(p);
+      if (inNs.isEmpty()) {
+        podsByNamespace.remove(p.namespace);
+      }
     }
     p.requests.forEach((k, v) -> requested.merge(k, -v, Long::sum));
     reqMilliCpu -= p.milliCpu;

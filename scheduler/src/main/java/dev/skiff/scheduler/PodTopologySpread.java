@@ -110,7 +110,7 @@ final class PodTopologySpread implements Plugin.PreFilter, Plugin.Filter, Plugin
           continue;
         }
         long m = 0;
-        for (PodInfo e : n.pods.values()) {
+        for (PodInfo e : n.podsIn(pod.namespace)) {
           if (c.selects(e, pod.namespace)) {
             m++;
           }

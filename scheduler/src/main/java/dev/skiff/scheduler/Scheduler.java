@@ -31,28 +31,12 @@ public final class Scheduler implements Component {
     SchedulerEngine engine = new SchedulerEngine(ctx.client(), new dev.skiff.runtime.SharedInformers(ctx.client()), true,
         dev.skiff.runtime.Clock.system(), pct);
     String identity = ctx.nodeName() + "_" + UUID.randomUUID();
-    // client-go's defaults are 15/10/2 s; shorter leases keep the same proportions.
-    Duration lease = Duration.ofSeconds(leaseSeconds);
-    LeaderElector elector = LeaderElector.builder(ctx.client(), LEASE_NAMESPACE, LEASE_NAME)
-        .identity(identity)
-        .leaseDuration(lease)
-        .renewDeadline(lease.multipliedBy(2).dividedBy(3))
-        .retryPeriod(lease.dividedBy(7).isZero() ? Duration.ofMillis(100) : lease.dividedBy(7))
-        .onStartedLeading(() -> {
-          log.info("{} is leading: scheduling", identity);
-          engine.startScheduling();
-        })
-        .onStoppedLeading(() -> {
-          log.info("{} stopped leading", identity);
-          engine.stopScheduling();
-        })
-        .build();
-    Running r = new Running(engine, elector);
+    Running r = new Running(engine, ctx, identity, Duration.ofSeconds(leaseSeconds));
     // Informers sync off the caller's thread: start() must not block for long.
     Thread.ofVirtual().name("scheduler-start").start(() -> {
       try {
         engine.start();
-        elector.start();
+        r.campaign();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
@@ -63,32 +47,80 @@ public final class Scheduler implements Component {
   /** A started scheduler: {@link #close} releases the Lease; {@link #crash} abandons it. Thread-safe. */
   public static final class Running implements AutoCloseable {
     private final SchedulerEngine engine;
-    private final LeaderElector elector;
+    private final ComponentContext ctx;
+    private final String identity;
+    private final Duration lease;
+    private volatile boolean closed;
+    private LeaderElector elector;
 
-    Running(SchedulerEngine engine, LeaderElector elector) {
+    Running(SchedulerEngine engine, ComponentContext ctx, String identity, Duration lease) {
       this.engine = engine;
-      this.elector = elector;
+      this.ctx = ctx;
+      this.identity = identity;
+      this.lease = lease;
+    }
+
+    /**
+     * Campaigns for the Lease; an elector campaigns once, so after losing leadership (a failed
+     * renewal) a new one campaigns again. kube-scheduler exits instead and is restarted.
+     */
+    synchronized void campaign() {
+      if (closed) {
+        return;
+      }
+      // client-go's defaults are 15/10/2 s; other lease durations keep the same proportions.
+      Duration retry = lease.dividedBy(7);
+      elector = LeaderElector.builder(ctx.client(), LEASE_NAMESPACE, LEASE_NAME)
+          .identity(identity)
+          .leaseDuration(lease)
+          .renewDeadline(lease.multipliedBy(2).dividedBy(3))
+          .retryPeriod(retry.isZero() ? Duration.ofMillis(100) : retry)
+          .onStartedLeading(() -> {
+            log.info("{} is leading: scheduling", identity);
+            engine.startScheduling();
+          })
+          .onStoppedLeading(() -> {
+            log.info("{} stopped leading", identity);
+            engine.stopScheduling();
+            campaign();
+          })
+          .build();
+      elector.start();
     }
 
     public SchedulerEngine engine() {
       return engine;
     }
 
-    public boolean isLeader() {
-      return elector.isLeader();
+    public synchronized boolean isLeader() {
+      return elector != null && elector.isLeader();
     }
 
     /** Stops like a killed process: scheduling ends, the Lease is left to expire. */
     public void crash() throws InterruptedException {
-      engine.stopScheduling();
-      elector.abandon();
-      engine.close();
+      halt(false);
     }
 
+    /** Stops scheduling and releases the Lease so another server takes over at once. */
     @Override
     public void close() throws InterruptedException {
+      halt(true);
+    }
+
+    private void halt(boolean release) throws InterruptedException {
+      LeaderElector e;
+      synchronized (this) {
+        closed = true;
+        e = elector;
+      }
       engine.stopScheduling();
-      elector.stop();
+      if (e != null) {
+        if (release) {
+          e.stop();
+        } else {
+          e.abandon();
+        }
+      }
       engine.close();
     }
   }

@@ -253,6 +253,14 @@ public final class SchedulerEngine implements AutoCloseable {
   }
 
   private void handleFailure(SchedulingQueue.Entry e, PodInfo pi, Framework.FitError fe, DefaultPreemption.Result preempted) {
+    if (fe.numAllNodes == 0) {
+      // Upstream ErrNoNodesAvailable: an error, not a FitError (reason SchedulerError, backoff).
+      String message = "no nodes available to schedule pods";
+      queue.requeue(e, true);
+      events.event(pi.pod, EventRecorder.WARNING, "FailedScheduling", "%s", message);
+      Thread.ofVirtual().start(() -> updateCondition(pi.pod, "SchedulerError", message, null));
+      return;
+    }
     String message = fe.getMessage();
     if (preempted != null && preempted.node() != null) {
       evict(pi, preempted);
@@ -260,7 +268,7 @@ public final class SchedulerEngine implements AutoCloseable {
     queue.requeue(e, false);
     events.event(pi.pod, EventRecorder.WARNING, "FailedScheduling", "%s", message);
     String nominated = preempted != null && preempted.node() != null ? preempted.node() : null;
-    Thread.ofVirtual().start(() -> updateCondition(pi.pod, message, nominated));
+    Thread.ofVirtual().start(() -> updateCondition(pi.pod, "Unschedulable", message, nominated));
   }
 
   private void evict(PodInfo preemptor, DefaultPreemption.Result r) {
@@ -278,14 +286,14 @@ public final class SchedulerEngine implements AutoCloseable {
   }
 
   /** PodScheduled=False, reason Unschedulable, via pods/status (upstream updatePod in schedule_one.go). */
-  private void updateCondition(Pod pod, String message, String nominatedNode) {
+  private void updateCondition(Pod pod, String reason, String message, String nominatedNode) {
     try {
       String now = Instant.ofEpochMilli(clock.currentTimeMillis()).toString().replaceAll("\\.\\d+Z$", "Z");
       StringBuilder patch = new StringBuilder("{\"status\":{");
       if (nominatedNode != null) {
         patch.append("\"nominatedNodeName\":").append(json(nominatedNode)).append(',');
       }
-      patch.append("\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":")
+      patch.append("\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"False\",\"reason\":").append(json(reason)).append(",\"message\":")
           .append(json(message)).append(",\"lastTransitionTime\":").append(json(now)).append(",\"lastProbeTime\":null}]}}");
       var cond = pod.getStatus() == null || pod.getStatus().getConditions() == null ? null
           : pod.getStatus().getConditions().stream().filter(c -> "PodScheduled".equals(c.getType())).findFirst().orElse(null);

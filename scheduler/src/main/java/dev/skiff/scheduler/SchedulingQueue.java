@@ -82,9 +82,11 @@ public final class SchedulingQueue {
     try {
       Entry e = entries.get(key);
       if (e != null) {
+        Pod old = e.pod;
         e.pod = pod;
-        if (e.where == Where.UNSCHEDULABLE) {
-          // An update may make it schedulable (upstream: Update moves it out of unschedulablePods).
+        if (e.where == Where.UNSCHEDULABLE && old != null && specOrLabelsChanged(old, pod)) {
+          // An update may make it schedulable (upstream: Update moves it out of unschedulablePods);
+          // status-only updates, such as our own PodScheduled condition, cannot (isPodUpdated).
           moveOut(e);
         }
         return;
@@ -336,6 +338,12 @@ public final class SchedulingQueue {
     } else if (e.where == Where.BACKOFF) {
       backoff.remove(e);
     }
+  }
+
+  static boolean specOrLabelsChanged(Pod a, Pod b) {
+    return !java.util.Objects.equals(a.getSpec(), b.getSpec())
+        || !java.util.Objects.equals(a.getMetadata().getLabels(), b.getMetadata().getLabels())
+        || !java.util.Objects.equals(a.getMetadata().getAnnotations(), b.getMetadata().getAnnotations());
   }
 
   static String key(Pod pod) {
