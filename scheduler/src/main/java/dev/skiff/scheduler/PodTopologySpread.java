@@ -39,6 +39,13 @@ final class PodTopologySpread implements Plugin.PreFilter, Plugin.Filter, Plugin
     }
   }
 
+  /** Indexes for fast counting; null means count by visiting every node. */
+  private final SchedulerCache cache;
+
+  PodTopologySpread(SchedulerCache cache) {
+    this.cache = cache;
+  }
+
   private record FilterState(List<Constraint> constraints, List<Map<String, Long>> counts, long[] min) {}
 
   private record ScoreState(List<Constraint> constraints, List<Map<String, Long>> counts, double[] weights) {}
@@ -82,7 +89,10 @@ final class PodTopologySpread implements Plugin.PreFilter, Plugin.Filter, Plugin
   }
 
   /** Counts matching pods per domain over the eligible nodes; every eligible domain appears. */
-  private static List<Map<String, Long>> count(PodInfo pod, List<Constraint> cs, List<NodeInfo> nodes, boolean requireAllKeys) {
+  private List<Map<String, Long>> count(PodInfo pod, List<Constraint> cs, List<NodeInfo> nodes, boolean requireAllKeys) {
+    if (cache != null && (cs.size() == 1 || !requireAllKeys) && !hasNodeConstraints(pod)) {
+      return countIndexed(pod, cs);
+    }
     List<Map<String, Long>> counts = new ArrayList<>();
     for (int i = 0; i < cs.size(); i++) {
       counts.add(new HashMap<>());
@@ -119,6 +129,45 @@ final class PodTopologySpread implements Plugin.PreFilter, Plugin.Filter, Plugin
       }
     }
     return counts;
+  }
+
+  /**
+   * The same counts from the cache's indexes: every node is eligible (no node selector or required
+   * node affinity) and each constraint stands alone, so the domains come from the topology index
+   * and only nodes holding pods of the namespace need visiting.
+   */
+  private List<Map<String, Long>> countIndexed(PodInfo pod, List<Constraint> cs) {
+    List<Map<String, Long>> counts = new ArrayList<>();
+    for (Constraint c : cs) {
+      Map<String, Long> m = new HashMap<>();
+      for (String v : cache.domains(c.topologyKey).keySet()) {
+        m.put(v, 0L);
+      }
+      for (NodeInfo n : cache.nodesWithPodsIn(pod.namespace)) {
+        String v = n.labels.get(c.topologyKey);
+        if (v == null || !cache.isCurrent(n)) {
+          continue;
+        }
+        long k = 0;
+        for (PodInfo e : n.podsIn(pod.namespace)) {
+          if (c.selects(e, pod.namespace)) {
+            k++;
+          }
+        }
+        if (k > 0) {
+          m.merge(v, k, Long::sum);
+        }
+      }
+      counts.add(m);
+    }
+    return counts;
+  }
+
+  private static boolean hasNodeConstraints(PodInfo pod) {
+    var sel = pod.pod.getSpec().getNodeSelector();
+    var a = pod.pod.getSpec().getAffinity();
+    return (sel != null && !sel.isEmpty())
+        || (a != null && a.getNodeAffinity() != null && a.getNodeAffinity().getRequiredDuringSchedulingIgnoredDuringExecution() != null);
   }
 
   @Override

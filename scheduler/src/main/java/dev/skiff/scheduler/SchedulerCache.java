@@ -28,6 +28,10 @@ public final class SchedulerCache {
   /** Nodes in a stable order, for round-robin examination; rebuilt when the set changes. */
   private List<NodeInfo> nodeList = List.of();
   private final Map<String, PodState> pods = new HashMap<>();
+  /** Namespace -> nodes holding pods of it (with counts): spreading counts visit only these. */
+  private final Map<String, Map<NodeInfo, Integer>> nodesByNamespace = new HashMap<>();
+  /** topologyKey -> value -> nodes; built on demand, dropped when node labels change. */
+  private final Map<String, Map<String, List<NodeInfo>>> domainIndex = new HashMap<>();
 
   private static final class PodState {
     PodInfo info;
@@ -75,6 +79,9 @@ public final class SchedulerCache {
         nodes.put(name, ni);
       }
       boolean wasProcess = ni.node != null && ni.processRuntime();
+      if (ni.node == null || !java.util.Objects.equals(ni.node.getMetadata().getLabels(), n.getMetadata().getLabels())) {
+        domainIndex.clear();
+      }
       ni.setNode(n);
       if (!added && wasProcess != ni.processRuntime()) {
         // Port accounting depends on the runtime label: recount.
@@ -95,6 +102,7 @@ public final class SchedulerCache {
     lock.lock();
     try {
       if (nodes.remove(name) != null) {
+        domainIndex.clear();
         rebuildList();
       }
     } finally {
@@ -244,13 +252,50 @@ public final class SchedulerCache {
       ni = new NodeInfo(s.nodeName);
       nodes.put(s.nodeName, ni);
     }
+    if (!ni.pods.containsKey(s.info.uid)) {
+      nodesByNamespace.computeIfAbsent(s.info.namespace, k -> new HashMap<>()).merge(ni, 1, Integer::sum);
+    }
     ni.addPod(s.info);
   }
 
   private void detach(PodState s) {
     NodeInfo ni = nodes.get(s.nodeName);
     if (ni != null) {
+      if (ni.pods.containsKey(s.info.uid)) {
+        Map<NodeInfo, Integer> m = nodesByNamespace.get(s.info.namespace);
+        if (m != null) {
+          m.computeIfPresent(ni, (k, c) -> c <= 1 ? null : c - 1);
+          if (m.isEmpty()) {
+            nodesByNamespace.remove(s.info.namespace);
+          }
+        }
+      }
       ni.removePod(s.info);
     }
+  }
+
+  /** Current nodes holding pods of {@code namespace}; call with the lock held; do not modify. */
+  java.util.Set<NodeInfo> nodesWithPodsIn(String namespace) {
+    Map<NodeInfo, Integer> m = nodesByNamespace.get(namespace);
+    return m == null ? java.util.Set.of() : m.keySet();
+  }
+
+  /** Whether {@code ni} is the cache's current entry for a registered node. */
+  boolean isCurrent(NodeInfo ni) {
+    return ni.node != null && nodes.get(ni.name) == ni;
+  }
+
+  /** The nodes of each value of {@code topologyKey}; call with the lock held; do not modify. */
+  Map<String, List<NodeInfo>> domains(String topologyKey) {
+    return domainIndex.computeIfAbsent(topologyKey, k -> {
+      Map<String, List<NodeInfo>> d = new HashMap<>();
+      for (NodeInfo ni : nodeList) {
+        String v = ni.labels.get(k);
+        if (v != null) {
+          d.computeIfAbsent(v, x -> new ArrayList<>()).add(ni);
+        }
+      }
+      return d;
+    });
   }
 }
