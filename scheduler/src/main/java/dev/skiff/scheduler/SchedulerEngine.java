@@ -60,7 +60,7 @@ public final class SchedulerEngine implements AutoCloseable {
   private final AtomicLong cycleNanos = new AtomicLong();
   private final AtomicLong bindNanos = new AtomicLong();
   private volatile boolean running;
-  private Thread loop;
+  private volatile Thread loop;
   private Thread housekeeping;
 
   /** Builds an engine with its own informers on {@code client}. */
@@ -112,7 +112,9 @@ public final class SchedulerEngine implements AutoCloseable {
       return;
     }
     running = true;
-    loop = Thread.ofPlatform().daemon().name("scheduler").start(this::run);
+    Thread t = Thread.ofPlatform().daemon().name("scheduler").unstarted(this::run);
+    loop = t;
+    t.start();
   }
 
   /** Stops scheduling (lost leadership); informers keep running. */
@@ -192,21 +194,30 @@ public final class SchedulerEngine implements AutoCloseable {
   }
 
   private void run() {
-    while (running) {
+    // Only the current loop thread schedules: a loop replaced by stop-then-start exits here even
+    // if its interrupt arrived while it was not waiting, so cycles never run concurrently.
+    while (running && loop == Thread.currentThread()) {
+      SchedulingQueue.Entry e;
       try {
-        SchedulingQueue.Entry e = queue.poll(Duration.ofMillis(500));
-        if (e == null) {
-          continue;
-        }
-        if (!running) {
-          queue.requeueAfterBindFailure(e);
-          return;
-        }
-        scheduleOne(e);
+        e = queue.poll(Duration.ofMillis(500));
       } catch (InterruptedException ie) {
         return;
+      }
+      if (e == null) {
+        continue;
+      }
+      if (!running || loop != Thread.currentThread()) {
+        queue.requeueAfterBindFailure(e);
+        return;
+      }
+      try {
+        scheduleOne(e);
       } catch (RuntimeException ex) {
-        log.error("scheduling cycle failed", ex);
+        log.error("scheduling cycle for {} failed", e.key, ex);
+        if (e.pod != null) {
+          cache.forget(new PodInfo(e.pod));
+        }
+        queue.requeueAfterBindFailure(e);
       }
     }
   }
