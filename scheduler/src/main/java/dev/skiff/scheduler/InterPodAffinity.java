@@ -47,6 +47,27 @@ final class InterPodAffinity implements Plugin.PreFilter, Plugin.Filter, Plugin.
     return NAME;
   }
 
+  /** Indexes for fast counting; null means visit every node. */
+  private final SchedulerCache cache;
+
+  InterPodAffinity(SchedulerCache cache) {
+    this.cache = cache;
+  }
+
+  /** Nodes whose pods the incoming pod's own terms can select. */
+  private Iterable<NodeInfo> candidates(PodInfo pod, boolean local, List<NodeInfo> allNodes) {
+    if (cache == null || !local) {
+      return allNodes;
+    }
+    List<NodeInfo> out = new java.util.ArrayList<>();
+    for (NodeInfo n : cache.nodesWithPodsIn(pod.namespace)) {
+      if (cache.isCurrent(n)) {
+        out.add(n);
+      }
+    }
+    return out;
+  }
+
   @Override
   public Status preFilter(CycleState state, PodInfo pod, List<NodeInfo> allNodes) {
     Counts existingAnti = new Counts();
@@ -55,19 +76,30 @@ final class InterPodAffinity implements Plugin.PreFilter, Plugin.Filter, Plugin.
     boolean own = !pod.requiredAffinity.isEmpty() || !pod.requiredAntiAffinity.isEmpty();
     // Terms without namespaces or a namespaceSelector select only the pod's own namespace.
     boolean local = namespaceLocal(pod.requiredAffinity) && namespaceLocal(pod.requiredAntiAffinity);
-    for (NodeInfo n : allNodes) {
-      if (n.podsWithRequiredAntiAffinity > 0) {
-        for (PodInfo e : n.pods.values()) {
+    if (cache != null) {
+      cache.podsWithAffinityTerms().forEach((e, n) -> {
+        if (cache.isCurrent(n)) {
           for (PodAffinityTerm t : e.requiredAntiAffinity) {
             if (pod.matchedBy(t, e.namespace)) {
               existingAnti.add(t.getTopologyKey(), n.labels.get(t.getTopologyKey()), 1);
             }
           }
         }
+      });
+    } else {
+      for (NodeInfo n : allNodes) {
+        if (n.podsWithRequiredAntiAffinity > 0) {
+          for (PodInfo e : n.pods.values()) {
+            for (PodAffinityTerm t : e.requiredAntiAffinity) {
+              if (pod.matchedBy(t, e.namespace)) {
+                existingAnti.add(t.getTopologyKey(), n.labels.get(t.getTopologyKey()), 1);
+              }
+            }
+          }
+        }
       }
-      if (!own) {
-        continue;
-      }
+    }
+    for (NodeInfo n : own ? candidates(pod, local, allNodes) : List.<NodeInfo>of()) {
       for (PodInfo e : local ? n.podsIn(pod.namespace) : n.pods.values()) {
         if (!pod.requiredAffinity.isEmpty()) {
           boolean all = true;
@@ -138,11 +170,10 @@ final class InterPodAffinity implements Plugin.PreFilter, Plugin.Filter, Plugin.
   public void preScore(CycleState state, PodInfo pod, List<NodeInfo> feasible, List<NodeInfo> allNodes) {
     Counts scores = new Counts();
     boolean own = !pod.preferredAffinity.isEmpty() || !pod.preferredAntiAffinity.isEmpty();
-    for (NodeInfo n : allNodes) {
-      if (!own && n.podsWithAffinity == 0) {
-        continue;
-      }
-      for (PodInfo e : n.pods.values()) {
+    boolean local = namespaceLocalWeighted(pod.preferredAffinity) && namespaceLocalWeighted(pod.preferredAntiAffinity);
+    // The incoming pod's preferred terms over the pods they can select.
+    for (NodeInfo n : own ? candidates(pod, local, allNodes) : List.<NodeInfo>of()) {
+      for (PodInfo e : local ? n.podsIn(pod.namespace) : n.pods.values()) {
         for (WeightedPodAffinityTerm w : pod.preferredAffinity) {
           if (e.matchedBy(w.getPodAffinityTerm(), pod.namespace)) {
             scores.add(w.getPodAffinityTerm().getTopologyKey(), n.labels.get(w.getPodAffinityTerm().getTopologyKey()), w.getWeight());
@@ -153,27 +184,53 @@ final class InterPodAffinity implements Plugin.PreFilter, Plugin.Filter, Plugin.
             scores.add(w.getPodAffinityTerm().getTopologyKey(), n.labels.get(w.getPodAffinityTerm().getTopologyKey()), -w.getWeight());
           }
         }
-        if (!e.hasAffinityTerms()) {
-          continue;
+      }
+    }
+    // Existing pods' terms that select the incoming pod (symmetry).
+    java.util.function.BiConsumer<PodInfo, NodeInfo> existing = (e, n) -> {
+      for (PodAffinityTerm t : e.requiredAffinity) {
+        if (pod.matchedBy(t, e.namespace)) {
+          scores.add(t.getTopologyKey(), n.labels.get(t.getTopologyKey()), HARD_POD_AFFINITY_WEIGHT);
         }
-        for (PodAffinityTerm t : e.requiredAffinity) {
-          if (pod.matchedBy(t, e.namespace)) {
-            scores.add(t.getTopologyKey(), n.labels.get(t.getTopologyKey()), HARD_POD_AFFINITY_WEIGHT);
-          }
+      }
+      for (WeightedPodAffinityTerm w : e.preferredAffinity) {
+        if (pod.matchedBy(w.getPodAffinityTerm(), e.namespace)) {
+          scores.add(w.getPodAffinityTerm().getTopologyKey(), n.labels.get(w.getPodAffinityTerm().getTopologyKey()), w.getWeight());
         }
-        for (WeightedPodAffinityTerm w : e.preferredAffinity) {
-          if (pod.matchedBy(w.getPodAffinityTerm(), e.namespace)) {
-            scores.add(w.getPodAffinityTerm().getTopologyKey(), n.labels.get(w.getPodAffinityTerm().getTopologyKey()), w.getWeight());
-          }
+      }
+      for (WeightedPodAffinityTerm w : e.preferredAntiAffinity) {
+        if (pod.matchedBy(w.getPodAffinityTerm(), e.namespace)) {
+          scores.add(w.getPodAffinityTerm().getTopologyKey(), n.labels.get(w.getPodAffinityTerm().getTopologyKey()), -w.getWeight());
         }
-        for (WeightedPodAffinityTerm w : e.preferredAntiAffinity) {
-          if (pod.matchedBy(w.getPodAffinityTerm(), e.namespace)) {
-            scores.add(w.getPodAffinityTerm().getTopologyKey(), n.labels.get(w.getPodAffinityTerm().getTopologyKey()), -w.getWeight());
+      }
+    };
+    if (cache != null) {
+      cache.podsWithAffinityTerms().forEach((e, n) -> {
+        if (cache.isCurrent(n)) {
+          existing.accept(e, n);
+        }
+      });
+    } else {
+      for (NodeInfo n : allNodes) {
+        if (n.podsWithAffinity > 0) {
+          for (PodInfo e : n.pods.values()) {
+            if (e.hasAffinityTerms()) {
+              existing.accept(e, n);
+            }
           }
         }
       }
     }
     state.write(SCORE_KEY, scores);
+  }
+
+  private static boolean namespaceLocalWeighted(List<WeightedPodAffinityTerm> terms) {
+    for (WeightedPodAffinityTerm w : terms) {
+      if (!namespaceLocal(List.of(w.getPodAffinityTerm()))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   @Override

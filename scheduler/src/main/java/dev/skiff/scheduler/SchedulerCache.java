@@ -30,6 +30,8 @@ public final class SchedulerCache {
   private final Map<String, PodState> pods = new HashMap<>();
   /** Namespace -> nodes holding pods of it (with counts): spreading counts visit only these. */
   private final Map<String, Map<NodeInfo, Integer>> nodesByNamespace = new HashMap<>();
+  /** Pods with any pod (anti-)affinity term and their nodes: the existing pods whose terms matter. */
+  private final Map<PodInfo, NodeInfo> affinityPods = new java.util.IdentityHashMap<>();
   /** topologyKey -> value -> nodes; built on demand, dropped when node labels change. */
   private final Map<String, Map<String, List<NodeInfo>>> domainIndex = new HashMap<>();
 
@@ -101,7 +103,15 @@ public final class SchedulerCache {
   public void removeNode(String name) {
     lock.lock();
     try {
-      if (nodes.remove(name) != null) {
+      NodeInfo ni = nodes.get(name);
+      if (ni != null) {
+        // Pods still bound to it keep their accounting in a placeholder until they go, as
+        // upstream keeps a NodeInfo while it has pods; the node re-registering reuses it.
+        if (ni.pods.isEmpty()) {
+          nodes.remove(name);
+        } else {
+          ni.node = null;
+        }
         domainIndex.clear();
         rebuildList();
       }
@@ -252,6 +262,9 @@ public final class SchedulerCache {
       ni = new NodeInfo(s.nodeName);
       nodes.put(s.nodeName, ni);
     }
+    if (s.info.hasAffinityTerms()) {
+      affinityPods.put(s.info, ni);
+    }
     if (!ni.pods.containsKey(s.info.uid)) {
       nodesByNamespace.computeIfAbsent(s.info.namespace, k -> new HashMap<>()).merge(ni, 1, Integer::sum);
     }
@@ -260,6 +273,7 @@ public final class SchedulerCache {
 
   private void detach(PodState s) {
     NodeInfo ni = nodes.get(s.nodeName);
+    affinityPods.remove(s.info);
     if (ni != null) {
       if (ni.pods.containsKey(s.info.uid)) {
         Map<NodeInfo, Integer> m = nodesByNamespace.get(s.info.namespace);
@@ -278,6 +292,11 @@ public final class SchedulerCache {
   java.util.Set<NodeInfo> nodesWithPodsIn(String namespace) {
     Map<NodeInfo, Integer> m = nodesByNamespace.get(namespace);
     return m == null ? java.util.Set.of() : m.keySet();
+  }
+
+  /** Placed pods that have pod (anti-)affinity terms, with their nodes; lock held; do not modify. */
+  Map<PodInfo, NodeInfo> podsWithAffinityTerms() {
+    return affinityPods;
   }
 
   /** Whether {@code ni} is the cache's current entry for a registered node. */

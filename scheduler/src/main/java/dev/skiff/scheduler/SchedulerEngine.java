@@ -86,7 +86,7 @@ public final class SchedulerEngine implements AutoCloseable {
         new NodeUnschedulable(), new NodeName(), new TaintToleration(), new NodeConditions(), new NodeAffinity(),
         new NodePorts(), new NodeResourcesFit(),
         new VolumeBinding(client, pvcs.lister(), pvs.lister(), scs.lister()),
-        new PodTopologySpread(cache), new InterPodAffinity(), new BalancedAllocation(), new ImageLocality()));
+        new PodTopologySpread(cache), new InterPodAffinity(cache), new BalancedAllocation(), new ImageLocality()));
     this.framework = new Framework(plugins, percentageOfNodesToScore);
     this.preemption = new DefaultPreemption(framework);
     this.events = new EventRecorder(client, SCHEDULER_NAME);
