@@ -409,6 +409,16 @@ public final class SchedulerEngine implements AutoCloseable {
     return (sn == null || sn.isEmpty() || SCHEDULER_NAME.equals(sn));
   }
 
+  /**
+   * Unassigned, ours, not finished or being deleted, and not gated: pods with
+   * spec.schedulingGates wait outside the queue until the gates are removed (upstream's
+   * SchedulingGates PreEnqueue plugin keeps them in unschedulablePods, never attempted).
+   */
+  static boolean pending(Pod p) {
+    return responsibleFor(p) && !terminal(p) && p.getMetadata().getDeletionTimestamp() == null
+        && (p.getSpec().getSchedulingGates() == null || p.getSpec().getSchedulingGates().isEmpty());
+  }
+
   static boolean assigned(Pod p) {
     return p.getSpec().getNodeName() != null && !p.getSpec().getNodeName().isEmpty();
   }
@@ -420,7 +430,7 @@ public final class SchedulerEngine implements AutoCloseable {
         if (!terminal(p)) {
           cache.addOrUpdatePod(p);
         }
-      } else if (responsibleFor(p) && !terminal(p) && p.getMetadata().getDeletionTimestamp() == null) {
+      } else if (pending(p)) {
         queue.add(p);
       }
     }
@@ -437,7 +447,7 @@ public final class SchedulerEngine implements AutoCloseable {
         } else {
           cache.addOrUpdatePod(p);
         }
-      } else if (responsibleFor(p) && !terminal(p) && p.getMetadata().getDeletionTimestamp() == null) {
+      } else if (pending(p)) {
         queue.add(p);
       } else {
         queue.delete(p);

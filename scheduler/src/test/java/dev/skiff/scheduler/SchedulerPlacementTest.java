@@ -249,4 +249,20 @@ class SchedulerPlacementTest {
     assertThat(client.persistentVolumeClaims().inNamespace("vol").withName("later").get().getMetadata().getAnnotations())
         .containsEntry("volume.kubernetes.io/selected-node", node);
   }
+
+  @Test
+  void gatedPodsWaitUntilTheirGatesAreRemoved() throws Exception {
+    namespace(client, "gates");
+    threeZones("4");
+    create(client, pod("gates", "gated", "100m").editSpec().addNewSchedulingGate().withName("example.com/wait").endSchedulingGate().endSpec().build());
+    create(client, pod("gates", "plain", "100m").build());
+    awaitBound(client, "gates", "plain");
+    // The plain pod, created after the gated one, is bound: the gated one was never attempted.
+    assertThat(nodeOf(client, "gates", "gated")).isNull();
+    client.pods().inNamespace("gates").withName("gated").edit(p -> {
+      p.getSpec().setSchedulingGates(List.of());
+      return p;
+    });
+    assertThat(awaitBound(client, "gates", "gated")).isIn("a", "b", "c");
+  }
 }
