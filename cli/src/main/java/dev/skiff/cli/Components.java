@@ -11,7 +11,9 @@ final class Components {
     return List.of(
         // New components: one line each, in start order.
         new dev.skiff.controllers.ControllerManager(),
-        new dev.skiff.kubelet.NodeAgent()
+        new dev.skiff.scheduler.Scheduler(),
+        new dev.skiff.kubelet.NodeAgent(),
+        new dev.skiff.scheduler.NodeSimulator()
     );
   }
 }

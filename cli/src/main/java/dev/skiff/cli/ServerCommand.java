@@ -27,11 +27,17 @@ final class ServerCommand implements Callable<Integer> {
   @Option(names = "--set", description = "Component option, component.key=value (repeatable).")
   java.util.Map<String, String> options = new java.util.HashMap<>();
 
+  @Option(names = "--simulate-nodes", description = "Register N simulated nodes whose pods run without processes (kwok-style).")
+  int simulateNodes;
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
       System.err.println("skiff: --port must be between 0 and 65535, got " + port);
       return 2;
+    }
+    if (simulateNodes > 0) {
+      options.put("simulate.nodes", Integer.toString(simulateNodes));
     }
     long t0 = System.nanoTime();
     ApiServer server;
