@@ -151,7 +151,10 @@ public final class ApiServer implements AutoCloseable {
     ready = true;
     // Loading the protobuf descriptors takes ~250 ms; do it now, off the request path, rather
     // than on the first `kubectl create` (and so the build's AOT training run records them).
-    Thread.ofVirtual().name("skiff-warm-up").start(dev.skiff.apiserver.protobuf.ProtobufBodyDecoder::warmUp);
+    Thread.ofVirtual().name("skiff-warm-up").start(() -> {
+      saTokens.warmUp();
+      dev.skiff.apiserver.protobuf.ProtobufBodyDecoder.warmUp();
+    });
   }
 
   private static Server httpServer(Config config, ClusterPki pki, Handler handler) throws Exception {

@@ -34,9 +34,14 @@ public final class ServiceAccountTokens {
   private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
   private static final Base64.Decoder B64D = Base64.getUrlDecoder();
 
-  private final PrivateKey privateKey;
-  private final PublicKey publicKey;
-  private final String keyId;
+  /**
+   * The signing key pair, read or made on first use: generating an RSA-2048 key costs ~0.5 s,
+   * which a first start should not wait for ({@link #warmUp} does it in the background).
+   */
+  private final Path dataDir;
+  private volatile Keys keys;
+
+  private record Keys(PrivateKey privateKey, PublicKey publicKey, String keyId) {}
 
   /** A verified token's claims. */
   /** An object a token is bound to (a Pod or Secret): the token dies with it. */
@@ -49,15 +54,44 @@ public final class ServiceAccountTokens {
     }
   }
 
-  private ServiceAccountTokens(PrivateKey privateKey, PublicKey publicKey) throws GeneralSecurityException {
-    this.privateKey = privateKey;
-    this.publicKey = publicKey;
-    // kid as upstream: URL-safe base64 of the SHA-256 of the DER public key.
-    this.keyId = B64.encodeToString(MessageDigest.getInstance("SHA-256").digest(publicKey.getEncoded()));
+  private ServiceAccountTokens(Path dataDir) {
+    this.dataDir = dataDir;
   }
 
-  /** Loads pki/sa.key and pki/sa.pub under the data directory, generating them when missing. */
-  public static ServiceAccountTokens loadOrCreate(Path dataDir) throws IOException, GeneralSecurityException {
+  /** Tokens signed with pki/sa.key under the data directory (made on first use when missing). */
+  public static ServiceAccountTokens loadOrCreate(Path dataDir) {
+    return new ServiceAccountTokens(dataDir);
+  }
+
+  /** Reads or makes the key pair now (call it off the request path). */
+  public void warmUp() {
+    keys();
+  }
+
+  private Keys keys() {
+    Keys k = keys;
+    if (k == null) {
+      synchronized (this) {
+        k = keys;
+        if (k == null) {
+          try {
+            k = load(dataDir);
+          } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException("service account signing key: " + e.getMessage(), e);
+          }
+          keys = k;
+        }
+      }
+    }
+    return k;
+  }
+
+  private static Keys keys(PrivateKey k, PublicKey p) throws GeneralSecurityException {
+    // kid as upstream: URL-safe base64 of the SHA-256 of the DER public key.
+    return new Keys(k, p, B64.encodeToString(MessageDigest.getInstance("SHA-256").digest(p.getEncoded())));
+  }
+
+  private static Keys load(Path dataDir) throws IOException, GeneralSecurityException {
     Path dir = Files.createDirectories(dataDir.resolve("pki"));
     Path key = dir.resolve("sa.key");
     Path pub = dir.resolve("sa.pub");
@@ -65,7 +99,7 @@ public final class ServiceAccountTokens {
     if (Files.exists(key) && Files.exists(pub)) {
       PrivateKey k = rsa.generatePrivate(new PKCS8EncodedKeySpec(pemBody(Files.readString(key))));
       PublicKey p = rsa.generatePublic(new X509EncodedKeySpec(pemBody(Files.readString(pub))));
-      return new ServiceAccountTokens(k, p);
+      return keys(k, p);
     }
     KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
     g.initialize(2048);
@@ -77,7 +111,7 @@ public final class ServiceAccountTokens {
     } catch (UnsupportedOperationException ignored) {
       // not a POSIX file system
     }
-    return new ServiceAccountTokens(kp.getPrivate(), kp.getPublic());
+    return keys(kp.getPrivate(), kp.getPublic());
   }
 
   private static String pem(String type, byte[] der) {
@@ -104,7 +138,7 @@ public final class ServiceAccountTokens {
       BoundObject bound) {
     ObjectNode header = Json.object();
     header.put("alg", "RS256");
-    header.put("kid", keyId);
+    header.put("kid", keys().keyId());
     ObjectNode claims = Json.object();
     ArrayNode aud = claims.putArray("aud");
     audiences.forEach(aud::add);
@@ -123,7 +157,7 @@ public final class ServiceAccountTokens {
     String signingInput = B64.encodeToString(Json.bytes(header)) + "." + B64.encodeToString(Json.bytes(claims));
     try {
       Signature s = Signature.getInstance("SHA256withRSA");
-      s.initSign(privateKey);
+      s.initSign(keys().privateKey());
       s.update(signingInput.getBytes(StandardCharsets.US_ASCII));
       return signingInput + "." + B64.encodeToString(s.sign());
     } catch (GeneralSecurityException e) {
@@ -164,7 +198,7 @@ public final class ServiceAccountTokens {
     }
     try {
       Signature s = Signature.getInstance("SHA256withRSA");
-      s.initVerify(publicKey);
+      s.initVerify(keys().publicKey());
       s.update((parts[0] + "." + parts[1]).getBytes(StandardCharsets.US_ASCII));
       if (!s.verify(B64D.decode(parts[2]))) {
         throw new IllegalArgumentException("invalid signature");
