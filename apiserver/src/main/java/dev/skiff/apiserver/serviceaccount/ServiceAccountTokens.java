@@ -91,8 +91,26 @@ public final class ServiceAccountTokens {
     return new Keys(k, p, B64.encodeToString(MessageDigest.getInstance("SHA-256").digest(p.getEncoded())));
   }
 
+  /**
+   * Reads the key pair, or makes it when missing, under a lock file: two users of one data
+   * directory (the server's warm-up and a token request, or two processes) must not each make one.
+   */
   private static Keys load(Path dataDir) throws IOException, GeneralSecurityException {
     Path dir = Files.createDirectories(dataDir.resolve("pki"));
+    // A file lock excludes other processes; within this JVM (where a second lock on the same file
+    // throws) a monitor per directory serializes first.
+    synchronized (LOCKS.computeIfAbsent(dir.toAbsolutePath().normalize(), d -> new Object())) {
+      try (var lockFile = java.nio.channels.FileChannel.open(dir.resolve("sa.lock"),
+              java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+          var lock = lockFile.lock()) {
+        return loadLocked(dir);
+      }
+    }
+  }
+
+  private static final java.util.Map<Path, Object> LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private static Keys loadLocked(Path dir) throws IOException, GeneralSecurityException {
     Path key = dir.resolve("sa.key");
     Path pub = dir.resolve("sa.pub");
     KeyFactory rsa = KeyFactory.getInstance("RSA");
