@@ -190,6 +190,24 @@ class ApiProtocolTest {
     assertThat(badToken.statusCode()).isEqualTo(401);
   }
 
+  @Test
+  void impersonationRunsTheRequestAsTheImpersonatedUser() throws Exception {
+    HttpRequest asNobody = HttpRequest.newBuilder(URI.create(s.url() + "/api/v1/namespaces"))
+        .header("Impersonate-User", "nobody").build();
+    var r = s.http().send(asNobody, HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(json(r).path("message").asText()).contains("User \"nobody\" cannot list resource \"namespaces\"");
+    var bob = s.server().pki().issueClientCertificate("bob", java.util.List.of(), Duration.ofHours(1))
+        .kubeconfig("skiff", s.url(), "bob");
+    HttpClient asBob = HttpClient.newBuilder().sslContext(bob.sslContext()).build();
+    var denied = asBob.send(HttpRequest.newBuilder(URI.create(s.url() + "/api/v1/namespaces"))
+        .header("Impersonate-User", "skiff-admin").header("Impersonate-Group", "system:masters").build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(denied.statusCode()).isEqualTo(403);
+    assertThat(json(denied).path("message").asText()).isEqualTo(
+        "users \"skiff-admin\" is forbidden: User \"bob\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope");
+  }
+
   private static javax.net.ssl.SSLContext trustCa() throws Exception {
     var ks = java.security.KeyStore.getInstance("PKCS12");
     ks.load(null, null);

@@ -115,6 +115,7 @@ public final class ApiHandler extends Handler.Abstract {
       if (user == null) {
         throw ApiException.unauthorized();
       }
+      user = impersonate(request, user);
       ex.user = user;
       dev.skiff.apiserver.auth.RequestUser.set(user);
       authorize(user, info, path);
@@ -145,6 +146,44 @@ public final class ApiHandler extends Handler.Abstract {
       chain = data.peerCertificates();
     }
     return authenticator.authenticate(chain, request.getHeaders().get("Authorization"));
+  }
+
+  /**
+   * Impersonate-User / Impersonate-Group headers (kubectl --as / --as-group), as kube-apiserver's
+   * impersonation filter (pkg/endpoints/filters/impersonation.go): the requester must be allowed
+   * to `impersonate` each user and group; the request then runs as that user.
+   */
+  private UserInfo impersonate(Request request, UserInfo user) {
+    String asUser = request.getHeaders().get("Impersonate-User");
+    java.util.List<String> asGroups = request.getHeaders().getValuesList("Impersonate-Group");
+    if (asUser == null || asUser.isEmpty()) {
+      if (!asGroups.isEmpty()) {
+        throw ApiException.internal("requested [" + String.join(" ", asGroups) + "] without impersonating a user");
+      }
+      return user;
+    }
+    boolean serviceAccount = asUser.startsWith("system:serviceaccount:");
+    String[] sa = serviceAccount ? asUser.split(":", 4) : null;
+    RequestAttributes userCheck = serviceAccount && sa.length == 4
+        ? new RequestAttributes(true, "impersonate", "", "v1", "serviceaccounts", null, sa[2], sa[3], null)
+        : new RequestAttributes(true, "impersonate", "", "v1", "users", null, null, asUser, null);
+    requireImpersonation(user, userCheck, "users", asUser);
+    for (String g : asGroups) {
+      requireImpersonation(user, new RequestAttributes(true, "impersonate", "", "v1", "groups", null, null, g, null), "groups", g);
+    }
+    java.util.List<String> groups = new java.util.ArrayList<>(asGroups);
+    if (serviceAccount && sa.length == 4) {
+      groups.add("system:serviceaccounts");
+      groups.add("system:serviceaccounts:" + sa[2]);
+    }
+    return new UserInfo(asUser, groups);
+  }
+
+  private void requireImpersonation(UserInfo user, RequestAttributes attrs, String what, String name) {
+    if (!authorizer.authorize(user, attrs).allowed()) {
+      throw ApiException.forbidden(what + " \"" + name + "\" is forbidden: User \"" + user.name()
+          + "\" cannot impersonate resource \"" + what + "\" in API group \"\" at the cluster scope");
+    }
   }
 
   private void authorize(UserInfo user, RequestInfo info, String path) {
