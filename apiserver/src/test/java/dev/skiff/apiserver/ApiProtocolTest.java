@@ -208,6 +208,25 @@ class ApiProtocolTest {
         "users \"skiff-admin\" is forbidden: User \"bob\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope");
   }
 
+  @Test
+  void priorityClassesResolveIntoPodPriority() throws Exception {
+    namespace("prio");
+    s.request("POST", "/apis/scheduling.k8s.io/v1/priorityclasses", "application/json",
+        "{\"apiVersion\":\"scheduling.k8s.io/v1\",\"kind\":\"PriorityClass\",\"metadata\":{\"name\":\"high\"},\"value\":1000,"
+            + "\"preemptionPolicy\":\"Never\"}");
+    String pod = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\"},\"spec\":{%s\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}";
+    var high = json(s.request("POST", "/api/v1/namespaces/prio/pods", "application/json", pod.formatted("p1", "\"priorityClassName\":\"high\",")));
+    assertThat(high.path("spec").path("priority").asInt()).isEqualTo(1000);
+    assertThat(high.path("spec").path("preemptionPolicy").asText()).isEqualTo("Never");
+    var crit = json(s.request("POST", "/api/v1/namespaces/prio/pods", "application/json", pod.formatted("p2", "\"priorityClassName\":\"system-node-critical\",")));
+    assertThat(crit.path("spec").path("priority").asInt()).isEqualTo(2_000_001_000);
+    var unknown = s.request("POST", "/api/v1/namespaces/prio/pods", "application/json", pod.formatted("p3", "\"priorityClassName\":\"nosuch\","));
+    assertThat(unknown.statusCode()).isEqualTo(403);
+    assertThat(json(unknown).path("message").asText()).isEqualTo("pods \"p3\" is forbidden: no PriorityClass with name nosuch was found");
+    assertThat(json(s.request("POST", "/api/v1/namespaces/prio/pods", "application/json", pod.formatted("p4", ""))).path("spec").path("priority").asInt())
+        .isZero();
+  }
+
   private static javax.net.ssl.SSLContext trustCa() throws Exception {
     var ks = java.security.KeyStore.getInstance("PKCS12");
     ks.load(null, null);
