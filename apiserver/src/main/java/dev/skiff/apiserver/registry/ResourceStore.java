@@ -211,10 +211,9 @@ public final class ResourceStore {
         throw ApiException.modified(d.group, d.plural, name);
       }
       ObjectNode old = served(decode(current));
-      ObjectNode changed = change.apply(old.deepCopy());
-      // Through bytes and back: numbers then have the node types the stored object has (Jackson's
-      // IntNode(30) is not equal to LongNode(30)), so comparisons with the old object are exact.
-      ObjectNode updated = Json.parseObject(Json.bytes(changed));
+      // Comparisons with the old object treat numbers by value (equalsIgnoring): Jackson's
+      // IntNode(30) from the store and a defaulted LongNode(30) are the same JSON.
+      ObjectNode updated = change.apply(old.deepCopy());
       String patchedRv = Meta.resourceVersion(updated);
       if (patchedRv != null && !patchedRv.isEmpty() && parseRv(patchedRv) != current.modRevision()) {
         throw ApiException.modified(d.group, d.plural, name);
