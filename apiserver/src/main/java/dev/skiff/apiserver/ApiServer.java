@@ -75,6 +75,7 @@ public final class ApiServer implements AutoCloseable {
   private final CustomResources customResources;
   private final CustomResourceManager crdManager;
   private final ClusterPki pki;
+  private final dev.skiff.apiserver.nodes.NodeJoinToken joinToken;
   private final Server jetty;
   private final ApiHandler handler;
   private final dev.skiff.apiserver.protobuf.ProtobufBodyDecoder protobuf;
@@ -132,6 +133,7 @@ public final class ApiServer implements AutoCloseable {
     }
     pki = tls.getKey();
     jetty = tls.getValue();
+    joinToken = dev.skiff.apiserver.nodes.NodeJoinToken.loadOrCreate(config.dataDir(), pki.caCertificate());
     connector = (ServerConnector) jetty.getConnectors()[0];
     handler = new ApiHandler(registry, authenticator(), customResources.schemaCheck(new SchemaChecker(schemas)),
         customResources.patches(new PatchDispatcher(schemas, fieldManager)),
@@ -248,11 +250,14 @@ public final class ApiServer implements AutoCloseable {
     dev.skiff.apiserver.serviceaccount.TokenRequests.install(handler, registry, saTokens, clock);
     // pods/log is answered by the pod's node agent.
     dev.skiff.apiserver.nodes.PodLogProxy.install(handler, registry);
+    // Node agents on other machines join with the node token (`skiff agent --token`).
+    dev.skiff.apiserver.nodes.NodeCredentials.install(handler, pki);
   }
 
   private Authenticator authenticator() throws IOException {
     List<Authenticator> list = new ArrayList<>();
     list.add(new ClientCertificateAuthenticator(pki.caCertificate()));
+    list.add(joinToken.authenticator());
     list.add(new dev.skiff.apiserver.serviceaccount.ServiceAccountAuthenticator(saTokens, registry, Clock.systemUTC()));
     Path tokens = config.dataDir().resolve("tokens.csv");
     // Looked up lazily so that a tokens.csv created after start-up is picked up too.
@@ -332,6 +337,11 @@ public final class ApiServer implements AutoCloseable {
       printers.put(k, printer);
     }
     handler.forgetPrinter(group, plural);
+  }
+
+  /** The token node agents join with ({@code DATA_DIR/server/node-token}). */
+  public dev.skiff.apiserver.nodes.NodeJoinToken joinToken() {
+    return joinToken;
   }
 
   public ClusterPki pki() {

@@ -1,6 +1,5 @@
 package dev.skiff.cli;
 
-import dev.skiff.apiserver.ApiServer;
 import dev.skiff.runtime.Clients;
 import dev.skiff.runtime.Component;
 import dev.skiff.runtime.ComponentContext;
@@ -16,11 +15,14 @@ import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Starts the in-JVM components against the local API server and stops them in reverse order. */
+/**
+ * Starts the in-JVM components against an API server (the local one, or a remote one for
+ * {@code skiff agent}) and stops them in reverse order.
+ */
 final class ComponentRunner implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ComponentRunner.class);
 
-  private final ApiServer server;
+  private final Path kubeconfig;
   private final Path dataDir;
   private final String nodeName;
   private final Map<String, String> options;
@@ -29,8 +31,8 @@ final class ComponentRunner implements AutoCloseable {
   private KubernetesClient client;
   private volatile boolean closed;
 
-  ComponentRunner(ApiServer server, Path dataDir, String nodeName, Map<String, String> options, Set<String> disabled) {
-    this.server = server;
+  ComponentRunner(Path kubeconfig, Path dataDir, String nodeName, Map<String, String> options, Set<String> disabled) {
+    this.kubeconfig = kubeconfig;
     this.dataDir = dataDir;
     this.nodeName = nodeName;
     this.options = options;
@@ -41,7 +43,7 @@ final class ComponentRunner implements AutoCloseable {
     if (components.isEmpty() || closed) {
       return;
     }
-    client = Clients.forKubeconfig(server.kubeconfig());
+    client = Clients.forKubeconfig(kubeconfig);
     ComponentContext ctx = new ComponentContext(client, dataDir, nodeName, options);
     for (Component c : components) {
       if (disabled.contains(c.name()) || closed) {

@@ -16,4 +16,11 @@ final class Components {
         new dev.skiff.scheduler.NodeSimulator()
     );
   }
+
+  /** What `skiff agent` runs on a machine that joins a server: the per-node components. */
+  static List<Component> agent() {
+    return List.of(
+        new dev.skiff.kubelet.NodeAgent()
+    );
+  }
 }

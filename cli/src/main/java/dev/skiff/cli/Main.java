@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code skiff} command. */
 @Command(name = "skiff", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "A Kubernetes-compatible cluster with Knative Serving, in one JVM.",
-    subcommands = {ServerCommand.class, VersionCommand.class})
+    subcommands = {ServerCommand.class, AgentCommand.class, VersionCommand.class})
 public final class Main implements Runnable {
   public static void main(String[] args) {
     int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);

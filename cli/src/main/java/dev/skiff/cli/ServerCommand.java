@@ -48,7 +48,7 @@ final class ServerCommand implements Callable<Integer> {
       return 1;
     }
     CountDownLatch stop = new CountDownLatch(1);
-    ComponentRunner components = new ComponentRunner(server, dataDir.toAbsolutePath(),
+    ComponentRunner components = new ComponentRunner(server.kubeconfig(), dataDir.toAbsolutePath(),
         nodeName != null ? nodeName : ComponentRunner.hostName(), options, disabled);
     // Components start after the API server is ready and off the main thread: they never delay
     // /readyz, and one that fails to start is logged without taking the server down.

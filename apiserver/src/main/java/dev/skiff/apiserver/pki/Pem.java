@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
  * (kubectl, client-go) all accept PKCS#8. Keys written by other tools (kubeadm writes SEC1
  * "EC PRIVATE KEY" and PKCS#1 "RSA PRIVATE KEY") fall back to BouncyCastle, loaded only then.
  */
-final class Pem {
+public final class Pem {
   private static final Pattern BLOCK =
       Pattern.compile("-----BEGIN ([A-Z0-9 ]+)-----\\s*([A-Za-z0-9+/=\\s]*?)-----END \\1-----");
 
@@ -38,7 +38,7 @@ final class Pem {
     return "-----BEGIN " + type + "-----\n" + body + "\n-----END " + type + "-----\n";
   }
 
-  static String encodeCertificates(List<X509Certificate> certs) {
+  public static String encodeCertificates(List<X509Certificate> certs) {
     StringBuilder sb = new StringBuilder();
     try {
       for (X509Certificate c : certs) sb.append(encode("CERTIFICATE", c.getEncoded()));
@@ -48,7 +48,7 @@ final class Pem {
     return sb.toString();
   }
 
-  static String encodePrivateKey(PrivateKey key) {
+  public static String encodePrivateKey(PrivateKey key) {
     if (!"PKCS#8".equals(key.getFormat())) {
       throw new IllegalArgumentException("private key is not PKCS#8 encodable: " + key.getFormat());
     }
@@ -64,7 +64,7 @@ final class Pem {
     return blocks;
   }
 
-  static List<X509Certificate> parseCertificates(byte[] pem) throws GeneralSecurityException {
+  public static List<X509Certificate> parseCertificates(byte[] pem) throws GeneralSecurityException {
     CertificateFactory cf = CertificateFactory.getInstance("X.509");
     List<X509Certificate> certs = new ArrayList<>();
     for (Block b : decode(new String(pem, StandardCharsets.US_ASCII))) {
@@ -76,7 +76,7 @@ final class Pem {
     return certs;
   }
 
-  static PrivateKey parsePrivateKey(byte[] pem) throws GeneralSecurityException {
+  public static PrivateKey parsePrivateKey(byte[] pem) throws GeneralSecurityException {
     for (Block b : decode(new String(pem, StandardCharsets.US_ASCII))) {
       switch (b.type()) {
         case "PRIVATE KEY" -> {

@@ -13,7 +13,7 @@ import java.util.Arrays;
 import java.util.Set;
 
 /** Atomic, permission-aware file writes for keys, certificates and kubeconfigs. */
-final class SecureFiles {
+public final class SecureFiles {
   private static final boolean POSIX =
       FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
   static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
@@ -28,7 +28,7 @@ final class SecureFiles {
    *
    * @return false if the file already had exactly this content (nothing was written)
    */
-  static boolean write(Path file, byte[] content, boolean secret) throws IOException {
+  public static boolean write(Path file, byte[] content, boolean secret) throws IOException {
     Set<PosixFilePermission> perms = secret ? OWNER_ONLY : WORLD_READABLE;
     if (Files.isRegularFile(file) && Arrays.equals(Files.readAllBytes(file), content)) {
       // Same bytes: only tighten permissions if someone loosened them.

@@ -153,6 +153,27 @@ public final class BootstrapPolicy {
     out.add(role("system:basic-user", Map.of(), null,
         PolicyRule.resources(List.of("create"), List.of("authorization.k8s.io"), List.of("selfsubjectaccessreviews", "selfsubjectrulesreviews")),
         PolicyRule.resources(List.of("create"), List.of("authentication.k8s.io"), List.of("selfsubjectreviews"))));
+    // What a node agent does (policy.go NodeRules, without the Node authorizer's per-node
+    // narrowing: Skiff binds the role to the system:nodes group, as clusters without the Node
+    // authorizer did).
+    out.add(role("system:node", Map.of(), null,
+        PolicyRule.resources(List.of("create", "delete", "get", "list", "watch", "patch", "update"), List.of(""), List.of("nodes")),
+        PolicyRule.resources(List.of("patch", "update"), List.of(""), List.of("nodes/status")),
+        PolicyRule.resources(READ_WRITE, List.of(""), List.of("pods")),
+        PolicyRule.resources(List.of("patch", "update"), List.of(""), List.of("pods/status")),
+        PolicyRule.resources(List.of("create"), List.of(""), List.of("pods/eviction", "serviceaccounts/token")),
+        PolicyRule.resources(READ, List.of(""), List.of("services", "endpoints", "configmaps", "secrets",
+            "persistentvolumeclaims", "persistentvolumes", "namespaces")),
+        PolicyRule.resources(List.of("create", "patch", "update"), List.of("", "events.k8s.io"), List.of("events")),
+        PolicyRule.resources(READ_WRITE, List.of("coordination.k8s.io"), List.of("leases")),
+        PolicyRule.resources(READ_WRITE, List.of("discovery.k8s.io"), List.of("endpointslices")),
+        PolicyRule.resources(READ, List.of("storage.k8s.io"), List.of("csidrivers", "csinodes", "storageclasses", "volumeattachments")),
+        PolicyRule.resources(List.of("create"), List.of("authentication.k8s.io"), List.of("tokenreviews")),
+        PolicyRule.resources(List.of("create"), List.of("authorization.k8s.io"), List.of("subjectaccessreviews")),
+        PolicyRule.resources(READ, List.of("node.k8s.io"), List.of("runtimeclasses"))));
+    // A joining agent with the node token may only ask for its node credentials.
+    out.add(role("skiff:node-bootstrapper", Map.of(), null,
+        PolicyRule.resources(List.of("create"), List.of("skiff.dev"), List.of("nodecredentialrequests"))));
     out.add(role("system:public-info-viewer", Map.of(), null,
         PolicyRule.urls(List.of("get"), List.of("/livez", "/readyz", "/healthz", "/version", "/version/"))));
     return out;
@@ -162,6 +183,8 @@ public final class BootstrapPolicy {
     return List.of(
         binding("cluster-admin", "cluster-admin", "system:masters"),
         binding("system:discovery", "system:discovery", "system:authenticated"),
+        binding("system:node", "system:node", "system:nodes"),
+        binding("skiff:node-bootstrapper", "skiff:node-bootstrapper", "system:bootstrappers"),
         binding("system:basic-user", "system:basic-user", "system:authenticated"),
         binding("system:public-info-viewer", "system:public-info-viewer", "system:authenticated", "system:unauthenticated"));
   }
