@@ -14,9 +14,10 @@ public final class BenchMain {
       case "job-1000" -> JobBench.run();
       case "pod-startup" -> PodStartupBench.run();
       case "deploy-1000" -> DeployBench.run();
+      case "real-pods" -> RealPodsBench.run();
       case "scheduler" -> SchedulerBench.run(args);
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|scheduler");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|scheduler");
         System.exit(2);
       }
     }
