@@ -41,6 +41,8 @@ final class Controllers {
     all.add(new Entry("deployment", DeploymentController::start));
     all.add(new Entry("garbagecollector", GarbageCollector::start));
     all.add(new Entry("batch", Controllers::startBatch));
+    all.add(new Entry("endpointslice", dev.skiff.controllers.network.EndpointSliceController::start));
+    all.add(new Entry("endpoints", dev.skiff.controllers.network.EndpointsController::start));
     return all;
   }
 }
