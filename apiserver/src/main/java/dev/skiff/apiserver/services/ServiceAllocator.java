@@ -122,6 +122,9 @@ public final class ServiceAllocator implements WriteHooks {
 
   @Override
   public Finish beginUpdate(ObjectNode svc, ObjectNode old, WriteOptions opts) {
+    if (opts.status()) {
+      return NOTHING; // a status write keeps the stored spec as it is
+    }
     ObjectNode spec = spec(svc);
     JsonNode oldSpec = old.path("spec");
     Txn txn = new Txn();

@@ -62,6 +62,7 @@ public final class EndpointSliceController implements AutoCloseable {
   private final Controller controller;
   /** Per Service key: slice name -> {resourceVersion the cache must reach (-1: must be gone), write time}. */
   private final Map<String, Map<String, long[]>> written = new ConcurrentHashMap<>();
+  private final TriggerTimes triggerTimes = new TriggerTimes();
 
   private EndpointSliceController(ControllerContext ctx) {
     this.client = ctx.client();
@@ -118,6 +119,7 @@ public final class EndpointSliceController implements AutoCloseable {
     Service svc = services.get(ns, name);
     if (svc == null) {
       written.remove(key); // the garbage collector deletes the slices through their owner reference
+      triggerTimes.forget(key);
       return Result.done();
     }
     Map<String, String> selector = EndpointPods.selector(svc);
@@ -177,6 +179,19 @@ public final class EndpointSliceController implements AutoCloseable {
         plan.delete.clear();
       } else {
         plan.create.add(placeholder);
+      }
+    }
+    String trigger = triggerTimes.compute(key, svc, selected);
+    if (trigger != null) {
+      List<EndpointSlice> written = new ArrayList<>(plan.create);
+      written.addAll(plan.update);
+      for (EndpointSlice s : written) {
+        Map<String, String> a = new LinkedHashMap<>();
+        if (s.getMetadata().getAnnotations() != null) {
+          a.putAll(s.getMetadata().getAnnotations());
+        }
+        a.put(TriggerTimes.ANNOTATION, trigger);
+        s.getMetadata().setAnnotations(a);
       }
     }
     apply(key, ns, plan);

@@ -50,6 +50,7 @@ public final class EndpointsController implements AutoCloseable {
   private final Controller controller;
   /** Per key: the resourceVersion of this controller's last write, until the informer has it (staleEndpointsTracker). */
   private final Map<String, long[]> written = new java.util.concurrent.ConcurrentHashMap<>();
+  private final TriggerTimes triggerTimes = new TriggerTimes();
   /** How long a write may stay unseen before the tracker gives up on it (someone else deleted the object). */
   static final long STALE_LIMIT_NANOS = Duration.ofSeconds(5).toNanos();
 
@@ -105,6 +106,7 @@ public final class EndpointsController implements AutoCloseable {
       written.remove(key, mine);
     }
     if (svc == null) {
+      triggerTimes.forget(key);
       // The Service is gone: so are its endpoints (a same-named Endpoints without Service is ours to delete).
       if (current != null) {
         try {
@@ -124,8 +126,15 @@ public final class EndpointsController implements AutoCloseable {
     boolean publishNotReady = Boolean.TRUE.equals(svc.getSpec().getPublishNotReadyAddresses());
     // Port set key -> (ports, ready addresses, not-ready addresses)
     Map<String, Subset> subsets = new TreeMap<>();
+    List<Pod> selected = new ArrayList<>();
     for (Pod pod : pods.list(ns)) {
-      if (!EndpointPods.matches(selector, pod) || !EndpointPods.shouldBeInEndpoints(pod, publishNotReady)) {
+      if (EndpointPods.matches(selector, pod)) {
+        selected.add(pod);
+      }
+    }
+    String trigger = triggerTimes.compute(key, svc, selected);
+    for (Pod pod : selected) {
+      if (!EndpointPods.shouldBeInEndpoints(pod, publishNotReady)) {
         continue;
       }
       List<String> ips = EndpointPods.ipv4Addresses(pod);
@@ -179,12 +188,21 @@ public final class EndpointsController implements AutoCloseable {
         && labels.equals(current.getMetadata().getLabels() == null ? Map.of() : current.getMetadata().getLabels())) {
       return Result.done();
     }
+    Map<String, String> annotations = new LinkedHashMap<>();
+    if (current != null && current.getMetadata().getAnnotations() != null) {
+      annotations.putAll(current.getMetadata().getAnnotations());
+    }
+    if (trigger != null) {
+      annotations.put(TriggerTimes.ANNOTATION, trigger);
+    } else {
+      annotations.remove(TriggerTimes.ANNOTATION);
+    }
     if (current == null) {
       Endpoints ep = new EndpointsBuilder().withNewMetadata().withName(name).withNamespace(ns).withLabels(labels)
-          .endMetadata().withSubsets(desired).build();
+          .withAnnotations(annotations).endMetadata().withSubsets(desired).build();
       written.put(key, new long[] {rv(client.endpoints().inNamespace(ns).resource(ep).create()), System.nanoTime()});
     } else {
-      Endpoints ep = new EndpointsBuilder(current).editMetadata().withLabels(labels).endMetadata()
+      Endpoints ep = new EndpointsBuilder(current).editMetadata().withLabels(labels).withAnnotations(annotations).endMetadata()
           .withSubsets(desired).build();
       written.put(key, new long[] {rv(client.endpoints().inNamespace(ns).resource(ep).update()), System.nanoTime()});
     }
