@@ -127,7 +127,9 @@ public final class EndpointSliceController implements AutoCloseable {
       return Result.done();
     }
     if (!cacheCaughtUp(key, ns)) {
-      return Result.requeueAfter(Duration.ofMillis(50));
+      // Our own write's informer event enqueues this key again as soon as the cache has it;
+      // the delayed requeue is only a safety net.
+      return Result.requeueAfter(Duration.ofSeconds(1));
     }
     List<EndpointSlice> existing = new ArrayList<>();
     for (EndpointSlice s : slices.list(ns)) {

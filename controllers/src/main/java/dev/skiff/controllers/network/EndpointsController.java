@@ -101,7 +101,9 @@ public final class EndpointsController implements AutoCloseable {
     if (mine != null) {
       boolean seen = current != null && rv(current) >= mine[0];
       if (!seen && System.nanoTime() - mine[1] < STALE_LIMIT_NANOS) {
-        return Result.requeueAfter(Duration.ofMillis(50)); // the cache lags behind our own write
+        // The cache lags behind our own write: its informer event enqueues this key again at
+        // once; the delayed requeue is only a safety net.
+        return Result.requeueAfter(Duration.ofSeconds(1));
       }
       written.remove(key, mine);
     }
