@@ -156,13 +156,19 @@ public final class KubernetesServiceReconciler implements AutoCloseable {
 
   /**
    * The address other components reach this API server at when none is configured: the bind
-   * address unless it is a wildcard or loopback, else the first non-loopback IPv4 address of an
-   * up interface (as the node agent picks its InternalIP), else 127.0.0.1.
+   * address unless it is a wildcard or loopback, else the IPv4 address of the default route's
+   * interface (Linux {@code /proc/net/route}; dummy or bridge interfaces that carry Service or pod
+   * addresses never win), else the first non-loopback IPv4 address of an up interface (as the node
+   * agent picks its InternalIP), else 127.0.0.1.
    */
   public static String advertiseAddress(String bindAddress) {
     if (bindAddress != null && !bindAddress.isBlank() && !bindAddress.equals("0.0.0.0")
         && !bindAddress.startsWith("127.") && !bindAddress.equals("::") && !bindAddress.equals("localhost")) {
       return bindAddress;
+    }
+    String viaDefaultRoute = defaultRouteAddress();
+    if (viaDefaultRoute != null) {
+      return viaDefaultRoute;
     }
     try {
       for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
@@ -179,6 +185,28 @@ public final class KubernetesServiceReconciler implements AutoCloseable {
       // fall through
     }
     return "127.0.0.1";
+  }
+
+  private static String defaultRouteAddress() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/net/route"))) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length > 7 && f[1].equals("00000000") && f[7].equals("00000000")) {
+          NetworkInterface nic = NetworkInterface.getByName(f[0]);
+          if (nic == null || !nic.isUp()) {
+            continue;
+          }
+          for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+            if (a instanceof Inet4Address && !a.isLoopbackAddress() && !a.isLinkLocalAddress()) {
+              return a.getHostAddress();
+            }
+          }
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // not Linux, or no default route: fall back
+    }
+    return null;
   }
 
   @Override

@@ -92,4 +92,12 @@ class ServiceRestartTest {
     assertThat(n.address(1)).isEqualTo("10.43.0.1");
     assertThat(n.address(10)).isEqualTo("10.43.0.10");
   }
+
+  @Test
+  void advertiseAddressIsTheBindAddressOrARoutableOne() {
+    assertThat(KubernetesServiceReconciler.advertiseAddress("10.1.2.3")).isEqualTo("10.1.2.3");
+    for (String wildcard : new String[] {null, "0.0.0.0", "127.0.0.1"}) {
+      assertThat(KubernetesServiceReconciler.advertiseAddress(wildcard)).matches("\\d+\\.\\d+\\.\\d+\\.\\d+").isNotEqualTo("0.0.0.0");
+    }
+  }
 }
