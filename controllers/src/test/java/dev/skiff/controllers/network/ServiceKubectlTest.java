@@ -190,6 +190,18 @@ class ServiceKubectlTest {
     assertThat(out("describe", "svc", "kubernetes")).containsPattern("(?m)^Port: +https  443/TCP$")
         .containsPattern("(?m)^TargetPort: +" + server.server().port() + "/TCP$")
         .containsPattern("(?m)^Labels: +component=apiserver$");
+    // Re-applying changed manifests keeps every allocated value (the nodePort follows the port by name).
+    kubectl.runWithInput(MANIFEST.replace("port: 443", "port: 8443"), "apply", "-f", "-").ok();
+    var lb = client.services().inNamespace("default").withName("lb").get().getSpec();
+    assertThat(lb.getClusterIP()).isEqualTo(lbIp);
+    assertThat(lb.getPorts().get(0).getPort()).isEqualTo(8443);
+    assertThat(lb.getPorts().get(0).getNodePort()).isEqualTo(lbNodePort);
+    kubectl.runWithInput(MANIFEST, "apply", "-f", "-").ok();
+    // Server-side apply of the web Service alone (the first document).
+    kubectl.runWithInput(MANIFEST.substring(0, MANIFEST.indexOf("---")), "apply", "--server-side", "--force-conflicts", "-f", "-").ok();
+    assertThat(client.services().inNamespace("default").withName("lb").get().getSpec().getPorts().get(0).getNodePort())
+        .isEqualTo(lbNodePort);
+    assertThat(client.services().inNamespace("default").withName("web").get().getSpec().getClusterIP()).isEqualTo(ip);
     assertThat(out("describe", "endpointslice", "-l", "kubernetes.io/service-name=web"))
         .containsPattern("(?m)^ +TargetRef: +Pod/web-1$")
         .containsPattern("(?m)^ +NodeName: +node-a$")
