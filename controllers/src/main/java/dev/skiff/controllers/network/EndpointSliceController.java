@@ -17,7 +17,6 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPortBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -26,7 +25,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The EndpointSlice controller (pkg/controller/endpointslice and the staging endpointslice
@@ -60,8 +58,7 @@ public final class EndpointSliceController implements AutoCloseable {
   private final Lister<EndpointSlice> slices;
   private final int maxPerSlice;
   private final Controller controller;
-  /** Per Service key: slice name -> {resourceVersion the cache must reach (-1: must be gone), write time}. */
-  private final Map<String, Map<String, long[]>> written = new ConcurrentHashMap<>();
+  private final SliceWriter writer;
   private final TriggerTimes triggerTimes = new TriggerTimes();
 
   private EndpointSliceController(ControllerContext ctx) {
@@ -69,6 +66,7 @@ public final class EndpointSliceController implements AutoCloseable {
     this.services = ctx.informers().informerFor(Service.class).lister();
     this.pods = ctx.informers().informerFor(Pod.class).lister();
     this.slices = ctx.informers().informerFor(EndpointSlice.class).lister();
+    this.writer = new SliceWriter(client, slices);
     this.maxPerSlice = Math.max(1, Math.min(1000, ctx.intOption("endpointslice.maxEndpointsPerSlice", 100)));
     this.controller = Controller.builder("endpointslice", ctx.informers())
         .watches(Service.class)
@@ -118,7 +116,7 @@ public final class EndpointSliceController implements AutoCloseable {
     String name = Keys.name(key);
     Service svc = services.get(ns, name);
     if (svc == null) {
-      written.remove(key); // the garbage collector deletes the slices through their owner reference
+      writer.forget(key); // the garbage collector deletes the slices through their owner reference
       triggerTimes.forget(key);
       return Result.done();
     }
@@ -126,7 +124,7 @@ public final class EndpointSliceController implements AutoCloseable {
     if (selector == null) {
       return Result.done();
     }
-    if (!cacheCaughtUp(key, ns)) {
+    if (!writer.caughtUp(key, ns)) {
       // Our own write's informer event enqueues this key again as soon as the cache has it;
       // the delayed requeue is only a safety net.
       return Result.requeueAfter(Duration.ofSeconds(1));
@@ -196,7 +194,7 @@ public final class EndpointSliceController implements AutoCloseable {
         s.getMetadata().setAnnotations(a);
       }
     }
-    apply(key, ns, plan);
+    writer.apply(key, ns, plan.create, plan.update, plan.delete);
     return Result.done();
   }
 
@@ -273,54 +271,11 @@ public final class EndpointSliceController implements AutoCloseable {
     plan.update.addAll(updating);
   }
 
-  private void apply(String key, String ns, Plan plan) {
-    Map<String, long[]> track = written.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
-    for (EndpointSlice s : plan.create) {
-      EndpointSlice created = client.discovery().v1().endpointSlices().inNamespace(ns).resource(s).create();
-      track.put(created.getMetadata().getName(), new long[] {rv(created), System.nanoTime()});
-    }
-    for (EndpointSlice s : plan.update) {
-      EndpointSlice updated = client.discovery().v1().endpointSlices().inNamespace(ns).resource(s).update();
-      track.put(updated.getMetadata().getName(), new long[] {rv(updated), System.nanoTime()});
-    }
-    for (EndpointSlice s : plan.delete) {
-      try {
-        client.discovery().v1().endpointSlices().inNamespace(ns).withName(s.getMetadata().getName()).delete();
-      } catch (KubernetesClientException e) {
-        if (e.getCode() != 404) {
-          throw e;
-        }
-      }
-      track.put(s.getMetadata().getName(), new long[] {-1L, System.nanoTime()});
-    }
-  }
 
-  /** True when the informer reflects every slice write this controller made for the Service. */
-  private boolean cacheCaughtUp(String key, String ns) {
-    Map<String, long[]> track = written.get(key);
-    if (track == null) {
-      return true;
-    }
-    track.entrySet().removeIf(e -> {
-      if (System.nanoTime() - e.getValue()[1] > EndpointsController.STALE_LIMIT_NANOS) {
-        return true; // never seen: someone else changed it meanwhile; act on what the cache says
-      }
-      EndpointSlice cached = slices.get(ns, e.getKey());
-      if (e.getValue()[0] < 0) {
-        return cached == null;
-      }
-      return cached != null && rv(cached) >= e.getValue()[0];
-    });
-    return track.isEmpty();
-  }
 
-  private static long rv(EndpointSlice s) {
-    try {
-      return Long.parseLong(s.getMetadata().getResourceVersion());
-    } catch (RuntimeException e) {
-      return Long.MAX_VALUE; // opaque versions: never wait on them
-    }
-  }
+
+
+
 
   // ---------------------------------------------------------------- building blocks
 

@@ -51,8 +51,6 @@ public final class EndpointsController implements AutoCloseable {
   /** Per key: the resourceVersion of this controller's last write, until the informer has it (staleEndpointsTracker). */
   private final Map<String, long[]> written = new java.util.concurrent.ConcurrentHashMap<>();
   private final TriggerTimes triggerTimes = new TriggerTimes();
-  /** How long a write may stay unseen before the tracker gives up on it (someone else deleted the object). */
-  static final long STALE_LIMIT_NANOS = Duration.ofSeconds(5).toNanos();
 
   private EndpointsController(ControllerContext ctx) {
     this.client = ctx.client();
@@ -100,7 +98,7 @@ public final class EndpointsController implements AutoCloseable {
     long[] mine = written.get(key);
     if (mine != null) {
       boolean seen = current != null && rv(current) >= mine[0];
-      if (!seen && System.nanoTime() - mine[1] < STALE_LIMIT_NANOS) {
+      if (!seen && System.nanoTime() - mine[1] < SliceWriter.STALE_LIMIT_NANOS) {
         // The cache lags behind our own write: its informer event enqueues this key again at
         // once; the delayed requeue is only a safety net.
         return Result.requeueAfter(Duration.ofSeconds(1));

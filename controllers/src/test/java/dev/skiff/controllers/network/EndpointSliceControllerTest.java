@@ -252,4 +252,31 @@ class EndpointSliceControllerTest {
     assertThat(slices.size()).isBetween(3, 5);
     assertThat(endpointsByPod("big")).hasSize(n);
   }
+
+  @Test
+  void handMadeEndpointsOfSelectorlessServicesAreMirrored() throws Exception {
+    client.services().inNamespace("default").resource(new ServiceBuilder().withNewMetadata().withName("external").endMetadata()
+        .withNewSpec().withPorts(new ServicePortBuilder().withName("https").withPort(443).build()).endSpec().build()).create();
+    client.endpoints().inNamespace("default").resource(new io.fabric8.kubernetes.api.model.EndpointsBuilder()
+        .withNewMetadata().withName("external").addToLabels("team", "a").endMetadata()
+        .addNewSubset().addNewAddress().withIp("192.0.2.50").endAddress().addNewNotReadyAddress().withIp("192.0.2.51").endNotReadyAddress()
+        .addNewPort().withName("https").withPort(8443).endPort().endSubset().build()).create();
+    assertThat(until(() -> slices("external").size() == 1 && slices("external").get(0).getEndpoints().size() == 2)).isTrue();
+    EndpointSlice s = slices("external").get(0);
+    assertThat(s.getMetadata().getLabels()).containsEntry("endpointslice.kubernetes.io/managed-by", "endpointslicemirroring-controller.k8s.io")
+        .containsEntry("team", "a");
+    assertThat(s.getMetadata().getOwnerReferences().get(0).getKind()).isEqualTo("Endpoints");
+    assertThat(s.getPorts().get(0).getPort()).isEqualTo(8443);
+    assertThat(s.getPorts().get(0).getName()).isEqualTo("https");
+    assertThat(s.getEndpoints()).extracting(e -> e.getAddresses().get(0) + "=" + e.getConditions().getReady())
+        .containsExactly("192.0.2.50=true", "192.0.2.51=false");
+    // Changes follow; the API server's own kubernetes Endpoints is never mirrored.
+    client.endpoints().inNamespace("default").withName("external").edit(e -> new io.fabric8.kubernetes.api.model.EndpointsBuilder(e)
+        .editFirstSubset().withNotReadyAddresses().endSubset().build());
+    assertThat(until(() -> slices("external").get(0).getEndpoints().size() == 1)).isTrue();
+    assertThat(slices("kubernetes")).singleElement().satisfies(k -> assertThat(k.getMetadata().getName()).isEqualTo("kubernetes"));
+    // Without its Service the Endpoints is not mirrored any more.
+    client.services().inNamespace("default").withName("external").delete();
+    assertThat(until(() -> slices("external").isEmpty())).isTrue();
+  }
 }
