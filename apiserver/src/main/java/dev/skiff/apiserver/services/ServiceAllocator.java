@@ -1,7 +1,6 @@
 package dev.skiff.apiserver.services;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.skiff.apiserver.api.ApiException;
 import dev.skiff.apiserver.api.ApiException.Cause;
