@@ -60,8 +60,17 @@ public final class ApiServer implements AutoCloseable {
    * @param dataDir state directory (pki/, store/, kubeconfig.yaml)
    * @param port HTTPS port, 0 for any free port
    * @param bindAddress address to listen on (null: all interfaces)
+   * @param serviceCidr the Services' clusterIP range (null: 10.43.0.0/16)
+   * @param nodePortRange the NodePort range, {@code FIRST-LAST} (null: 30000-32767)
+   * @param advertiseAddress the address the {@code kubernetes} Service's endpoints carry (null:
+   *     the bind address, or the host's first non-loopback IPv4 address)
    */
-  public record Config(Path dataDir, int port, String bindAddress) {}
+  public record Config(Path dataDir, int port, String bindAddress, String serviceCidr, String nodePortRange,
+      String advertiseAddress) {
+    public Config(Path dataDir, int port, String bindAddress) {
+      this(dataDir, port, bindAddress, null, null, null);
+    }
+  }
 
   private final Config config;
   private final KeyValueStore store;
@@ -82,11 +91,15 @@ public final class ApiServer implements AutoCloseable {
   private final ApiSchemas schemas;
   private final java.util.Map<String, dev.skiff.apiserver.table.TablePrinter> printers = new java.util.concurrent.ConcurrentHashMap<>();
   private final ServerConnector connector;
+  private final dev.skiff.apiserver.services.ServiceAllocator serviceAllocator;
+  private dev.skiff.apiserver.services.KubernetesServiceReconciler kubernetesService;
   private volatile boolean ready;
 
   private ApiServer(Config config) throws Exception {
     this.config = config;
     Files.createDirectories(config.dataDir());
+    // Fail fast on a bad --service-cidr / --service-node-port-range, before anything starts.
+    var serviceNetwork = dev.skiff.apiserver.services.ServiceNetwork.parse(config.serviceCidr(), config.nodePortRange());
     Clock clock = Clock.systemUTC();
     // Start-up runs two independent halves at once (2 cores, and both are mostly class loading):
     // certificates + TLS + the HTTP server on one thread, the store + caches + bootstrap on this one.
@@ -117,6 +130,8 @@ public final class ApiServer implements AutoCloseable {
     }
     registry.add(CustomResources.CRD);
     hub.start();
+    serviceAllocator = new dev.skiff.apiserver.services.ServiceAllocator(serviceNetwork);
+    installServiceAllocation();
     registry.addAdmission(new NamespaceLifecycle(registry.storeForKind("", "Namespace")));
     bootstrapNamespaces();
     namespaceFinalizer = new NamespaceFinalizer(registry);
@@ -148,6 +163,12 @@ public final class ApiServer implements AutoCloseable {
     // Before the port serves: CRDs stored before a restart are served from the first request on.
     crdManager = new CustomResourceManager(registry, schemas, customResources, this::setPrinter);
     crdManager.start();
+    kubernetesService = new dev.skiff.apiserver.services.KubernetesServiceReconciler(registry, serviceNetwork,
+        config.advertiseAddress() != null ? config.advertiseAddress()
+            : dev.skiff.apiserver.services.KubernetesServiceReconciler.advertiseAddress(config.bindAddress()),
+        connector.getLocalPort());
+    kubernetesService.start(10);
+    controllers.add(kubernetesService);
     gate.open(handler);
     pki.writeAdminKubeconfig(connector.getLocalPort());
     ready = true;
@@ -218,6 +239,22 @@ public final class ApiServer implements AutoCloseable {
 
   public static ApiServer start(Config config) throws Exception {
     return new ApiServer(config);
+  }
+
+  /** Service clusterIP/nodePort allocation, rebuilt from the stored Services before anything writes. */
+  private void installServiceAllocation() {
+    ResourceStore services = registry.storeForKind("", "Service");
+    List<ObjectNode> stored = new ArrayList<>();
+    for (var o : services.list(dev.skiff.apiserver.cache.WatchFilter.ALL, true).objects()) {
+      stored.add(Json.parseObject(o.json()));
+    }
+    serviceAllocator.rebuild(stored);
+    services.setWriteHooks(serviceAllocator);
+  }
+
+  /** The Service IP and port allocator (tests, metrics). */
+  public dev.skiff.apiserver.services.ServiceAllocator serviceAllocator() {
+    return serviceAllocator;
   }
 
   /** Bootstrap RBAC policy, admission plugins and the controllers behind them (issue 3, parts 4-5). */

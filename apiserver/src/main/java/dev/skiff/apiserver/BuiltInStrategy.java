@@ -52,6 +52,13 @@ public final class BuiltInStrategy implements ResourceStrategy {
   }
 
   @Override
+  public void prepareForUpdate(ResourceDescriptor d, ObjectNode obj, ObjectNode old) {
+    if (d.kind.equals("Service") && d.group.isEmpty()) {
+      dev.skiff.apiserver.services.ServiceAllocator.prepareForUpdate(obj, old);
+    }
+  }
+
+  @Override
   public void applyDefaults(ResourceDescriptor d, ObjectNode obj) {
     dev.skiff.apiserver.defaults.Defaulters.apply(d.group, d.version, d.kind, obj);
   }

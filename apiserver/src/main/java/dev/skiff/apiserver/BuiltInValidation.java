@@ -60,7 +60,10 @@ final class BuiltInValidation {
         podSpec(spec.path("jobTemplate").path("spec").path("template").path("spec"), "spec.jobTemplate.spec.template.spec", out,
             List.of("OnFailure", "Never"));
       }
-      case "Service" -> service(spec, out);
+      case "Service" -> {
+        service(spec, out);
+        dev.skiff.apiserver.services.ServiceValidation.validate(obj, old, out);
+      }
       case "ConfigMap", "Secret" -> {
         Set<String> keys = new HashSet<>();
         for (String field : new String[] {"data", "binaryData", "stringData"}) {

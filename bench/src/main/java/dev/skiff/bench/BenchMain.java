@@ -16,8 +16,9 @@ public final class BenchMain {
       case "deploy-1000" -> DeployBench.run();
       case "real-pods" -> RealPodsBench.run();
       case "scheduler" -> SchedulerBench.run(args);
+      case "endpoints" -> EndpointsBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|scheduler");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|scheduler|endpoints");
         System.exit(2);
       }
     }

@@ -30,6 +30,18 @@ final class ServerCommand implements Callable<Integer> {
   @Option(names = "--simulate-nodes", description = "Register N simulated nodes whose pods run without processes (kwok-style).")
   int simulateNodes;
 
+  @Option(names = "--service-cidr", description = "Services' clusterIP range (default: ${DEFAULT-VALUE}).", defaultValue = "10.43.0.0/16")
+  String serviceCidr;
+
+  @Option(names = "--service-node-port-range", description = "NodePort range (default: ${DEFAULT-VALUE}).", defaultValue = "30000-32767")
+  String nodePortRange;
+
+  @Option(names = "--cluster-cidr", description = "Pod network; each node gets a /24 of it (default: ${DEFAULT-VALUE}).", defaultValue = "10.42.0.0/16")
+  String clusterCidr;
+
+  @Option(names = "--advertise-address", description = "Address the kubernetes Service's endpoints carry (default: the host's address).")
+  String advertiseAddress;
+
   @Override
   public Integer call() throws Exception {
     if (port < 0 || port > 65535) {
@@ -39,10 +51,22 @@ final class ServerCommand implements Callable<Integer> {
     if (simulateNodes > 0) {
       options.put("simulate.nodes", Integer.toString(simulateNodes));
     }
+    dev.skiff.apiserver.services.ServiceNetwork services;
+    try {
+      services = dev.skiff.apiserver.services.ServiceNetwork.parse(serviceCidr, nodePortRange);
+    } catch (IllegalArgumentException e) {
+      System.err.println("skiff: " + e.getMessage());
+      return 2;
+    }
+    // Components (cluster DNS, node IPAM) learn the networks through their options.
+    options.putIfAbsent("cluster-dns", services.address(10));
+    options.putIfAbsent("service-cidr", services.cidr());
+    options.putIfAbsent("cluster-cidr", clusterCidr);
     long t0 = System.nanoTime();
     ApiServer server;
     try {
-      server = ApiServer.start(new ApiServer.Config(dataDir.toAbsolutePath(), port, bindAddress));
+      server = ApiServer.start(new ApiServer.Config(dataDir.toAbsolutePath(), port, bindAddress, services.cidr(),
+          services.nodePortRange(), advertiseAddress));
     } catch (java.io.IOException e) {
       System.err.println("skiff: cannot start: " + e.getMessage());
       return 1;

@@ -41,6 +41,11 @@ final class Controllers {
     all.add(new Entry("deployment", DeploymentController::start));
     all.add(new Entry("garbagecollector", GarbageCollector::start));
     all.add(new Entry("batch", Controllers::startBatch));
+    all.add(new Entry("endpointslice", dev.skiff.controllers.network.EndpointSliceController::start));
+    all.add(new Entry("endpoints", dev.skiff.controllers.network.EndpointsController::start));
+    all.add(new Entry("endpointslicemirroring", dev.skiff.controllers.network.EndpointSliceMirroringController::start));
+    all.add(new Entry("servicelb", dev.skiff.controllers.network.ServiceLoadBalancerController::start));
+    all.add(new Entry("nodeipam", dev.skiff.controllers.network.NodeIpamController::start));
     return all;
   }
 }

@@ -41,6 +41,7 @@ public final class ResourceStore {
   private final Admission admission;
   private final Clock clock;
   private volatile FieldTracker fieldTracker = dev.skiff.apiserver.ssa.FieldManager.untyped();
+  private volatile WriteHooks hooks = WriteHooks.NONE;
 
   public ResourceStore(ResourceDescriptor d, KeyValueStore kv, CacheHub hub, WatchCache cache,
       ResourceStrategy strategy, Admission admission, Clock clock) {
@@ -56,6 +57,11 @@ public final class ResourceStore {
   /** Installs the managedFields tracker (ResourceRegistry.setFieldTracker). */
   void setFieldTracker(FieldTracker t) {
     this.fieldTracker = t;
+  }
+
+  /** Installs this resource's write side effects (e.g. Service IP and port allocation). */
+  public void setWriteHooks(WriteHooks h) {
+    this.hooks = Objects.requireNonNull(h);
   }
 
   public ResourceDescriptor descriptor() {
@@ -139,16 +145,23 @@ public final class ResourceStore {
     admission.admit(d, obj, null, opts);
     validate(obj, null);
     fieldTracker.recordCreate(d, obj, opts, clock.instant());
-    if (opts.dryRun()) {
+    WriteHooks.Finish finish = hooks.beginCreate(obj, opts);
+    boolean committed = false;
+    try {
+      if (opts.dryRun()) {
+        return obj;
+      }
+      byte[] bytes = encode(obj);
+      TxnResult r = kv.create(d.key(namespace, name), bytes);
+      if (!r.succeeded()) {
+        throw ApiException.alreadyExists(d.group, d.plural, name);
+      }
+      committed = true;
+      meta.put("resourceVersion", Long.toString(r.revision()));
       return obj;
+    } finally {
+      finish.finish(committed);
     }
-    byte[] bytes = encode(obj);
-    TxnResult r = kv.create(d.key(namespace, name), bytes);
-    if (!r.succeeded()) {
-      throw ApiException.alreadyExists(d.group, d.plural, name);
-    }
-    meta.put("resourceVersion", Long.toString(r.revision()));
-    return obj;
   }
 
   private static String generateName(String base) {
@@ -234,14 +247,23 @@ public final class ResourceStore {
           }
           continue;
         }
+        hooks.afterDelete(next);
         Meta.meta(next).put("resourceVersion", Long.toString(r.revision()));
         return next;
       }
-      if (opts.dryRun()) {
-        Meta.meta(next).put("resourceVersion", Long.toString(current.modRevision()));
-        return next;
+      WriteHooks.Finish finish = hooks.beginUpdate(next, old, opts);
+      TxnResult r;
+      boolean committed = false;
+      try {
+        if (opts.dryRun()) {
+          Meta.meta(next).put("resourceVersion", Long.toString(current.modRevision()));
+          return next;
+        }
+        r = kv.update(key, encode(next), current.modRevision());
+        committed = r.succeeded();
+      } finally {
+        finish.finish(committed);
       }
-      TxnResult r = kv.update(key, encode(next), current.modRevision());
       if (r.succeeded()) {
         Meta.meta(next).put("resourceVersion", Long.toString(r.revision()));
         return next;
@@ -412,6 +434,7 @@ public final class ResourceStore {
         if (!r.succeeded()) {
           continue;
         }
+        hooks.afterDelete(obj);
         Meta.meta(obj).put("resourceVersion", Long.toString(r.revision()));
         return new DeleteResult(obj, true);
       }
