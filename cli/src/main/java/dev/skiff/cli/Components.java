@@ -13,6 +13,7 @@ final class Components {
         new dev.skiff.controllers.ControllerManager(),
         new dev.skiff.scheduler.Scheduler(),
         new dev.skiff.kubelet.NodeAgent(),
+        new dev.skiff.network.ServiceProxy(),
         new dev.skiff.scheduler.NodeSimulator()
     );
   }
