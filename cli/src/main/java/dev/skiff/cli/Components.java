@@ -14,6 +14,7 @@ final class Components {
         new dev.skiff.scheduler.Scheduler(),
         new dev.skiff.kubelet.NodeAgent(),
         new dev.skiff.network.ServiceProxy(),
+        new dev.skiff.network.ClusterDns(),
         new dev.skiff.scheduler.NodeSimulator()
     );
   }
