@@ -159,6 +159,28 @@ final class HttpLoad {
     }
   }
 
+  /** Several runs as one: requests and seconds add up, latencies merge. */
+  static Result merge(List<Result> runs) {
+    long req = 0;
+    long err = 0;
+    double sec = 0;
+    int n = 0;
+    for (Result r : runs) {
+      req += r.requests();
+      err += r.errors();
+      sec += r.seconds();
+      n += r.sortedLatencyNanos().length;
+    }
+    long[] all = new long[n];
+    int k = 0;
+    for (Result r : runs) {
+      System.arraycopy(r.sortedLatencyNanos(), 0, all, k, r.sortedLatencyNanos().length);
+      k += r.sortedLatencyNanos().length;
+    }
+    Arrays.sort(all);
+    return new Result(req, err, sec, all);
+  }
+
   /**
    * {@code connections} keep-alive connections, each sending the next GET as soon as the previous
    * answer arrived, for {@code seconds} after {@code warmupSeconds}; latencies of the measured

@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -18,17 +19,20 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Service proxy throughput and added latency: a closed-loop HTTP/1.1 keep-alive load ({@code N}
  * connections, default 16) against a tiny local backend, directly and through the
- * {@link ServiceProxy} (the ClusterIP as root, else the NodePort on 127.0.0.1), once with virtual
- * threads copying bytes (the default) and once with platform threads. Each proxied run is
- * compared with a direct run just before it. {@code ./skiff bench proxy [connections] [seconds]}.
+ * {@link ServiceProxy} (the ClusterIP as root, else the NodePort on 127.0.0.1), with each copy
+ * engine: NIO event loops (the default), and blocking threads (virtual, platform). Direct and
+ * proxied runs alternate, 3 rounds of each per engine, 1 s warm-up each.
+ * {@code ./skiff bench proxy [connections] [seconds per round]}.
  */
 final class ProxyBench {
+  static final int ROUNDS = 3;
+
   private ProxyBench() {}
 
   static void run(String[] args) throws Exception {
     int connections = args.length > 1 ? Integer.parseInt(args[1]) : 16;
-    double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 8;
-    double warmup = 2;
+    double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 3;
+    double warmup = 1;
     Path dir = Bench.tempDir("skiff-bench-proxy-");
     ApiServer server = ApiServer.start(new ApiServer.Config(dir.resolve("api"), 0, "127.0.0.1"));
     KubernetesClient client = Clients.forKubeconfig(server.kubeconfig());
@@ -42,10 +46,14 @@ final class ProxyBench {
 
       Map<String, Object> m = Bench.result("proxy");
       m.put("connections", connections);
-      m.put("seconds", seconds);
-      for (String mode : List.of("virtual", "platform")) {
+      m.put("rounds", ROUNDS);
+      m.put("seconds_per_round", seconds);
+      // engine, thread kind, JSON prefix ("" = the default configuration, reported first)
+      String[][] configs = {{"nio", "virtual", ""}, {"threads", "virtual", "threads_virtual_"},
+          {"threads", "platform", "threads_platform_"}};
+      for (String[] cfg : configs) {
         ServiceProxy.Running proxy = new ServiceProxy().start(new ComponentContext(client, dir, "bench-node",
-            Map.of("proxy.threads", mode)));
+            Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1])));
         try {
           InetSocketAddress target = proxy.clusterIpsReachable() ? new InetSocketAddress(clusterIp, 80)
               : new InetSocketAddress("127.0.0.1", nodePort);
@@ -56,11 +64,19 @@ final class ProxyBench {
             }
             Thread.sleep(10);
           }
-          HttpLoad.Result d = HttpLoad.run(direct, connections, warmup, seconds);
-          HttpLoad.Result p = HttpLoad.run(target, connections, warmup, seconds);
-          String k = mode.equals("virtual") ? "" : "platform_";
+          // Direct and proxied runs alternate, so both see the same (shared, noisy) machine.
+          List<HttpLoad.Result> ds = new ArrayList<>();
+          List<HttpLoad.Result> ps = new ArrayList<>();
+          for (int i = 0; i < ROUNDS; i++) {
+            ds.add(HttpLoad.run(direct, connections, warmup, seconds));
+            ps.add(HttpLoad.run(target, connections, warmup, seconds));
+          }
+          HttpLoad.Result d = HttpLoad.merge(ds);
+          HttpLoad.Result p = HttpLoad.merge(ps);
+          String k = cfg[2];
           if (k.isEmpty()) {
             m.put("via", proxy.clusterIpsReachable() ? "clusterIP" : "nodePort");
+            m.put("engine", "nio");
           }
           m.put(k + "direct_rps", Math.round(d.rps()));
           m.put(k + "proxy_rps", Math.round(p.rps()));

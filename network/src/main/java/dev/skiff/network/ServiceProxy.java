@@ -51,8 +51,10 @@ import org.slf4j.LoggerFactory;
  * {@code clusterIP:port}; the link is deleted on stop. Otherwise only NodePorts are served and
  * the Node gets the annotation {@value #NODE_ANNOTATION} saying so.
  *
- * <p>Options: {@code proxy.threads} = {@code virtual} (default) or {@code platform}: the threads
- * that copy bytes (two per TCP connection); {@code proxy.cluster-ips} = {@code false} forces
+ * <p>Options: {@code proxy.engine} = {@code nio} (default: TCP bytes are copied by one or two
+ * selector threads) or {@code threads} (two blocking threads per TCP connection);
+ * {@code proxy.threads} = {@code virtual} (default) or {@code platform}: the threads that accept,
+ * connect, copy in the {@code threads} engine, and serve UDP; {@code proxy.cluster-ips} = {@code false} forces
  * NodePort-only mode; {@code proxy.udp-idle-seconds} (default 30).
  */
 public final class ServiceProxy implements Component {
@@ -95,6 +97,7 @@ public final class ServiceProxy implements Component {
     private final Controller controller;
     private final EventRecorder events;
     private final ThreadFactory threads;
+    private final NioLoops loops; // null: blocking copy threads
     private final Duration udpIdle;
     private final ClusterIpInterface link; // null: NodePort-only
     // Guarded by this (reconciles are serialised anyway: one worker).
@@ -110,6 +113,8 @@ public final class ServiceProxy implements Component {
       this.threads = "platform".equals(opts.getOrDefault("proxy.threads", "virtual"))
           ? Thread.ofPlatform().name("proxy-", 0).daemon().factory()
           : Thread.ofVirtual().name("proxy-", 0).factory();
+      this.loops = "threads".equals(opts.getOrDefault("proxy.engine", "nio")) ? null
+          : new NioLoops(Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors())));
       this.udpIdle = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("proxy.udp-idle-seconds", "30")));
       ClusterIpInterface l = null;
       if (!"false".equals(opts.get("proxy.cluster-ips")) && ClusterIpInterface.supported()) {
@@ -287,7 +292,7 @@ public final class ServiceProxy implements Component {
       String name = service + " " + lk;
       AutoCloseable f = lk.protocol.equals("UDP")
           ? new UdpForwarder(bind, b, threads, name, udpIdle, clock)
-          : new TcpForwarder(bind, b, threads, name);
+          : new TcpForwarder(bind, b, threads, loops, name);
       log.info("proxying {} for service {}", lk, service);
       return new Listener(service, b, f);
     }
@@ -337,6 +342,9 @@ public final class ServiceProxy implements Component {
         if (link != null) {
           link.close();
         }
+      }
+      if (loops != null) {
+        loops.close();
       }
       events.close();
       log.info("service proxy stopped");

@@ -1,12 +1,11 @@
 package dev.skiff.network;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketException;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -16,8 +15,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Forwards TCP connections accepted on one address to the {@link Balancer}'s endpoints, with
- * blocking sockets and two threads per connection (one per direction) from the given factory.
+ * Forwards TCP connections accepted on one address to the {@link Balancer}'s endpoints. Accepting
+ * and connecting run on threads from the given factory (one per new connection); the bytes are
+ * then copied either by shared {@link NioLoops} (event loops, non-blocking) or, without loops, by
+ * two blocking threads per connection from the factory.
  *
  * <p>Each accepted connection is bound to its endpoint for life: {@link #close()} only stops
  * accepting, so an endpoint leaving the Service (or the Service itself going away) never cuts an
@@ -30,21 +31,24 @@ final class TcpForwarder implements AutoCloseable {
   private static final int[] DIAL_TIMEOUTS_MS = {250, 500, 1000, 2000};
   private static final int BUFFER = 32 * 1024;
 
-  private final ServerSocket server;
+  private final ServerSocketChannel server;
   private final Balancer balancer;
   private final ThreadFactory threads;
+  private final NioLoops loops; // null: blocking copy threads
   private final String name;
-  private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+  private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
   /** Binds {@code bind} (throws if it cannot) and starts accepting. */
-  TcpForwarder(InetSocketAddress bind, Balancer balancer, ThreadFactory threads, String name) throws IOException {
+  TcpForwarder(InetSocketAddress bind, Balancer balancer, ThreadFactory threads, NioLoops loops, String name)
+      throws IOException {
     this.balancer = balancer;
     this.threads = threads;
+    this.loops = loops;
     this.name = name;
-    ServerSocket s = new ServerSocket();
+    ServerSocketChannel s = ServerSocketChannel.open();
     try {
-      s.setReuseAddress(true);
+      s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
       s.bind(bind, 1024);
     } catch (IOException e) {
       s.close();
@@ -55,7 +59,11 @@ final class TcpForwarder implements AutoCloseable {
   }
 
   InetSocketAddress localAddress() {
-    return (InetSocketAddress) server.getLocalSocketAddress();
+    try {
+      return (InetSocketAddress) server.getLocalAddress();
+    } catch (IOException e) {
+      return null;
+    }
   }
 
   /** Connections open now (both ends counted once). */
@@ -65,7 +73,7 @@ final class TcpForwarder implements AutoCloseable {
 
   private void acceptLoop() {
     while (!closed) {
-      Socket client;
+      SocketChannel client;
       try {
         client = server.accept();
       } catch (IOException e) {
@@ -78,54 +86,76 @@ final class TcpForwarder implements AutoCloseable {
     }
   }
 
-  private void serve(Socket client) {
-    Socket upstream = null;
+  private void serve(SocketChannel client) {
+    SocketChannel upstream = null;
     Set<InetSocketAddress> tried = new HashSet<>();
+    java.net.InetAddress from;
+    try {
+      from = ((InetSocketAddress) client.getRemoteAddress()).getAddress();
+    } catch (IOException e) {
+      closeQuietly(client);
+      return;
+    }
     for (int attempt = 0; attempt < DIAL_TIMEOUTS_MS.length; attempt++) {
-      InetSocketAddress ep = balancer.pick(client.getInetAddress(), tried);
+      InetSocketAddress ep = balancer.pick(from, tried);
       if (ep == null) {
         break;
       }
       tried.add(ep);
-      Socket s = new Socket();
+      SocketChannel s = null;
       try {
-        s.setTcpNoDelay(true);
-        s.connect(ep, DIAL_TIMEOUTS_MS[attempt]);
+        s = SocketChannel.open();
+        s.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        s.socket().connect(ep, DIAL_TIMEOUTS_MS[attempt]);
         upstream = s;
         break;
       } catch (IOException e) {
         log.debug("{}: connect to {} failed: {}", name, ep, e.toString());
-        closeQuietly(s);
+        if (s != null) {
+          closeQuietly(s);
+        }
       }
     }
     if (upstream == null) {
-      log.debug("{}: no endpoint accepted a connection from {}", name, client.getRemoteSocketAddress());
+      log.debug("{}: no endpoint accepted a connection from {}", name, from);
       closeQuietly(client);
       return;
     }
+    SocketChannel up = upstream;
     try {
-      client.setTcpNoDelay(true);
-    } catch (SocketException e) {
-      // harmless
+      client.setOption(StandardSocketOptions.TCP_NODELAY, true);
+      open.add(client);
+      open.add(up);
+      if (loops != null) {
+        loops.add(client, up, () -> {
+          open.remove(client);
+          open.remove(up);
+        });
+        return;
+      }
+    } catch (IOException e) {
+      closeQuietly(client);
+      closeQuietly(up);
+      open.remove(client);
+      open.remove(up);
+      return;
     }
-    open.add(client);
-    open.add(upstream);
     AtomicInteger done = new AtomicInteger();
-    Socket up = upstream;
     threads.newThread(() -> pipe(up, client, done)).start();
     pipe(client, up, done);
   }
 
   /** Copies from → to until EOF, then half-closes; the second direction to finish closes both. */
-  private void pipe(Socket from, Socket to, AtomicInteger done) {
-    byte[] buf = new byte[BUFFER];
+  private void pipe(SocketChannel from, SocketChannel to, AtomicInteger done) {
+    ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
     boolean clean = false;
     try {
-      InputStream in = from.getInputStream();
-      OutputStream out = to.getOutputStream();
-      int n;
-      while ((n = in.read(buf)) >= 0) {
-        out.write(buf, 0, n);
+      while (from.read(buf) >= 0) {
+        buf.flip();
+        while (buf.hasRemaining()) {
+          to.write(buf);
+        }
+        buf.clear();
       }
       to.shutdownOutput();
       clean = true;
@@ -150,7 +180,7 @@ final class TcpForwarder implements AutoCloseable {
   /** Stops accepting and cuts every established connection (used when the proxy stops). */
   void closeAll() {
     close();
-    for (Socket s : open) {
+    for (SocketChannel s : open) {
       closeQuietly(s);
     }
     open.clear();

@@ -44,9 +44,13 @@ class ServiceProxyTest {
 
   @BeforeAll
   static void start() throws Exception {
+    start(Map.of());
+  }
+
+  static void start(Map<String, String> options) throws Exception {
     server = TestServer.start();
     client = Clients.forKubeconfig(server.kubeconfig());
-    proxy = new ServiceProxy().start(new ComponentContext(client, Files.createTempDirectory("skiff-net"), "node-a", Map.of()));
+    proxy = new ServiceProxy().start(new ComponentContext(client, Files.createTempDirectory("skiff-net"), "node-a", options));
   }
 
   @AfterAll
