@@ -267,4 +267,48 @@ class ServiceProxyTest {
       });
     }
   }
+
+  @Test
+  void clusterIpIsReachableFromAnotherNetworkNamespace() throws Exception {
+    assumeTrue(proxy.clusterIpsReachable(), "needs root");
+    // A pod-like network namespace: a veth pair, default route via the host end (as the pod
+    // bridge's gateway would be). The ClusterIP is a local address of the host, so it answers.
+    String tag = Long.toHexString(ProcessHandle.current().pid() & 0xffffff) + "x" + (System.nanoTime() & 0xf);
+    String ns = "sknp" + tag;
+    String hostEnd = "sknh" + tag;
+    String nsEnd = "sknp" + tag;
+    java.util.concurrent.ThreadLocalRandom r = java.util.concurrent.ThreadLocalRandom.current();
+    String net = "10.254." + r.nextInt(256) + ".";
+    int base = r.nextInt(64) * 4;
+    try (NetFixture.Backends b = new NetFixture.Backends("127.0.0.2")) {
+      Svc svc = create("from-pod", "TCP", b.port, List.of(ready("127.0.0.2")));
+      try {
+        ClusterIpInterface.ip("netns", "add", ns);
+        ClusterIpInterface.ip("link", "add", hostEnd, "type", "veth", "peer", "name", nsEnd);
+        ClusterIpInterface.ip("link", "set", nsEnd, "netns", ns);
+        ClusterIpInterface.ip("addr", "add", net + (base + 1) + "/30", "dev", hostEnd);
+        ClusterIpInterface.ip("link", "set", hostEnd, "up");
+        ClusterIpInterface.ip("-n", ns, "addr", "add", net + (base + 2) + "/30", "dev", nsEnd);
+        ClusterIpInterface.ip("-n", ns, "link", "set", nsEnd, "up");
+        ClusterIpInterface.ip("-n", ns, "link", "set", "lo", "up");
+        ClusterIpInterface.ip("-n", ns, "route", "add", "default", "via", net + (base + 1));
+        Process p = new ProcessBuilder("ip", "netns", "exec", ns, "curl", "-s", "--max-time", "5",
+            "http://" + svc.clusterIp + "/").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        assertThat(out).isEqualTo("127.0.0.2");
+      } finally {
+        try {
+          ClusterIpInterface.ip("netns", "del", ns);
+        } catch (IOException e) {
+          // not created
+        }
+        try {
+          ClusterIpInterface.ip("link", "del", hostEnd); // normally gone with the namespace
+        } catch (IOException e) {
+          // gone
+        }
+      }
+    }
+  }
 }
