@@ -22,7 +22,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * {@link ServiceProxy} (the ClusterIP as root, else the NodePort on 127.0.0.1), with each copy
  * engine: NIO event loops (the default), and blocking threads (virtual, platform). Direct and
  * proxied runs alternate, 3 rounds of each per engine, 1 s warm-up each.
- * {@code ./skiff bench proxy [connections] [seconds per round]}.
+ * {@code ./skiff bench proxy [connections] [seconds per round] [nio|threads-virtual|threads-platform]}.
  */
 final class ProxyBench {
   static final int ROUNDS = 3;
@@ -51,7 +51,11 @@ final class ProxyBench {
       // engine, thread kind, JSON prefix ("" = the default configuration, reported first)
       String[][] configs = {{"nio", "virtual", ""}, {"threads", "virtual", "threads_virtual_"},
           {"threads", "platform", "threads_platform_"}};
+      String only = args.length > 3 ? args[3] : null; // e.g. "nio" to profile one engine
       for (String[] cfg : configs) {
+        if (only != null && !only.equals(cfg[0] + (cfg[0].equals("nio") ? "" : "-" + cfg[1]))) {
+          continue;
+        }
         ServiceProxy.Running proxy = new ServiceProxy().start(new ComponentContext(client, dir, "bench-node",
             Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1])));
         try {

@@ -55,7 +55,9 @@ import org.slf4j.LoggerFactory;
  * selector threads) or {@code threads} (two blocking threads per TCP connection);
  * {@code proxy.threads} = {@code virtual} (default) or {@code platform}: the threads that accept,
  * connect, copy in the {@code threads} engine, and serve UDP; {@code proxy.cluster-ips} = {@code false} forces
- * NodePort-only mode; {@code proxy.udp-idle-seconds} (default 30).
+ * NodePort-only mode; {@code proxy.udp-idle-seconds} (default 5: a DNS client uses a new source port per query,
+ * so each query is a flow holding a socket until it idles out; 5 s outlives the cluster DNS's
+ * upstream timeouts; upstream's user-space proxy used 250 ms).
  */
 public final class ServiceProxy implements Component {
   private static final Logger log = LoggerFactory.getLogger(ServiceProxy.class);
@@ -115,7 +117,7 @@ public final class ServiceProxy implements Component {
           : Thread.ofVirtual().name("proxy-", 0).factory();
       this.loops = "threads".equals(opts.getOrDefault("proxy.engine", "nio")) ? null
           : new NioLoops(Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors())));
-      this.udpIdle = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("proxy.udp-idle-seconds", "30")));
+      this.udpIdle = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("proxy.udp-idle-seconds", "5")));
       ClusterIpInterface l = null;
       if (!"false".equals(opts.get("proxy.cluster-ips")) && ClusterIpInterface.supported()) {
         try {
