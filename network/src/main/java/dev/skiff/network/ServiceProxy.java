@@ -86,7 +86,8 @@ public final class ServiceProxy implements Component {
     }
   }
 
-  private record Listener(String service, Balancer balancer, AutoCloseable forwarder) {}
+  /** {@code onLink}: the address is a ClusterIP held on this proxy's link. */
+  private record Listener(String service, Balancer balancer, AutoCloseable forwarder, boolean onLink) {}
 
   /** A running proxy; {@link #close()} stops it and removes what it added to the host. */
   public static final class Running implements AutoCloseable {
@@ -207,6 +208,35 @@ public final class ServiceProxy implements Component {
       return ip != null && !ip.isEmpty() && !"None".equals(ip);
     }
 
+    static List<String> externalAddresses(Service svc) {
+      List<String> out = new ArrayList<>();
+      if (svc.getSpec().getExternalIPs() != null) {
+        out.addAll(svc.getSpec().getExternalIPs());
+      }
+      if ("LoadBalancer".equals(svc.getSpec().getType()) && svc.getStatus() != null
+          && svc.getStatus().getLoadBalancer() != null && svc.getStatus().getLoadBalancer().getIngress() != null) {
+        svc.getStatus().getLoadBalancer().getIngress().forEach(i -> {
+          if (i.getIp() != null && !i.getIp().isEmpty()) {
+            out.add(i.getIp());
+          }
+        });
+      }
+      return out;
+    }
+
+    /** True when {@code ip} is an IPv4 address of one of this host's interfaces (not our link). */
+    static boolean isLocal(String ip) {
+      try {
+        if (ip.indexOf(':') >= 0 || !ip.matches("[0-9.]+")) {
+          return false;
+        }
+        java.net.NetworkInterface nic = java.net.NetworkInterface.getByInetAddress(java.net.InetAddress.getByName(ip));
+        return nic != null && !nic.getName().startsWith(ClusterIpInterface.PREFIX);
+      } catch (IOException e) {
+        return false;
+      }
+    }
+
     static int affinitySeconds(Service svc) {
       if (!"ClientIP".equals(svc.getSpec().getSessionAffinity())) {
         return 0;
@@ -223,6 +253,7 @@ public final class ServiceProxy implements Component {
       pruneDraining();
       Service svc = services.getByKey(key);
       Map<ListenerKey, Balancer> desired = new HashMap<>();
+      Set<ListenerKey> onLink = new HashSet<>();
       if (proxied(svc)) {
         List<EndpointSlice> mine = slices.byIndex(BY_SERVICE, key);
         int affinity = affinitySeconds(svc);
@@ -239,10 +270,19 @@ public final class ServiceProxy implements Component {
           Balancer b = now.computeIfAbsent(pk, k -> old.getOrDefault(k, new Balancer(clock)));
           b.update(Slices.upstreams(mine, name, proto), affinity);
           if (link != null && clusterIp.indexOf(':') < 0 && p.getPort() != null) {
-            desired.put(new ListenerKey(clusterIp, p.getPort(), proto), b);
+            ListenerKey k = new ListenerKey(clusterIp, p.getPort(), proto);
+            desired.put(k, b);
+            onLink.add(k);
           }
           if (p.getNodePort() != null && p.getNodePort() > 0) {
             desired.put(new ListenerKey("0.0.0.0", p.getNodePort(), proto), b);
+          }
+          // externalIPs and a LoadBalancer's ingress IPs (the node's own address with Skiff's
+          // servicelb-style status) answer on the Service port where they are this host's.
+          for (String ip : externalAddresses(svc)) {
+            if (p.getPort() != null && !onLink.contains(new ListenerKey(ip, p.getPort(), proto)) && isLocal(ip)) {
+              desired.put(new ListenerKey(ip, p.getPort(), proto), b);
+            }
           }
         }
         balancers.put(key, now);
@@ -269,7 +309,7 @@ public final class ServiceProxy implements Component {
           continue;
         }
         try {
-          listeners.put(lk, startListener(key, lk, e.getValue()));
+          listeners.put(lk, startListener(key, lk, e.getValue(), onLink.contains(lk)));
         } catch (IOException ex) {
           failures.add("cannot listen on " + lk + ": " + ex.getMessage());
         }
@@ -286,8 +326,8 @@ public final class ServiceProxy implements Component {
       return Result.done();
     }
 
-    private Listener startListener(String service, ListenerKey lk, Balancer b) throws IOException {
-      if (!lk.ip.equals("0.0.0.0")) {
+    private Listener startListener(String service, ListenerKey lk, Balancer b, boolean onLink) throws IOException {
+      if (onLink) {
         link.add(lk.ip);
       }
       InetSocketAddress bind = new InetSocketAddress(lk.ip, lk.port);
@@ -296,7 +336,7 @@ public final class ServiceProxy implements Component {
           ? new UdpForwarder(bind, b, threads, name, udpIdle, clock)
           : new TcpForwarder(bind, b, threads, loops, name);
       log.info("proxying {} for service {}", lk, service);
-      return new Listener(service, b, f);
+      return new Listener(service, b, f, onLink);
     }
 
     private void stopListener(ListenerKey lk, Listener l) {
@@ -313,7 +353,11 @@ public final class ServiceProxy implements Component {
         return;
       }
       Set<String> used = new HashSet<>();
-      listeners.keySet().forEach(k -> used.add(k.ip));
+      listeners.forEach((k, l) -> {
+        if (l.onLink) {
+          used.add(k.ip);
+        }
+      });
       for (String a : link.addresses()) {
         if (!used.contains(a)) {
           link.remove(a);

@@ -311,4 +311,22 @@ class ServiceProxyTest {
       }
     }
   }
+
+  @Test
+  void loadBalancerIngressOnTheNodeAddressAnswersOnTheServicePort() throws Exception {
+    try (NetFixture.Backends b = new NetFixture.Backends("127.0.0.2")) {
+      int port = 10000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(10000);
+      String nodeIp = NetFixture.nodeIp();
+      Service s = service("lb", NetFixture.randomClusterIp(), "LoadBalancer",
+          List.of(port("http", port, "TCP", NetFixture.randomNodePort())));
+      client.services().resource(s).create();
+      client.resource(slice("lb-1", "lb", "http", "TCP", b.port, List.of(ready("127.0.0.2")))).create();
+      Service live = client.services().inNamespace("default").withName("lb").get();
+      live.setStatus(new io.fabric8.kubernetes.api.model.ServiceStatusBuilder().withNewLoadBalancer()
+          .addNewIngress().withIp(nodeIp).endIngress().endLoadBalancer().build());
+      client.services().resource(live).updateStatus();
+      await("ingress listener", () -> proxy.boundAddress(new ServiceProxy.ListenerKey(nodeIp, port, "TCP")) != null);
+      assertThat(get(new InetSocketAddress(nodeIp, port))).isEqualTo("127.0.0.2");
+    }
+  }
 }
