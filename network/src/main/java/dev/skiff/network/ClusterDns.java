@@ -120,20 +120,24 @@ public final class ClusterDns implements Component {
       zone = new ClusterZone(domain, svcInformer.lister(), sliceInformer.lister());
       informers.start();
 
-      DatagramSocket u;
-      ServerSocket t;
+      Object[] bound;
       try {
-        u = bindUdp(nodeIp, port);
-        t = bindTcp(nodeIp, u.getLocalPort());
+        bound = bindBoth(nodeIp, port);
       } catch (BindException e) {
         if (port == 0) {
+          informers.close();
           throw e;
         }
         log.warn("cannot bind {}:{} ({}), using an ephemeral port", nodeIp, port, e.getMessage());
-        int[] got = bindBothEphemeral(nodeIp);
-        u = bindUdp(nodeIp, got[0]);
-        t = bindTcp(nodeIp, got[0]);
+        try {
+          bound = bindBoth(nodeIp, 0);
+        } catch (IOException e2) {
+          informers.close();
+          throw e2;
+        }
       }
+      DatagramSocket u = (DatagramSocket) bound[0];
+      ServerSocket t = (ServerSocket) bound[1];
       udp = u;
       tcp = t;
       InetSocketAddress self = new InetSocketAddress(nodeIp, udp.getLocalPort());
@@ -177,19 +181,19 @@ public final class ClusterDns implements Component {
       }
     }
 
-    /** An ephemeral port free for both UDP and TCP. */
-    private static int[] bindBothEphemeral(String ip) throws IOException {
-      for (int i = 0; i < 20; i++) {
-        try (DatagramSocket u = bindUdp(ip, 0)) {
-          int p = u.getLocalPort();
-          try (ServerSocket t = bindTcp(ip, p)) {
-            return new int[] {p};
-          } catch (BindException e) {
-            // try another
-          }
+    /** UDP and TCP sockets on the same port ({@code port} 0: any port free for both). */
+    private static Object[] bindBoth(String ip, int port) throws IOException {
+      BindException last = null;
+      for (int i = 0; i < (port == 0 ? 20 : 1); i++) {
+        DatagramSocket u = bindUdp(ip, port);
+        try {
+          return new Object[] {u, bindTcp(ip, u.getLocalPort())};
+        } catch (BindException e) {
+          u.close();
+          last = e;
         }
       }
-      throw new BindException("no port free for both UDP and TCP on " + ip);
+      throw last;
     }
 
     static List<InetSocketAddress> parseServers(String spec) {

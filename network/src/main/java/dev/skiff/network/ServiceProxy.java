@@ -128,7 +128,12 @@ public final class ServiceProxy implements Component {
         }
       }
       this.link = l;
-      this.events = new EventRecorder(client, "service-proxy");
+      try {
+        this.events = new EventRecorder(client, "service-proxy");
+      } catch (RuntimeException e) {
+        release();
+        throw e;
+      }
       this.informers = new SharedInformers(client);
       Informer<EndpointSlice> sliceInformer = informers.informerFor(EndpointSlice.class);
       sliceInformer.addIndexer(BY_SERVICE, s -> {
@@ -367,6 +372,16 @@ public final class ServiceProxy implements Component {
 
     private void pruneDraining() {
       draining.removeIf(t -> t.openConnections() == 0);
+    }
+
+    /** Undoes the constructor's host changes when it fails. */
+    private void release() {
+      if (link != null) {
+        link.close();
+      }
+      if (loops != null) {
+        loops.close();
+      }
     }
 
     @Override

@@ -36,7 +36,8 @@ class NodePortOnlyTest {
         int nodePort = NetFixture.randomNodePort();
         client.services().resource(service("np", ip, "NodePort", List.of(port("http", 80, "TCP", nodePort)))).create();
         client.resource(slice("np-1", "np", "http", "TCP", b.port, List.of(ready("127.0.0.2")))).create();
-        await("nodePort listener", () -> proxy.boundAddress(new ServiceProxy.ListenerKey("0.0.0.0", nodePort, "TCP")) != null);
+        await("nodePort listener", () -> proxy.boundAddress(new ServiceProxy.ListenerKey("0.0.0.0", nodePort, "TCP")) != null
+            && proxy.upstreams("default/np", "http", "TCP").size() == 1);
         assertThat(NetFixture.get(new InetSocketAddress(NetFixture.nodeIp(), nodePort))).isEqualTo("127.0.0.2");
         assertThat(proxy.boundAddress(new ServiceProxy.ListenerKey(ip, 80, "TCP"))).isNull();
 

@@ -3,10 +3,10 @@ package dev.skiff.network;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 
-/** Every {@link ServiceProxyTest} case again with the blocking-threads copy engine. */
-class ServiceProxyThreadsEngineTest extends ServiceProxyTest {
+/** {@link ServiceProxyCases} with the blocking-threads copy engine. */
+class ServiceProxyThreadsEngineTest extends ServiceProxyCases {
   @BeforeAll
-  static void start() throws Exception {
+  static void startThreadsEngine() throws Exception {
     start(Map.of("proxy.engine", "threads"));
   }
 }
