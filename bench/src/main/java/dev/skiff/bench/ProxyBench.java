@@ -22,7 +22,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * {@link ServiceProxy} (the ClusterIP as root, else the NodePort on 127.0.0.1), with each copy
  * engine: NIO event loops (the default), and blocking threads (virtual, platform). Direct and
  * proxied runs alternate, 3 rounds of each per engine, 1 s warm-up each.
- * {@code ./skiff bench proxy [connections] [seconds per round] [nio|threads-virtual|threads-platform]}.
+ * {@code ./skiff bench proxy [connections] [seconds per round] [nio|threads-virtual|threads-platform] [nio loops]}.
  */
 final class ProxyBench {
   static final int ROUNDS = 3;
@@ -57,7 +57,8 @@ final class ProxyBench {
           continue;
         }
         ServiceProxy.Running proxy = new ServiceProxy().start(new ComponentContext(client, dir, "bench-node",
-            Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1])));
+            args.length > 4 ? Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1], "proxy.loops", args[4])
+                : Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1])));
         try {
           InetSocketAddress target = proxy.clusterIpsReachable() ? new InetSocketAddress(clusterIp, 80)
               : new InetSocketAddress("127.0.0.1", nodePort);

@@ -53,6 +53,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Options: {@code proxy.engine} = {@code nio} (default: TCP bytes are copied by one or two
  * selector threads) or {@code threads} (two blocking threads per TCP connection);
+ * {@code proxy.loops}: selector threads of the {@code nio} engine (default: cores, at most 2);
  * {@code proxy.threads} = {@code virtual} (default) or {@code platform}: the threads that accept,
  * connect, copy in the {@code threads} engine, and serve UDP; {@code proxy.cluster-ips} = {@code false} forces
  * NodePort-only mode; {@code proxy.udp-idle-seconds} (default 5: a DNS client uses a new source port per query,
@@ -117,7 +118,8 @@ public final class ServiceProxy implements Component {
           ? Thread.ofPlatform().name("proxy-", 0).daemon().factory()
           : Thread.ofVirtual().name("proxy-", 0).factory();
       this.loops = "threads".equals(opts.getOrDefault("proxy.engine", "nio")) ? null
-          : new NioLoops(Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors())));
+          : new NioLoops(Integer.parseInt(opts.getOrDefault("proxy.loops",
+              Integer.toString(Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()))))));
       this.udpIdle = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("proxy.udp-idle-seconds", "5")));
       ClusterIpInterface l = null;
       if (!"false".equals(opts.get("proxy.cluster-ips")) && ClusterIpInterface.supported()) {
