@@ -184,6 +184,10 @@ final class NioLoops implements AutoCloseable {
     /** p.ch can take more of its peer's pending data. */
     private static void write(Side p) throws IOException {
       Side src = p.peer;
+      if (!src.pending) { // stale readiness: nothing waits for p
+        p.interest();
+        return;
+      }
       p.ch.write(src.buf);
       if (!src.buf.hasRemaining()) {
         src.buf.clear();

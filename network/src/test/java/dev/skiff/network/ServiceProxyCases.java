@@ -327,4 +327,40 @@ abstract class ServiceProxyCases {
       assertThat(get(new InetSocketAddress(nodeIp, port))).isEqualTo("127.0.0.2");
     }
   }
+
+  @Test
+  void largeTransfersKeepEveryByteAndHalfCloses() throws Exception {
+    // A TCP echo backend that echoes until EOF, then closes: exercises back-pressure (the
+    // client writes 8 MiB before reading much) and half-close propagation both ways.
+    try (ServerSocket echo = new ServerSocket()) {
+      echo.bind(new InetSocketAddress("127.0.0.2", 0));
+      Thread.ofVirtual().start(() -> {
+        try (Socket s = echo.accept()) {
+          s.getInputStream().transferTo(s.getOutputStream());
+          s.shutdownOutput();
+        } catch (IOException e) {
+          // test over
+        }
+      });
+      Svc svc = create("bulk", "TCP", echo.getLocalPort(), List.of(ready("127.0.0.2")));
+      byte[] data = new byte[8 << 20];
+      new java.util.Random(42).nextBytes(data);
+      try (Socket c = new Socket()) {
+        c.connect(svc.target(), 2000);
+        c.setSoTimeout(20_000);
+        Thread writer = Thread.ofVirtual().start(() -> {
+          try {
+            c.getOutputStream().write(data);
+            c.shutdownOutput();
+          } catch (IOException e) {
+            // the read side fails the test
+          }
+        });
+        byte[] back = c.getInputStream().readAllBytes(); // to EOF: the backend's half-close came through
+        writer.join();
+        assertThat(back.length).isEqualTo(data.length);
+        assertThat(java.util.Arrays.equals(back, data)).isTrue();
+      }
+    }
+  }
 }
