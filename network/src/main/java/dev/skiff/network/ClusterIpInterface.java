@@ -23,8 +23,10 @@ import org.slf4j.LoggerFactory;
  * has it, else an empty bridge, which behaves the same for local addresses.
  *
  * <p>Its name is unique per instance, {@code sksvc<pid 6 hex><n 2 hex>} (13 characters), so
- * several servers and test JVMs on one host never share a link; {@link #removeStale()} deletes
- * links whose JVM is gone. Requires root and the {@code ip} tool. Thread-safe.
+ * several servers and test JVMs on one host never share a link. A watchdog child process deletes
+ * the link if the JVM dies without closing it; {@link #removeStale()} (run by every new instance)
+ * deletes links whose JVM is gone, as a second net. Requires root and the {@code ip} tool.
+ * Thread-safe.
  */
 final class ClusterIpInterface implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ClusterIpInterface.class);
@@ -34,9 +36,11 @@ final class ClusterIpInterface implements AutoCloseable {
 
   private final String name;
   private final Set<String> addresses = ConcurrentHashMap.newKeySet();
+  private final Process watchdog; // null if it could not start
 
-  private ClusterIpInterface(String name) {
+  private ClusterIpInterface(String name, Process watchdog) {
     this.name = name;
+    this.watchdog = watchdog;
   }
 
   /** True when this process can manage links: root on Linux with {@code ip} on the PATH. */
@@ -75,7 +79,30 @@ final class ClusterIpInterface implements AutoCloseable {
       throw e;
     }
     log.info("ClusterIPs live on link {}", name);
-    return new ClusterIpInterface(name);
+    return new ClusterIpInterface(name, watchdog(name));
+  }
+
+  /**
+   * A child shell that deletes the link when this JVM dies, however it dies: it waits for EOF
+   * on its stdin, a pipe from this JVM that the kernel closes when the JVM exits (SIGKILL
+   * included). It ignores the terminal's signals so a Ctrl-C to the process group cannot kill it
+   * before it has cleaned up.
+   */
+  private static Process watchdog(String link) {
+    try {
+      return new ProcessBuilder("sh", "-c", "trap '' INT TERM HUP; read _; exec ip link del " + link + " 2>/dev/null")
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+          .redirectError(ProcessBuilder.Redirect.DISCARD)
+          .start();
+    } catch (IOException e) {
+      log.warn("no clean-up watchdog for link {} (a killed JVM leaves it to the next proxy): {}", link, e.toString());
+      return null;
+    }
+  }
+
+  /** The watchdog process (tests). */
+  Process watchdog() {
+    return watchdog;
   }
 
   String name() {
@@ -112,11 +139,14 @@ final class ClusterIpInterface implements AutoCloseable {
     return Set.copyOf(addresses);
   }
 
-  /** Deletes the link and with it every address. */
+  /** Deletes the link and with it every address; the watchdog then exits. */
   @Override
   public void close() {
     deleteQuietly(name);
     addresses.clear();
+    if (watchdog != null) {
+      TcpForwarder.closeQuietly(watchdog.getOutputStream());
+    }
   }
 
   /** Deletes {@code sksvc*} links left by JVMs that no longer run (killed without cleanup). */
