@@ -258,10 +258,16 @@ public final class ClusterDns implements Component {
         r = ClusterZone.reply(query);
         r.getHeader().setRcode(q == null ? Rcode.FORMERR : Rcode.NOTIMP);
       } else if (zone.contains(q.getName())) {
-        ClusterZone.Answer a = zone.answer(query);
-        r = a.message();
-        if (a.chase() != null) {
-          chase(r, a.chase(), q.getType(), overTcp);
+        try {
+          ClusterZone.Answer a = zone.answer(query);
+          r = a.message();
+          if (a.chase() != null) {
+            chase(r, a.chase(), q.getType(), overTcp);
+          }
+        } catch (RuntimeException e) {
+          log.warn("cluster DNS: answering {} failed: {}", q, e.toString());
+          r = ClusterZone.reply(query);
+          r.getHeader().setRcode(Rcode.SERVFAIL);
         }
       } else {
         r = upstream.forward(query, overTcp);

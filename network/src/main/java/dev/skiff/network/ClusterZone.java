@@ -6,7 +6,6 @@ import io.fabric8.kubernetes.api.model.ServicePort;
 import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -190,8 +189,12 @@ final class ClusterZone {
   private void srv(Service svc, boolean headless, List<EndpointSlice> mine, ServicePort p, Name qname, Name svcFqdn,
       List<Record> out, Message r) {
     if (!headless) {
+      String ip = svc.getSpec().getClusterIP();
+      if (ip == null || ip.isEmpty()) {
+        return; // not allocated yet
+      }
       out.add(new SRVRecord(qname, DClass.IN, TTL, 0, 100, p.getPort(), svcFqdn));
-      r.addRecord(a(svcFqdn, svc.getSpec().getClusterIP()), Section.ADDITIONAL);
+      r.addRecord(a(svcFqdn, ip), Section.ADDITIONAL);
       return;
     }
     String proto = p.getProtocol() == null ? "TCP" : p.getProtocol();
@@ -228,22 +231,7 @@ final class ClusterZone {
 
   /** {@code a-b-c-d} as an IPv4 address, or null. */
   static InetAddress podAddress(String label) {
-    String[] p = label.split("-");
-    if (p.length != 4) {
-      return null;
-    }
-    byte[] b = new byte[4];
-    for (int i = 0; i < 4; i++) {
-      if (!p[i].matches("[0-9]{1,3}") || Integer.parseInt(p[i]) > 255) {
-        return null;
-      }
-      b[i] = (byte) Integer.parseInt(p[i]);
-    }
-    try {
-      return InetAddress.getByAddress(b);
-    } catch (UnknownHostException e) {
-      return null;
-    }
+    return label.indexOf('.') >= 0 ? null : Slices.ipv4Literal(label.replace('-', '.'));
   }
 
   private String relative(Name qname) {
@@ -251,12 +239,13 @@ final class ClusterZone {
     return s.length() <= domain.length() ? "" : s.substring(0, s.length() - domain.length() - 1);
   }
 
+  /** An A record of an IPv4 literal (callers pass only literals: names are never resolved here). */
   private static ARecord a(Name name, String ip) {
-    try {
-      return new ARecord(name, DClass.IN, TTL, InetAddress.getByName(ip));
-    } catch (UnknownHostException e) {
-      throw new IllegalArgumentException(ip, e);
+    InetAddress addr = Slices.ipv4Literal(ip);
+    if (addr == null) {
+      throw new IllegalArgumentException("not an IPv4 address: " + ip);
     }
+    return new ARecord(name, DClass.IN, TTL, addr);
   }
 
   private static ARecord a(Name name, InetAddress ip) {

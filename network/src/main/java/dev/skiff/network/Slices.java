@@ -77,7 +77,11 @@ final class Slices {
           continue;
         }
         // kube-proxy uses the first address only (endpointslicecache.go addEndpoints).
-        InetSocketAddress a = new InetSocketAddress(e.getAddresses().get(0), port);
+        java.net.InetAddress ip = ipv4Literal(e.getAddresses().get(0));
+        if (ip == null) {
+          continue; // never resolve names here: that could block, or ask the cluster DNS itself
+        }
+        InetSocketAddress a = new InetSocketAddress(ip, port);
         if (ready(e)) {
           ready.add(a);
         } else if (serving(e) && terminating(e)) {
@@ -109,7 +113,8 @@ final class Slices {
     for (EndpointSlice s : slices) {
       if (ipv4(s) && s.getEndpoints() != null) {
         for (Endpoint e : s.getEndpoints()) {
-          if (ready(e) && e.getAddresses() != null && !e.getAddresses().isEmpty()) {
+          if (ready(e) && e.getAddresses() != null && !e.getAddresses().isEmpty()
+              && ipv4Literal(e.getAddresses().get(0)) != null) {
             out.add(e.getAddresses().get(0));
           }
         }
@@ -126,13 +131,36 @@ final class Slices {
       if (ipv4(s) && s.getEndpoints() != null) {
         for (Endpoint e : s.getEndpoints()) {
           if (ready(e) && e.getAddresses() != null && !e.getAddresses().isEmpty()
-              && seen.add(e.getAddresses().get(0))) {
+              && ipv4Literal(e.getAddresses().get(0)) != null && seen.add(e.getAddresses().get(0))) {
             out.add(e);
           }
         }
       }
     }
     return out;
+  }
+
+  /** {@code a.b.c.d} as an address, or null when it is not an IPv4 literal (no DNS lookup). */
+  static java.net.InetAddress ipv4Literal(String s) {
+    if (s == null) {
+      return null;
+    }
+    String[] p = s.split("\\.", -1);
+    if (p.length != 4) {
+      return null;
+    }
+    byte[] b = new byte[4];
+    for (int i = 0; i < 4; i++) {
+      if (!p[i].matches("[0-9]{1,3}") || Integer.parseInt(p[i]) > 255) {
+        return null;
+      }
+      b[i] = (byte) Integer.parseInt(p[i]);
+    }
+    try {
+      return java.net.InetAddress.getByAddress(b);
+    } catch (java.net.UnknownHostException e) {
+      return null;
+    }
   }
 
   static boolean sameName(String a, String b) {
