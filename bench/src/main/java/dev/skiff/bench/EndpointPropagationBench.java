@@ -43,7 +43,7 @@ final class EndpointPropagationBench {
       ProxyBench.createService(client, "prop", clusterIp, nodePort);
       String rv = client.resource(slice(a.port(), true)).create().getMetadata().getResourceVersion();
       proxy = new ServiceProxy().start(new ComponentContext(client, dir, "bench-node", Map.of()));
-      InetSocketAddress target = proxy.clusterIpsReachable() ? new InetSocketAddress(clusterIp, 80)
+      InetSocketAddress target = proxy.clusterIpsReachable() ? new InetSocketAddress(clusterIp, ProxyBench.SERVICE_PORT)
           : new InetSocketAddress("127.0.0.1", nodePort);
       if (!awaitAnswer(target, "a", 30_000)) {
         throw new IllegalStateException("the proxy never routed " + target);

@@ -26,6 +26,7 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 final class ProxyBench {
   static final int ROUNDS = 3;
+  static final int SERVICE_PORT = 18080;
 
   private ProxyBench() {}
 
@@ -60,7 +61,7 @@ final class ProxyBench {
             args.length > 4 ? Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1], "proxy.loops", args[4])
                 : Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1])));
         try {
-          InetSocketAddress target = proxy.clusterIpsReachable() ? new InetSocketAddress(clusterIp, 80)
+          InetSocketAddress target = proxy.clusterIpsReachable() ? new InetSocketAddress(clusterIp, SERVICE_PORT)
               : new InetSocketAddress("127.0.0.1", nodePort);
           long waitUntil = System.nanoTime() + 30_000_000_000L;
           while (!"b1".equals(HttpLoad.probe(target))) {
@@ -104,10 +105,14 @@ final class ProxyBench {
     }
   }
 
+  /**
+   * Port {@link #SERVICE_PORT}, not 80: a wildcard listener on 0.0.0.0:80 elsewhere on the host (a
+   * gateway) would make binding clusterIP:80 fail.
+   */
   static void createService(KubernetesClient client, String name, String clusterIp, int nodePort) {
     client.services().resource(new ServiceBuilder().withNewMetadata().withName(name).withNamespace("default").endMetadata()
         .withNewSpec().withType("NodePort").withClusterIP(clusterIp)
-        .addNewPort().withName("http").withPort(80).withProtocol("TCP").withTargetPort(new IntOrString(80))
+        .addNewPort().withName("http").withPort(SERVICE_PORT).withProtocol("TCP").withTargetPort(new IntOrString(SERVICE_PORT))
         .withNodePort(nodePort).endPort().endSpec().build()).create();
   }
 

@@ -42,7 +42,8 @@ class DnsThroughProxyTest {
       ServiceProxy.Running proxy = new ServiceProxy().start(new ComponentContext(client, dir, "node-a", opts));
       ClusterDns.Running dns = new ClusterDns().start(new ComponentContext(client, dir, "node-a", opts));
       try {
-        client.services().resource(service("web", "10.43.200.9", "ClusterIP", List.of(port("http", 80, "TCP", null)))).create();
+        String webIp = NetFixture.randomClusterIp();
+        client.services().resource(service("web", webIp, "ClusterIP", List.of(port("http", 80, "TCP", null)))).create();
         for (boolean tcp : new boolean[] {false, true}) {
           SimpleResolver r = new SimpleResolver(new InetSocketAddress(dnsIp, 53));
           r.setTCP(tcp);
@@ -50,7 +51,7 @@ class DnsThroughProxyTest {
           await("web via " + dnsIp + (tcp ? " tcp" : " udp"), () -> {
             try {
               Message m = r.send(Message.newQuery(Record.newRecord(Name.fromString("web.default.svc.cluster.local."), Type.A, DClass.IN)));
-              return m.getSection(Section.ANSWER).stream().anyMatch(a -> a.rdataToString().equals("10.43.200.9"));
+              return m.getSection(Section.ANSWER).stream().anyMatch(a -> a.rdataToString().equals(webIp));
             } catch (Exception e) {
               return false;
             }

@@ -75,7 +75,10 @@ abstract class ServiceProxyCases {
   static Svc create(String name, String protocol, int port, List<Endpoint> eps, boolean clientIp) throws Exception {
     String ip = NetFixture.randomClusterIp();
     int nodePort = NetFixture.randomNodePort();
-    Service s = service(name, ip, "NodePort", List.of(port("http", 80, protocol, nodePort)));
+    // A random Service port: another process on this host with a wildcard listener on a common
+    // port (a gateway on 0.0.0.0:80, say) makes binding clusterIP:80 fail with EADDRINUSE.
+    int svcPort = 10000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(10000);
+    Service s = service(name, ip, "NodePort", List.of(port("http", svcPort, protocol, nodePort)));
     if (clientIp) {
       s.getSpec().setSessionAffinity("ClientIP");
       s.getSpec().setSessionAffinityConfig(new SessionAffinityConfigBuilder().withNewClientIP().withTimeoutSeconds(60)
@@ -83,7 +86,7 @@ abstract class ServiceProxyCases {
     }
     client.services().resource(s).create();
     EndpointSlice sl = client.resource(slice(name + "-1", name, "http", protocol, port, eps)).create();
-    Svc svc = new Svc(name, ip, 80, nodePort);
+    Svc svc = new Svc(name, ip, svcPort, nodePort);
     awaitUpstreams(svc, protocol, Slices.upstreams(List.of(sl), "http", protocol).size());
     await("listener of " + name, () -> proxy.boundAddress(new ServiceProxy.ListenerKey("0.0.0.0", nodePort, protocol)) != null);
     return svc;
@@ -252,7 +255,7 @@ abstract class ServiceProxyCases {
     try (NetFixture.Backends b = new NetFixture.Backends("127.0.0.2")) {
       Svc svc = create("vip", "TCP", b.port, List.of(ready("127.0.0.2")));
       assertThat(ClusterIpInterface.ip("-o", "addr", "show", "dev", proxy.linkName())).contains(svc.clusterIp + "/32");
-      assertThat(get(new InetSocketAddress(svc.clusterIp, 80))).isEqualTo("127.0.0.2");
+      assertThat(get(new InetSocketAddress(svc.clusterIp, svc.port))).isEqualTo("127.0.0.2");
 
       client.services().inNamespace("default").withName("vip").delete();
       await("address released", () -> {
@@ -290,7 +293,7 @@ abstract class ServiceProxyCases {
         ClusterIpInterface.ip("-n", ns, "link", "set", "lo", "up");
         ClusterIpInterface.ip("-n", ns, "route", "add", "default", "via", net + (base + 1));
         Process p = new ProcessBuilder("ip", "netns", "exec", ns, "curl", "-s", "--max-time", "5",
-            "http://" + svc.clusterIp + "/").redirectErrorStream(true).start();
+            "http://" + svc.clusterIp + ":" + svc.port + "/").redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         p.waitFor();
         assertThat(out).isEqualTo("127.0.0.2");
