@@ -15,6 +15,7 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -77,13 +78,37 @@ class ClusterDnsTest {
   static void stop() throws Exception {
     dns.close();
     upstream.close();
+    upstreamTcp.close();
     client.close();
     server.close();
   }
 
-  /** Answers example.com A 93.184.216.34; never answers slow.example (to test timeouts). */
+  static java.net.ServerSocket upstreamTcp;
+
+  /** The fake upstream's answer (null: never answer). */
+  static byte[] upstreamAnswer(byte[] q) throws Exception {
+    Message m = new Message(q);
+    Name n = m.getQuestion().getName();
+    if (n.toString().equals("slow.example.")) {
+      return null;
+    }
+    Message r = ClusterZone.reply(m);
+    if (n.toString().equals("example.com.") && m.getQuestion().getType() == Type.A) {
+      r.addRecord(new ARecord(n, DClass.IN, 60, InetAddress.getByName("93.184.216.34")), Section.ANSWER);
+    } else if (!n.toString().equals("example.com.")) {
+      r.getHeader().setRcode(Rcode.NXDOMAIN);
+    }
+    return r.toWire();
+  }
+
+  /**
+   * Answers example.com A 93.184.216.34 and NXDOMAIN for other names, over UDP and TCP on one
+   * loopback port; never answers slow.example (to test timeouts).
+   */
   static DatagramSocket fakeUpstream() throws Exception {
     DatagramSocket s = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0));
+    upstreamTcp = new java.net.ServerSocket();
+    upstreamTcp.bind(new InetSocketAddress("127.0.0.1", s.getLocalPort()));
     Thread.ofVirtual().start(() -> {
       byte[] buf = new byte[4096];
       DatagramPacket p = new DatagramPacket(buf, buf.length);
@@ -91,21 +116,38 @@ class ClusterDnsTest {
         while (true) {
           p.setLength(buf.length);
           s.receive(p);
-          Message q = new Message(java.util.Arrays.copyOf(buf, p.getLength()));
-          Name n = q.getQuestion().getName();
-          if (n.toString().equals("slow.example.")) {
-            continue;
+          byte[] out = upstreamAnswer(java.util.Arrays.copyOf(buf, p.getLength()));
+          if (out != null) {
+            s.send(new DatagramPacket(out, out.length, p.getSocketAddress()));
           }
-          Message r = ClusterZone.reply(q);
-          if (n.toString().equals("example.com.") && q.getQuestion().getType() == Type.A) {
-            r.addRecord(new ARecord(n, DClass.IN, 60, InetAddress.getByName("93.184.216.34")), Section.ANSWER);
-          } else if (!n.toString().equals("example.com.")) {
-            r.getHeader().setRcode(Rcode.NXDOMAIN);
-          }
-          byte[] out = r.toWire();
-          s.send(new DatagramPacket(out, out.length, p.getSocketAddress()));
         }
       } catch (Exception e) {
+        // closed
+      }
+    });
+    Thread.ofVirtual().start(() -> {
+      try {
+        while (true) {
+          java.net.Socket c = upstreamTcp.accept();
+          Thread.ofVirtual().start(() -> {
+            try (c) {
+              var in = new java.io.DataInputStream(c.getInputStream());
+              var out = new java.io.DataOutputStream(c.getOutputStream());
+              while (true) {
+                byte[] q = in.readNBytes(in.readUnsignedShort());
+                byte[] a = upstreamAnswer(q);
+                if (a != null) {
+                  out.writeShort(a.length);
+                  out.write(a);
+                  out.flush();
+                }
+              }
+            } catch (Exception e) {
+              // client done
+            }
+          });
+        }
+      } catch (IOException e) {
         // closed
       }
     });
@@ -209,8 +251,8 @@ class ClusterDnsTest {
 
   @Test
   void otherNamesAreForwardedUpstream() throws Exception {
-    for (boolean tcp : new boolean[] {false}) {
-      assertThat(answers(query("example.com.", Type.A, tcp))).containsExactly("93.184.216.34");
+    for (boolean tcp : new boolean[] {false, true}) {
+      assertThat(answers(query("example.com.", Type.A, tcp))).as("tcp=%s", tcp).containsExactly("93.184.216.34");
     }
     assertThat(query("missing.example.", Type.A, false).getRcode()).isEqualTo(Rcode.NXDOMAIN);
   }
