@@ -34,8 +34,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The service proxy ("kube-proxy") as a {@link Component} named {@code service-proxy}: watches
  * Services and EndpointSlices and forwards, in user space, TCP and UDP from every Service's
- * {@code clusterIP:port} and from every {@code nodePort} (bound on 0.0.0.0, i.e. every node
- * address) to the Service's endpoints.
+ * {@code clusterIP:port}, from every {@code nodePort} (bound on 0.0.0.0, i.e. every node
+ * address) and from externalIPs and LoadBalancer ingress IPs that are this host's, to the
+ * Service's endpoints. Thread-safety: the running proxy is safe to use from any thread.
  *
  * <p>Semantics (upstream kube-proxy, pkg/proxy): endpoints come from every slice labelled
  * {@code kubernetes.io/service-name} (controller-made or hand-made for selector-less Services);
@@ -55,10 +56,11 @@ import org.slf4j.LoggerFactory;
  * selector threads) or {@code threads} (two blocking threads per TCP connection);
  * {@code proxy.loops}: selector threads of the {@code nio} engine (default: cores, at most 2);
  * {@code proxy.threads} = {@code virtual} (default) or {@code platform}: the threads that accept,
- * connect, copy in the {@code threads} engine, and serve UDP; {@code proxy.cluster-ips} = {@code false} forces
- * NodePort-only mode; {@code proxy.udp-idle-seconds} (default 5: a DNS client uses a new source port per query,
- * so each query is a flow holding a socket until it idles out; 5 s outlives the cluster DNS's
- * upstream timeouts; upstream's user-space proxy used 250 ms).
+ * connect, copy in the {@code threads} engine, and serve UDP; {@code proxy.cluster-ips} =
+ * {@code false} forces NodePort-only mode; {@code proxy.udp-idle-seconds} (default 5: a DNS
+ * client uses a new source port per query, so each query is a flow holding a socket until it
+ * idles out; 5 s outlives the cluster DNS's upstream timeouts; upstream's user-space proxy used
+ * 250 ms).
  */
 public final class ServiceProxy implements Component {
   private static final Logger log = LoggerFactory.getLogger(ServiceProxy.class);

@@ -10,7 +10,6 @@ import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -161,9 +160,5 @@ final class Slices {
     } catch (java.net.UnknownHostException e) {
       return null;
     }
-  }
-
-  static boolean sameName(String a, String b) {
-    return Objects.equals(a == null ? "" : a, b == null ? "" : b);
   }
 }
