@@ -17,8 +17,10 @@ public final class BenchMain {
       case "real-pods" -> RealPodsBench.run();
       case "scheduler" -> SchedulerBench.run(args);
       case "endpoints" -> EndpointsBench.run();
+      case "proxy" -> ProxyBench.run(args);
+      case "endpoint-propagation" -> EndpointPropagationBench.run(args);
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|scheduler|endpoints");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|scheduler|endpoints|proxy|endpoint-propagation");
         System.exit(2);
       }
     }

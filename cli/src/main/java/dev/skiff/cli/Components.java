@@ -13,6 +13,8 @@ final class Components {
         new dev.skiff.controllers.ControllerManager(),
         new dev.skiff.scheduler.Scheduler(),
         new dev.skiff.kubelet.NodeAgent(),
+        new dev.skiff.network.ServiceProxy(),
+        new dev.skiff.network.ClusterDns(),
         new dev.skiff.scheduler.NodeSimulator()
     );
   }
@@ -20,7 +22,9 @@ final class Components {
   /** What `skiff agent` runs on a machine that joins a server: the per-node components. */
   static List<Component> agent() {
     return List.of(
-        new dev.skiff.kubelet.NodeAgent()
+        new dev.skiff.kubelet.NodeAgent(),
+        new dev.skiff.network.ServiceProxy(),
+        new dev.skiff.network.ClusterDns()
     );
   }
 }

@@ -1,0 +1,12 @@
+package dev.skiff.network;
+
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+
+/** {@link ServiceProxyCases} with the default options (NIO copy engine). */
+class ServiceProxyTest extends ServiceProxyCases {
+  @BeforeAll
+  static void startDefault() throws Exception {
+    start(Map.of());
+  }
+}
