@@ -117,7 +117,9 @@ class AgentJoinTest {
   private static Process agent(Path data, String... args) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-        "dev.skiff.cli.Main", "agent", "--data-dir", data.toString()));
+        "dev.skiff.cli.Main", "agent", "--data-dir", data.toString(),
+        // On the server's own host the server's proxy and DNS already own the ClusterIPs and :53.
+        "--disable", "service-proxy,cluster-dns"));
     cmd.addAll(List.of(args));
     Path log = data.resolve("agent.log");
     Files.deleteIfExists(log);
