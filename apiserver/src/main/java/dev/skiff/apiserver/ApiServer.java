@@ -74,6 +74,7 @@ public final class ApiServer implements AutoCloseable {
   private dev.skiff.apiserver.rbac.RbacAuthorizer rbac;
   private final CustomResources customResources;
   private final CustomResourceManager crdManager;
+  private final dev.skiff.apiserver.knative.KnativeServing knative;
   private final ClusterPki pki;
   private final Server jetty;
   private final ApiHandler handler;
@@ -144,6 +145,7 @@ public final class ApiServer implements AutoCloseable {
     handler.addBodyDecoder(protobuf);
     installAuthorization(clock);
     // Before the port serves: CRDs stored before a restart are served from the first request on.
+    knative = dev.skiff.apiserver.knative.KnativeServing.install(registry, customResources);
     crdManager = new CustomResourceManager(registry, schemas, customResources, this::setPrinter);
     crdManager.start();
     gate.open(handler);
@@ -342,6 +344,9 @@ public final class ApiServer implements AutoCloseable {
   public void close() {
     ready = false;
     List<AutoCloseable> parts = new ArrayList<>();
+    if (knative != null) {
+      parts.add(knative);
+    }
     if (crdManager != null) {
       parts.add(crdManager);
     }
