@@ -42,6 +42,8 @@ public final class KnativeServing implements AutoCloseable {
   /** The CRDs installed, by name. */
   public static final Set<String> CRD_NAMES = Set.of("services.serving.knative.dev", "configurations.serving.knative.dev",
       "revisions.serving.knative.dev", "routes.serving.knative.dev");
+  /** Knative's system namespace. */
+  public static final String SYSTEM_NAMESPACE = "knative-serving";
   private static final long REINSTALL_DELAY_MS = 1000;
   private static final WriteOptions WRITER = WriteOptions.internal("skiff-knative-install");
 
@@ -73,9 +75,34 @@ public final class KnativeServing implements AutoCloseable {
     crs.addConversion(KnativeAdmission.GROUP, "services", new ServiceConversion());
     registry.addAdmission(new KnativeAdmission(registry));
     KnativeServing k = new KnativeServing(registry);
+    ensureNamespace(registry);
     k.ensureAll();
     k.watch = Thread.ofVirtual().name("knative-crds").start(k::run);
     return k;
+  }
+
+  /**
+   * Knative's system namespace, where its ConfigMaps live (config-domain, config-network,
+   * config-defaults, config-gc, ...), created at start as Knative's install does, so every
+   * component (controllers, gateway) and user finds it there.
+   */
+  private static void ensureNamespace(ResourceRegistry registry) {
+    ResourceStore ns = registry.storeForKind("", "Namespace");
+    if (ns == null || ns.cache().get(ns.descriptor().key(null, SYSTEM_NAMESPACE)) != null) {
+      return;
+    }
+    ObjectNode obj = Json.object();
+    obj.put("apiVersion", "v1");
+    obj.put("kind", "Namespace");
+    Json.with(Json.with(obj, "metadata").put("name", SYSTEM_NAMESPACE), "labels")
+        .put("kubernetes.io/metadata.name", SYSTEM_NAMESPACE).put("app.kubernetes.io/name", "knative-serving");
+    try {
+      ns.create(null, obj, WRITER);
+    } catch (ApiException e) {
+      if (e.code() != 409) {
+        LOG.warn("cannot create namespace {}: {}", SYSTEM_NAMESPACE, e.getMessage());
+      }
+    }
   }
 
   /** The shipped CRDs (parsed on first use). */
