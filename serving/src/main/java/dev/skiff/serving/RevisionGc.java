@@ -91,8 +91,8 @@ final class RevisionGc {
   }
 
   private static boolean isStale(Revision r, Settings s, Instant now) {
-    if (noGc(r)) {
-      return false;
+    if (noGc(r) || (s.retainSinceCreate() == null && s.retainSinceLastActive() == null)) {
+      return false; // both time checks disabled: never stale by age
     }
     Instant created = Instant.parse(r.getMetadata().getCreationTimestamp());
     if (s.retainSinceCreate() != null && Duration.between(created, now).compareTo(s.retainSinceCreate()) < 0) {
