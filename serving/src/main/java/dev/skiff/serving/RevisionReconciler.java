@@ -11,6 +11,7 @@ import dev.skiff.serving.v1.Knative;
 import dev.skiff.serving.v1.Revision;
 import dev.skiff.serving.v1.RevisionSpec;
 import dev.skiff.serving.v1.Status;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.ContainerPortBuilder;
@@ -78,12 +79,17 @@ final class RevisionReconciler {
   private final Lister<Revision> revisions;
   private final Lister<Deployment> deployments;
   private final Lister<Pod> pods;
+  private final Lister<ConfigMap> configMaps;
+  private final ImageDigestResolver digests;
   private final Controller controller;
 
-  RevisionReconciler(SharedInformers informers, KubernetesClient client, EventRecorder recorder, Clock clock) {
+  RevisionReconciler(SharedInformers informers, KubernetesClient client, EventRecorder recorder, Clock clock,
+      Map<String, String> options) {
     this.client = client;
     this.recorder = recorder;
     this.clock = clock;
+    this.configMaps = informers.informerFor(ConfigMap.class).lister();
+    this.digests = new ImageDigestResolver(options, System.getenv(), key -> controller().enqueue(key.substring(0, key.indexOf('|'))));
     this.revisions = informers.informerFor(Revision.class).lister();
     this.deployments = informers.informerFor(Deployment.class).lister();
     this.pods = informers.informerFor(Pod.class).lister();
@@ -120,18 +126,30 @@ final class RevisionReconciler {
     Status st = rev.getStatus() == null ? new Status() : Knative.copy(rev.getStatus());
     st.setObservedGeneration(rev.getMetadata().getGeneration());
     st.setServiceName(name);
+    Deployment d = deployments.get(ns, deploymentName(name));
     List<Map<String, String>> containerStatuses = new ArrayList<>();
     for (Container c : rev.getSpec().getContainers()) {
       Map<String, String> cs = new LinkedHashMap<>();
       cs.put("name", c.getName());
+      String digest = recordedDigest(rev, c.getName());
+      if (digest == null && d != null && Children.controlledBy(d, rev)) {
+        digest = deployedDigest(d, c);
+      }
+      if (digest != null) {
+        cs.put("imageDigest", digest);
+      }
       containerStatuses.add(cs);
     }
     st.setContainerStatuses(containerStatuses);
 
-    Deployment d = deployments.get(ns, deploymentName(name));
     if (d == null) {
+      // Resolve tags to digests first (revision.go reconcileDigest), as Knative does before deploying.
+      Result pending = resolveDigests(key, rev, st, now);
+      if (pending != null) {
+        return pending;
+      }
       try {
-        d = client.apps().deployments().inNamespace(ns).resource(desiredDeployment(rev)).create();
+        d = client.apps().deployments().inNamespace(ns).resource(desiredDeployment(rev, st)).create();
       } catch (KubernetesClientException e) {
         if (e.getCode() == 409) {
           return Result.requeue();
@@ -149,6 +167,92 @@ final class RevisionReconciler {
     observe(st, d, now);
     Conditions.ready(st, now, "ResourcesAvailable", "ContainerHealthy");
     return writeStatus(rev, st);
+  }
+
+  private static String recordedDigest(Revision rev, String container) {
+    if (rev.getStatus() == null || rev.getStatus().getContainerStatuses() == null) {
+      return null;
+    }
+    for (Map<String, String> cs : rev.getStatus().getContainerStatuses()) {
+      if (Objects.equals(container, cs.get("name")) && cs.get("imageDigest") != null) {
+        return cs.get("imageDigest");
+      }
+    }
+    return null;
+  }
+
+  /** The digest the Deployment runs for {@code c} (a status write lost after the Deployment was created). */
+  private static String deployedDigest(Deployment d, Container c) {
+    for (Container dc : d.getSpec().getTemplate().getSpec().getContainers()) {
+      String img = dc.getImage();
+      if (img != null && img.contains("@sha256:") && !img.equals(c.getImage())
+          && (Objects.equals(dc.getName(), c.getName()) || (USER_CONTAINER.equals(dc.getName()) && c.getName() == null))) {
+        return img;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Resolves every container's image that needs it into {@code st.containerStatuses[].imageDigest};
+   * null when all are done (or skipped), else the result to return (still resolving: Unknown
+   * {@code ResolvingDigests}; failed: ContainerHealthy False {@code ContainerMissing}). Skipped:
+   * images with a {@code command} (the process runtime runs the command and never pulls the
+   * image) and registries in config-deployment {@code registries-skipping-tag-resolving}.
+   */
+  private Result resolveDigests(String key, Revision rev, Status st, Instant now) {
+    ConfigMap cm = configMaps.get(Knative.SYSTEM_NAMESPACE, "config-deployment");
+    Map<String, String> cfg = cm == null || cm.getData() == null ? Map.of() : cm.getData();
+    java.util.Set<String> skip = new java.util.HashSet<>();
+    for (String r : cfg.getOrDefault("registries-skipping-tag-resolving", "kind.local,ko.local,dev.local").split(",")) {
+      if (!r.isBlank()) {
+        skip.add(r.trim());
+      }
+    }
+    java.time.Duration timeout = RevisionGc.duration(cfg.get("digest-resolution-timeout"), java.time.Duration.ofSeconds(10));
+    if (timeout == null) {
+      timeout = java.time.Duration.ofSeconds(10);
+    }
+    boolean resolving = false;
+    for (int i = 0; i < rev.getSpec().getContainers().size(); i++) {
+      Container c = rev.getSpec().getContainers().get(i);
+      Map<String, String> cs = st.getContainerStatuses().get(i);
+      if (cs.containsKey("imageDigest") || c.getImage() == null || (c.getCommand() != null && !c.getCommand().isEmpty())) {
+        continue;
+      }
+      ImageReference ref;
+      try {
+        ref = ImageReference.parse(c.getImage());
+      } catch (IllegalArgumentException e) {
+        continue; // the webhook accepted it; nothing to resolve
+      }
+      if (skip.contains(ref.registry())) {
+        continue;
+      }
+      String rk = key + "|" + c.getName() + "|" + rev.getMetadata().getUid();
+      ImageDigestResolver.Outcome o = digests.resolve(rk, c.getImage(), timeout);
+      if (o == null) {
+        resolving = true;
+      } else if (o.error() != null) {
+        digests.forget(rk); // retried on the next (rate-limited) pass
+        Conditions.set(st, "ContainerHealthy", "False", "ContainerMissing", o.error(), now);
+        if (st.condition("ResourcesAvailable") == null) {
+          Conditions.set(st, "ResourcesAvailable", "Unknown", "Deploying", null, now);
+        }
+        Conditions.ready(st, now, "ResourcesAvailable", "ContainerHealthy");
+        writeStatus(rev, st);
+        return Result.requeue();
+      } else {
+        cs.put("imageDigest", ref.registry() + "/" + ref.repository() + "@" + o.digest());
+      }
+    }
+    if (resolving) {
+      Conditions.set(st, "ResourcesAvailable", "Unknown", "Deploying", null, now);
+      Conditions.set(st, "ContainerHealthy", "Unknown", "ResolvingDigests", null, now);
+      Conditions.ready(st, now, "ResourcesAvailable", "ContainerHealthy");
+      return writeStatus(rev, st); // the resolver enqueues the revision when it is done
+    }
+    return null;
   }
 
   /** Derives replicas and conditions from the Deployment and the Revision's pods. */
@@ -281,8 +385,8 @@ final class RevisionReconciler {
     }
   }
 
-  /** revision/resources/deploy.go MakeDeployment. */
-  static Deployment desiredDeployment(Revision rev) {
+  /** revision/resources/deploy.go MakeDeployment, with the resolved digests as images. */
+  static Deployment desiredDeployment(Revision rev, Status st) {
     String name = rev.getMetadata().getName();
     Map<String, String> labels = Children.labels(rev.getMetadata().getLabels());
     labels.put(Knative.REVISION_LABEL, name);
@@ -300,6 +404,10 @@ final class RevisionReconciler {
     Map<String, String> l = rev.getMetadata().getLabels() == null ? Map.of() : rev.getMetadata().getLabels();
     for (int i = 0; i < pod.getContainers().size(); i++) {
       Container c = pod.getContainers().get(i);
+      if (st != null && st.getContainerStatuses() != null && i < st.getContainerStatuses().size()
+          && st.getContainerStatuses().get(i).get("imageDigest") != null) {
+        c.setImage(st.getContainerStatuses().get(i).get("imageDigest"));
+      }
       if (i != serving) {
         continue;
       }

@@ -105,7 +105,7 @@ public final class ServingControllers implements Component {
       String clusterDomain = opt("cluster-domain") == null ? "cluster.local" : opt("cluster-domain");
       controllers.add(new ServiceReconciler(informers, client, recorder, clock).controller());
       controllers.add(new ConfigurationReconciler(informers, client, recorder, clock).controller());
-      controllers.add(new RevisionReconciler(informers, client, recorder, clock).controller());
+      controllers.add(new RevisionReconciler(informers, client, recorder, clock, options).controller());
       controllers.add(new RouteReconciler(informers, client, recorder, clock, clusterDomain).controller());
       informers.start();
       controllers.forEach(Controller::start);
