@@ -15,6 +15,11 @@ import dev.skiff.serving.v1.Status;
 import dev.skiff.serving.v1.TrafficTarget;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPortBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePortBuilder;
@@ -71,6 +76,8 @@ final class RouteReconciler {
   private final Lister<Revision> revisions;
   private final Lister<ConfigMap> configMaps;
   private final Lister<Service> services;
+  private final Lister<Node> nodes;
+  private final Lister<EndpointSlice> slices;
   private final Controller controller;
 
   RouteReconciler(SharedInformers informers, KubernetesClient client, EventRecorder recorder, Clock clock, String clusterDomain) {
@@ -83,9 +90,13 @@ final class RouteReconciler {
     this.revisions = informers.informerFor(Revision.class).lister();
     this.configMaps = informers.informerFor(ConfigMap.class).lister();
     this.services = informers.informerFor(Service.class).lister();
+    this.nodes = informers.informerFor(Node.class).lister();
+    this.slices = informers.informerFor(EndpointSlice.class).lister();
     this.controller = Controller.builder("knative-route-controller", informers)
         .watches(Route.class)
         .owns(Service.class, Route.class)
+        .owns(EndpointSlice.class, Route.class)
+        .watches(Node.class, n -> routesIn(null))
         .watches(Configuration.class, c -> routesIn(c.getMetadata().getNamespace()))
         .watches(Revision.class, r -> routesIn(r.getMetadata().getNamespace()))
         .watches(ConfigMap.class, cm -> Knative.SYSTEM_NAMESPACE.equals(cm.getMetadata().getNamespace())
@@ -124,6 +135,7 @@ final class RouteReconciler {
 
     int gatewayPort = gatewayPort(configMaps.get(Knative.SYSTEM_NAMESPACE, "config-network"));
     ensureService(route, gatewayPort);
+    ensureEndpoints(route, gatewayPort);
 
     boolean clusterLocal = "cluster-local".equals(label(route, Knative.VISIBILITY_LABEL));
     String domain = domain(data(configMaps.get(Knative.SYSTEM_NAMESPACE, "config-domain")),
@@ -362,6 +374,65 @@ final class RouteReconciler {
       next.getSpec().setPorts(List.of(new ServicePortBuilder().withName("http").withPort(80).withProtocol("TCP")
           .withTargetPort(new IntOrString(target)).build()));
       client.services().inNamespace(ns).resource(next).update();
+    }
+  }
+
+  /**
+   * The endpoints behind the Route's selector-less Service: the gateway on every Ready node
+   * (its InternalIP, the gateway port), in an EndpointSlice {@code <route>-gateway} managed by
+   * serving.knative.dev; none while the gateway port is unknown.
+   */
+  private void ensureEndpoints(Route route, int gatewayPort) {
+    String ns = route.getMetadata().getNamespace();
+    String name = route.getMetadata().getName();
+    String sliceName = name + "-gateway";
+    List<String> ips = new ArrayList<>();
+    for (Node n : nodes.list()) {
+      boolean ready = n.getStatus() != null && n.getStatus().getConditions() != null && n.getStatus().getConditions().stream()
+          .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+      if (!ready || n.getStatus().getAddresses() == null) {
+        continue;
+      }
+      n.getStatus().getAddresses().stream().filter(a -> "InternalIP".equals(a.getType()) && a.getAddress().indexOf(':') < 0)
+          .findFirst().ifPresent(a -> ips.add(a.getAddress()));
+    }
+    java.util.Collections.sort(ips);
+    EndpointSlice have = slices.get(ns, sliceName);
+    if (gatewayPort <= 0 || ips.isEmpty()) {
+      if (have != null && Children.controlledBy(have, route)) {
+        client.discovery().v1().endpointSlices().inNamespace(ns).withName(sliceName).delete();
+      }
+      return;
+    }
+    EndpointSlice want = new EndpointSlice();
+    ObjectMeta m = new ObjectMeta();
+    m.setName(sliceName);
+    m.setNamespace(ns);
+    m.setLabels(Map.of("kubernetes.io/service-name", name, "endpointslice.kubernetes.io/managed-by", "serving.knative.dev",
+        Knative.ROUTE_LABEL, name));
+    m.setOwnerReferences(List.of(Children.controllerRef(route)));
+    want.setMetadata(m);
+    want.setAddressType("IPv4");
+    List<Endpoint> eps = new ArrayList<>();
+    for (String ip : ips) {
+      eps.add(new EndpointBuilder().withAddresses(ip).withNewConditions().withReady(true).endConditions().build());
+    }
+    want.setEndpoints(eps);
+    want.setPorts(List.of(new EndpointPortBuilder().withName("http").withPort(gatewayPort).withProtocol("TCP").build()));
+    if (have == null) {
+      try {
+        client.discovery().v1().endpointSlices().inNamespace(ns).resource(want).create();
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          throw e;
+        }
+      }
+    } else if (Children.controlledBy(have, route) && (!Objects.equals(Serialization.asJson(have.getEndpoints()), Serialization.asJson(eps))
+        || !Objects.equals(Serialization.asJson(have.getPorts()), Serialization.asJson(want.getPorts())))) {
+      EndpointSlice next = Knative.copy(have);
+      next.setEndpoints(eps);
+      next.setPorts(want.getPorts());
+      client.discovery().v1().endpointSlices().inNamespace(ns).resource(next).update();
     }
   }
 

@@ -268,7 +268,22 @@ class ServingControllersTest {
         .withName("config-network").withNamespace("knative-serving")
         .withAnnotations(Map.of("skiff.dev/gateway-http-port", "8081")).endMetadata().build()).create();
     await("url with port", () -> "http://helloworld-go.default.localhost:8081".equals(ksvc("helloworld-go").getStatus().getUrl()));
+    // The Route's Service has the gateway on every Ready node behind it.
+    var node = client.nodes().resource(new io.fabric8.kubernetes.api.model.NodeBuilder().withNewMetadata().withName("node-a")
+        .endMetadata().build()).create();
+    node.setStatus(new io.fabric8.kubernetes.api.model.NodeStatusBuilder().addNewAddress().withType("InternalIP")
+        .withAddress("192.0.2.7").endAddress().addNewCondition().withType("Ready").withStatus("True").endCondition().build());
+    client.nodes().resource(node).updateStatus();
+    var slice = await("gateway endpoints", () -> client.discovery().v1().endpointSlices().inNamespace("default")
+        .withName("helloworld-go-gateway").get());
+    assertThat(slice.getMetadata().getLabels()).containsEntry("kubernetes.io/service-name", "helloworld-go");
+    assertThat(slice.getEndpoints()).singleElement().satisfies(e -> assertThat(e.getAddresses()).containsExactly("192.0.2.7"));
+    assertThat(slice.getPorts()).singleElement().satisfies(p -> assertThat(p.getPort()).isEqualTo(8081));
+    assertThat(client.services().inNamespace("default").withName("helloworld-go").get().getSpec().getPorts().get(0)
+        .getTargetPort().getIntVal()).isEqualTo(8081);
     client.configMaps().inNamespace("knative-serving").withName("config-network").delete();
+    await("endpoints gone with the port", () -> client.discovery().v1().endpointSlices().inNamespace("default")
+        .withName("helloworld-go-gateway").get() == null);
 
     // Scale to zero (the autoscaler's write): Active False NoTraffic, still Ready; replicas untouched.
     client.apps().deployments().inNamespace("default").withName("helloworld-go-00001-deployment").scale(0);
