@@ -300,6 +300,46 @@ class ServingControllersTest {
   }
 
   @Test
+  void bringYourOwnRevisionNames() throws Exception {
+    String yaml = """
+        apiVersion: serving.knative.dev/v1
+        kind: Service
+        metadata:
+          name: byo
+        spec:
+          template:
+            metadata:
+              name: %s
+            spec:
+              containers:
+              - image: example/app
+                command: ["sleep", "3600"]
+                env:
+                - name: TARGET
+                  value: "%s"
+        """;
+    kubectl.runWithInput(yaml.formatted("byo-first", "one"), "apply", "-f", "-").ok();
+    Revision first = await("byo-first", () -> revision("byo-first"));
+    assertThat(first.getMetadata().getLabels()).containsEntry("serving.knative.dev/configurationGeneration", "1");
+    markReady("byo-first");
+    await("ready on byo-first", () -> ready(ksvc("byo")) && "byo-first".equals(ksvc("byo").getStatus().getTraffic().get(0).getRevisionName()));
+    kubectl.runWithInput(yaml.formatted("byo-second", "two"), "apply", "-f", "-").ok();
+    await("byo-second", () -> revision("byo-second"));
+    markReady("byo-second");
+    await("traffic on byo-second", () -> ready(ksvc("byo"))
+        && "byo-second".equals(ksvc("byo").getStatus().getTraffic().get(0).getRevisionName()));
+    assertThat(ksvc("byo").getStatus().getLatestCreatedRevisionName()).isEqualTo("byo-second");
+  }
+
+  @Test
+  void longNamesStayWithin63Characters() {
+    String parent = "a".repeat(60);
+    String child = ConfigurationReconciler.childName(parent, "-00001");
+    assertThat(child).hasSize(63).endsWith("-00001").startsWith("aaaa");
+    assertThat(ConfigurationReconciler.childName("hello", "-00002")).isEqualTo("hello-00002");
+  }
+
+  @Test
   void seedV1alpha1HelloWorld() throws Exception {
     kubectl.runWithInput(HELLO_V1ALPHA1, "apply", "-f", "-").ok();
     await("revision", () -> revision("helloworld-alpha-00001"));
