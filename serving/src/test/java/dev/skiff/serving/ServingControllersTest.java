@@ -59,8 +59,8 @@ class ServingControllersTest {
       apiVersion: serving.knative.dev/v1alpha1 # Current version of Knative
       kind: Service
       metadata:
-        name: helloworld-alpha # The name of the app
-        namespace: default # The namespace the app will use
+        name: helloworld-go # The name of the app
+        namespace: alpha # The namespace the app will use (the seed's "default" is taken by the v1 test)
       spec:
         runLatest:
           configuration:
@@ -341,18 +341,27 @@ class ServingControllersTest {
 
   @Test
   void seedV1alpha1HelloWorld() throws Exception {
+    kubectl.run("create", "namespace", "alpha").ok();
     kubectl.runWithInput(HELLO_V1ALPHA1, "apply", "-f", "-").ok();
-    await("revision", () -> revision("helloworld-alpha-00001"));
-    await("route", () -> route("helloworld-alpha"));
-    Deployment d = deployment("helloworld-alpha-00001");
+    var alphaRevs = client.resources(Revision.class).inNamespace("alpha");
+    Revision rev = await("revision", () -> alphaRevs.withName("helloworld-go-00001").get());
+    assertThat(rev.getMetadata().getLabels()).containsEntry("serving.knative.dev/service", "helloworld-go");
+    await("configuration", () -> client.resources(Configuration.class).inNamespace("alpha").withName("helloworld-go").get());
+    await("route", () -> client.resources(Route.class).inNamespace("alpha").withName("helloworld-go").get());
+    Deployment d = await("deployment", () -> client.apps().deployments().inNamespace("alpha").withName("helloworld-go-00001-deployment").get());
     assertThat(d.getSpec().getTemplate().getSpec().getContainers().get(0).getImage()).isEqualTo("gcr.io/knative-samples/helloworld-go");
-    markReady("helloworld-alpha-00001");
-    await("ready", () -> ready(ksvc("helloworld-alpha")));
-    String out = kubectl.run("get", "ksvc", "helloworld-alpha").ok().out();
-    assertThat(out).contains("http://helloworld-alpha.default.localhost").contains("True");
+    d.setStatus(new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder().withObservedGeneration(d.getMetadata().getGeneration())
+        .withReplicas(1).withReadyReplicas(1).withAvailableReplicas(1).withUpdatedReplicas(1).build());
+    client.apps().deployments().inNamespace("alpha").resource(d).updateStatus();
+    await("ready", () -> {
+      KService s = client.resources(KService.class).inNamespace("alpha").withName("helloworld-go").get();
+      return ready(s);
+    });
+    String out = kubectl.run("get", "ksvc", "-n", "alpha").ok().out();
+    assertThat(out).contains("http://helloworld-go.alpha.localhost").contains("helloworld-go-00001").contains("True");
     // Read back in the seed's version, status included.
-    String alpha = kubectl.run("get", "services.v1alpha1.serving.knative.dev", "helloworld-alpha", "-o", "yaml").ok().out();
-    assertThat(alpha).contains("runLatest:").contains("revisionTemplate:").contains("domain: helloworld-alpha.default.localhost");
+    String alpha = kubectl.run("get", "services.v1alpha1.serving.knative.dev", "-n", "alpha", "helloworld-go", "-o", "yaml").ok().out();
+    assertThat(alpha).contains("runLatest:").contains("revisionTemplate:").contains("domain: helloworld-go.alpha.localhost");
   }
 
   @Test
