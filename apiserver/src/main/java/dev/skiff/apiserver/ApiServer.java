@@ -83,6 +83,7 @@ public final class ApiServer implements AutoCloseable {
   private dev.skiff.apiserver.rbac.RbacAuthorizer rbac;
   private final CustomResources customResources;
   private final CustomResourceManager crdManager;
+  private final dev.skiff.apiserver.knative.KnativeServing knative;
   private final ClusterPki pki;
   private final dev.skiff.apiserver.nodes.NodeJoinToken joinToken;
   private final Server jetty;
@@ -161,6 +162,7 @@ public final class ApiServer implements AutoCloseable {
     handler.addBodyDecoder(protobuf);
     installAuthorization(clock);
     // Before the port serves: CRDs stored before a restart are served from the first request on.
+    knative = dev.skiff.apiserver.knative.KnativeServing.install(registry, customResources);
     crdManager = new CustomResourceManager(registry, schemas, customResources, this::setPrinter);
     crdManager.start();
     kubernetesService = new dev.skiff.apiserver.services.KubernetesServiceReconciler(registry, serviceNetwork,
@@ -389,6 +391,9 @@ public final class ApiServer implements AutoCloseable {
   public void close() {
     ready = false;
     List<AutoCloseable> parts = new ArrayList<>();
+    if (knative != null) {
+      parts.add(knative);
+    }
     if (crdManager != null) {
       parts.add(crdManager);
     }

@@ -19,8 +19,9 @@ public final class BenchMain {
       case "endpoints" -> EndpointsBench.run();
       case "proxy" -> ProxyBench.run(args);
       case "endpoint-propagation" -> EndpointPropagationBench.run(args);
+      case "ksvc-ready" -> KsvcReadyBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|scheduler|endpoints|proxy|endpoint-propagation");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready");
         System.exit(2);
       }
     }

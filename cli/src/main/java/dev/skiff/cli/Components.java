@@ -11,6 +11,7 @@ final class Components {
     return List.of(
         // New components: one line each, in start order.
         new dev.skiff.controllers.ControllerManager(),
+        new dev.skiff.serving.ServingControllers(),
         new dev.skiff.scheduler.Scheduler(),
         new dev.skiff.kubelet.NodeAgent(),
         new dev.skiff.network.ServiceProxy(),

@@ -280,7 +280,7 @@ public final class CustomResourceManager implements AutoCloseable {
     return true;
   }
 
-  private static ResourceDescriptor descriptor(JsonNode spec, JsonNode v, String storageVersion) {
+  private ResourceDescriptor descriptor(JsonNode spec, JsonNode v, String storageVersion) {
     String group = spec.path("group").asText();
     JsonNode names = spec.path("names");
     String version = v.path("name").asText();
@@ -306,7 +306,10 @@ public final class CustomResourceManager implements AutoCloseable {
     }
     b.subresources(sub.toArray(String[]::new));
     b.storage(group, names.path("plural").asText());
-    b.converter(new ApiVersionConverter(group + "/" + storageVersion, group + "/" + version));
+    CustomResources.Conversion conversion = crs.conversion(group, names.path("plural").asText());
+    b.converter(conversion != null && !version.equals(storageVersion)
+        ? new BuiltInConverter(conversion, group + "/" + storageVersion, group + "/" + version)
+        : new ApiVersionConverter(group + "/" + storageVersion, group + "/" + version));
     return b.build();
   }
 
@@ -538,6 +541,24 @@ public final class CustomResourceManager implements AutoCloseable {
     closed = true;
     if (thread != null) {
       thread.interrupt();
+    }
+  }
+
+  /** A version converted by a built-in {@link CustomResources.Conversion}. */
+  private record BuiltInConverter(CustomResources.Conversion conversion, String storageApiVersion, String servedApiVersion)
+      implements VersionConverter {
+    @Override
+    public ObjectNode toStorage(ObjectNode served) {
+      ObjectNode o = conversion.convert(served, storageApiVersion);
+      o.put("apiVersion", storageApiVersion);
+      return o;
+    }
+
+    @Override
+    public ObjectNode fromStorage(ObjectNode stored) {
+      ObjectNode o = conversion.convert(stored, servedApiVersion);
+      o.put("apiVersion", servedApiVersion);
+      return o;
     }
   }
 

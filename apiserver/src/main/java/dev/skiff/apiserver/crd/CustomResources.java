@@ -36,6 +36,31 @@ public final class CustomResources {
   record Served(ResourceDescriptor descriptor, StructuralSchema schema, boolean statusSubresource, String crdName) {}
 
   private final Map<String, Served> served = new ConcurrentHashMap<>();
+  private final Map<String, Conversion> conversions = new ConcurrentHashMap<>();
+
+  /**
+   * A built-in converter between the versions of one custom resource, standing in for a conversion
+   * webhook (which Skiff does not call): the API server's own code converts objects of a CRD it
+   * installs itself (Knative's v1alpha1 Service). Must be thread-safe; returns a new object.
+   */
+  public interface Conversion {
+    /** {@code obj} converted to {@code toApiVersion} ("group/version"); the argument is left unchanged. */
+    ObjectNode convert(ObjectNode obj, String toApiVersion);
+  }
+
+  /**
+   * Converts objects of {@code plural.group} between versions with {@code c} instead of rewriting
+   * only apiVersion (conversion strategy None). Register before the CRD is served (descriptors pick
+   * it up when they are built).
+   */
+  public void addConversion(String group, String plural, Conversion c) {
+    conversions.put(plural + "." + group, c);
+  }
+
+  /** The built-in conversion of {@code plural.group}, or null. */
+  Conversion conversion(String group, String plural) {
+    return conversions.get(plural + "." + group);
+  }
   private final java.util.Set<String> terminating = ConcurrentHashMap.newKeySet();
 
   void put(Served s) {

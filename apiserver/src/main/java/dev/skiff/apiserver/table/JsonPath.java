@@ -123,7 +123,8 @@ final class JsonPath {
       return new Wildcard();
     }
     if (isQuoted(inner)) {
-      return new Field(inner.substring(1, inner.length() - 1));
+      // Escaped dots inside quotes, as Knative's columns write label keys.
+      return new Field(inner.substring(1, inner.length() - 1).replaceAll("\\\\(.)", "$1"));
     }
     if (inner.startsWith("?(") && inner.endsWith(")")) {
       String expr = inner.substring(2, inner.length() - 1).trim();
