@@ -1,0 +1,53 @@
+package dev.skiff.kubelet.sandbox;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.skiff.kubelet.cri.ContainerConfig;
+import dev.skiff.kubelet.cri.ContainerStatus;
+import dev.skiff.kubelet.cri.Mount;
+import dev.skiff.kubelet.cri.PodSandboxConfig;
+import dev.skiff.kubelet.cri.ProcessRuntime;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The runtime's mount namespaces on their own: shadows of missing paths, read-only, files, nesting. */
+class NamespaceLauncherTest {
+  @Test
+  void mountsAppearInsideOnlyAndMissingPathsAreShadowed() throws Exception {
+    assumeTrue(NamespaceLauncher.detect() == NamespaceLauncher.Mode.ROOT);
+    Path root = Files.createTempDirectory("rt");
+    Path vol = Files.createDirectories(root.resolve("vol"));
+    Files.writeString(vol.resolve("f"), "vol-file");
+    Path file = Files.writeString(root.resolve("single"), "single-file");
+    assumeTrue(!Files.exists(Path.of("/skiff-test-x")) && !Files.exists(Path.of("/etc/skiff-test-y")));
+    try (ProcessRuntime rt = new ProcessRuntime(root.resolve("k"), null, NamespaceLauncher.Mode.ROOT)) {
+      CountDownLatch exited = new CountDownLatch(1);
+      rt.onContainerExit(id -> exited.countDown());
+      String sb = rt.runPodSandbox(new PodSandboxConfig("u1", "ns", "p"));
+      String id = rt.createContainer(sb, new ContainerConfig("c", 0, "busybox", List.of("sh", "-c",
+          "cat /skiff-test-x/deep/f; echo; cat /etc/skiff-test-y; echo; cat /skiff-test-x/deep/nested/f; echo;"
+              + " touch /skiff-test-x/deep/nested/w 2>/dev/null && echo rw || echo ro; grep -c ^root: /etc/passwd; pwd"),
+          Map.of("PATH", "/usr/bin:/bin"), null, List.of(
+              new Mount("/skiff-test-x/deep", vol.toString(), false),
+              new Mount("/etc/skiff-test-y", file.toString(), false),
+              new Mount("/skiff-test-x/deep/nested", vol.toString(), true))));
+      rt.startContainer(id);
+      assertThat(exited.await(10, TimeUnit.SECONDS)).isTrue();
+      ContainerStatus s = rt.containerStatus(id);
+      rt.awaitLogComplete(id, 5000);
+      String log = Files.readString(s.logPath());
+      assertThat(s.exitCode()).as(log).isZero();
+      assertThat(log).contains("stdout F vol-file").contains("stdout F single-file").contains("stdout F ro")
+          .contains("stdout F 1").contains("stdout F " + root.resolve("k/pods/u1"));
+      assertThat(Path.of("/skiff-test-x")).doesNotExist();
+      assertThat(Path.of("/etc/skiff-test-y")).doesNotExist();
+      rt.removePodSandbox(sb);
+    }
+  }
+}
