@@ -36,8 +36,15 @@ final class ContainerEnv {
   private final KubernetesClient client;
   private final Map<String, Quantity> allocatable;
   private final String nodeIp;
+  private final ServiceEnv services;
 
   ContainerEnv(KubernetesClient client, Map<String, Quantity> allocatable, String nodeIp) {
+    this(client, allocatable, nodeIp, null);
+  }
+
+  /** With the Service variables of {@code services} (null: none). */
+  ContainerEnv(KubernetesClient client, Map<String, Quantity> allocatable, String nodeIp, ServiceEnv services) {
+    this.services = services;
     this.client = client;
     this.allocatable = allocatable;
     this.nodeIp = nodeIp;
@@ -71,6 +78,9 @@ final class ContainerEnv {
   Map<String, String> environment(Pod pod, Container c, String podIp) throws ContainerConfigException {
     String ns = pod.getMetadata().getNamespace();
     Map<String, String> env = new LinkedHashMap<>();
+    if (services != null) {
+      env.putAll(services.forPod(pod)); // first: envFrom and env override them, $(VAR) sees them
+    }
     env.put("PATH", DEFAULT_PATH);
     env.put("HOSTNAME", pod.getMetadata().getName());
     env.put("PORT", Integer.toString(podIp != null ? port(c, 8080) : port(c)));

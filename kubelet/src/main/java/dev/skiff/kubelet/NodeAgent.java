@@ -90,6 +90,7 @@ public final class NodeAgent implements Component {
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final Thread loop;
     private final StatusManager statuses;
+    private final ServiceEnv serviceEnv;
     private volatile boolean stopped;
     private Map<String, ContainerStatus.State> lastRelist = new HashMap<>();
 
@@ -119,7 +120,8 @@ public final class NodeAgent implements Component {
           + (network != null ? "bridge" : "host") + "\",\"" + POD_SUBNET_ANNOTATION + "\":"
           + (network != null ? "\"" + network.subnet() + "\"" : "null") + "}}}");
       statuses = new StatusManager(client);
-      ContainerEnv env = new ContainerEnv(client, NodeStatusReporter.capacity(root.getParent()), nodeIp);
+      serviceEnv = new ServiceEnv(client);
+      ContainerEnv env = new ContainerEnv(client, NodeStatusReporter.capacity(root.getParent()), nodeIp, serviceEnv);
       ContainerMounts mounts = new ContainerMounts(
           new VolumeManager(client, root.resolve("pods"), env, mountMode == NamespaceLauncher.Mode.ROOT, clock),
           new PodDns(ctx.options().getOrDefault("cluster-dns", "10.43.0.10"),
@@ -270,6 +272,7 @@ public final class NodeAgent implements Component {
       stopped = true;
       timers.shutdownNow();
       informer.close();
+      serviceEnv.close();
       loop.interrupt();
       workers.stop();
       logServer.close();

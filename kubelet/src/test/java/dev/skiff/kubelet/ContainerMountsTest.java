@@ -220,4 +220,56 @@ class ContainerMountsTest {
     assertThat(phase(h)).isEqualTo("Pending");
     f.server.kubectl().run("delete", "pod", "missing-cm", "bad-hostpath", "--wait=false").ok();
   }
+
+  @Test
+  void resolvConfHostsAndServiceVariablesInsideTheContainer() throws Exception {
+    String hostResolv = Files.readString(Path.of("/etc/resolv.conf"));
+    String hostHosts = Files.readString(Path.of("/etc/hosts"));
+    f.apply("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec:
+          clusterIP: 10.43.0.77
+          ports: [{name: http, port: 80, targetPort: 8080}]
+        """);
+    String show = "cat /etc/resolv.conf /etc/hosts; env | grep ^WEB_ | sort; echo done; exec sleep 3600";
+    f.apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: dns}
+        spec:
+          nodeName: node-a
+          terminationGracePeriodSeconds: 1
+          hostname: db
+          subdomain: backends
+          hostAliases: [{ip: 10.1.2.3, hostnames: [foo.local, bar.local]}]
+          dnsConfig: {searches: [x.example]}
+          containers:
+          - {name: c, image: busybox, command: [sh, -c, %1$s]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: dns-default}
+        spec:
+          nodeName: node-a
+          terminationGracePeriodSeconds: 1
+          dnsPolicy: Default
+          enableServiceLinks: false
+          containers:
+          - {name: c, image: busybox, command: [sh, -c, %1$s]}
+        """.formatted(AgentFixture.quote(show)));
+    String out = awaitLog("dns", "c", "done");
+    String ip = f.get("dns").getStatus().getPodIP();
+    assertThat(out).contains("search default.svc.cluster.local svc.cluster.local cluster.local").contains("x.example\n")
+        .contains("nameserver 10.43.0.10\n").contains("options ndots:5\n")
+        .contains(ip + "\tdb.backends.default.svc.cluster.local\tdb\n").contains("10.1.2.3\tfoo.local\tbar.local\n")
+        .contains("WEB_SERVICE_HOST=10.43.0.77\n").contains("WEB_SERVICE_PORT_HTTP=80\n")
+        .contains("WEB_PORT=tcp://10.43.0.77:80\n").contains("WEB_PORT_80_TCP_ADDR=10.43.0.77\n");
+    String def = awaitLog("dns-default", "c", "done");
+    assertThat(def).startsWith(hostResolv).doesNotContain("WEB_SERVICE_HOST");
+    assertThat(Files.readString(Path.of("/etc/resolv.conf"))).isEqualTo(hostResolv);
+    assertThat(Files.readString(Path.of("/etc/hosts"))).isEqualTo(hostHosts);
+    f.server.kubectl().run("delete", "pod", "dns", "dns-default", "--wait=false").ok();
+  }
 }
