@@ -21,12 +21,41 @@ class NamespaceLauncherTest {
   @Test
   void mountsAppearInsideOnlyAndMissingPathsAreShadowed() throws Exception {
     assumeTrue(NamespaceLauncher.detect() == NamespaceLauncher.Mode.ROOT);
+    run(NamespaceLauncher.Mode.ROOT);
+  }
+
+  /** What a non-root agent does where unprivileged user namespaces work (root can make one too). */
+  @Test
+  void theSameWorksInAUserNamespace() throws Exception {
+    assumeTrue(NamespaceLauncher.detect() != NamespaceLauncher.Mode.NONE);
+    run(NamespaceLauncher.Mode.USER_NAMESPACE);
+  }
+
+  @Test
+  void withoutAnyMountNamespaceAContainerWithMountsIsACreateContainerErrorNeverRunWithoutThem() throws Exception {
+    Path root = Files.createTempDirectory("rt");
+    try (ProcessRuntime rt = new ProcessRuntime(root, null, NamespaceLauncher.Mode.NONE)) {
+      String sb = rt.runPodSandbox(new PodSandboxConfig("u1", "ns", "p"));
+      var e = org.assertj.core.api.Assertions.catchThrowableOfType(dev.skiff.kubelet.cri.ContainerConfigException.class,
+          () -> rt.createContainer(sb, new ContainerConfig("c", 0, "busybox", List.of("true"), Map.of(), null,
+              List.of(new Mount("/data", root.toString(), false)))));
+      assertThat(e.reason()).isEqualTo("CreateContainerError");
+      assertThat(e.getMessage()).contains("/data").contains("mount namespace");
+      // without mounts it runs as a plain process
+      String id = rt.createContainer(sb, new ContainerConfig("plain", 0, "busybox", List.of("true"), Map.of(), null));
+      rt.startContainer(id);
+      rt.stopPodSandbox(sb, 0);
+      rt.removePodSandbox(sb);
+    }
+  }
+
+  private static void run(NamespaceLauncher.Mode mode) throws Exception {
     Path root = Files.createTempDirectory("rt");
     Path vol = Files.createDirectories(root.resolve("vol"));
     Files.writeString(vol.resolve("f"), "vol-file");
     Path file = Files.writeString(root.resolve("single"), "single-file");
     assumeTrue(!Files.exists(Path.of("/skiff-test-x")) && !Files.exists(Path.of("/etc/skiff-test-y")));
-    try (ProcessRuntime rt = new ProcessRuntime(root.resolve("k"), null, NamespaceLauncher.Mode.ROOT)) {
+    try (ProcessRuntime rt = new ProcessRuntime(root.resolve("k"), null, mode)) {
       CountDownLatch exited = new CountDownLatch(1);
       rt.onContainerExit(id -> exited.countDown());
       String sb = rt.runPodSandbox(new PodSandboxConfig("u1", "ns", "p"));
