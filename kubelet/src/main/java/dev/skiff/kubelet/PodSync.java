@@ -141,7 +141,7 @@ final class PodSync implements PodWorkers.PodSyncer {
       List<Mount> containerMounts = mounts == null ? List.of()
           : mounts.mounts(pod, c, environment, podIp != null ? podIp : env.nodeIp());
       ContainerConfig cfg = new ContainerConfig(c.getName(), attempt, c.getImage(), ContainerEnv.argv(c, environment),
-          environment, c.getWorkingDir(), containerMounts);
+          environment, c.getWorkingDir(), containerMounts, resources(c));
       String id = runtime.createContainer(uid, cfg);
       runtime.startContainer(id);
       startErrors.remove(key);
@@ -210,6 +210,23 @@ final class PodSync implements PodWorkers.PodSyncer {
   private String podIp(String uid) {
     String ip = runtime.podSandboxIp(uid);
     return ip != null ? ip : env.nodeIp();
+  }
+
+  /** Limits and the CPU request in bytes and millicores (enforced by the runtime where it can). */
+  static ContainerConfig.Resources resources(Container c) {
+    var r = c.getResources();
+    if (r == null) {
+      return ContainerConfig.Resources.NONE;
+    }
+    Map<String, io.fabric8.kubernetes.api.model.Quantity> limits = r.getLimits() == null ? Map.of() : r.getLimits();
+    Map<String, io.fabric8.kubernetes.api.model.Quantity> requests = r.getRequests() == null ? Map.of() : r.getRequests();
+    return new ContainerConfig.Resources(amount(limits.get("memory"), 1), amount(limits.get("cpu"), 1000),
+        amount(requests.get("cpu"), 1000));
+  }
+
+  private static long amount(io.fabric8.kubernetes.api.model.Quantity q, long scale) {
+    return q == null ? 0 : io.fabric8.kubernetes.api.model.Quantity.getAmountInBytes(q)
+        .multiply(java.math.BigDecimal.valueOf(scale)).setScale(0, java.math.RoundingMode.CEILING).longValueExact();
   }
 
   private boolean anyRunning(String uid) {

@@ -19,6 +19,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import dev.skiff.kubelet.sandbox.Cgroups;
 import dev.skiff.kubelet.sandbox.Mounts;
 import dev.skiff.kubelet.sandbox.NamespaceLauncher;
 import dev.skiff.kubelet.sandbox.PodNetwork;
@@ -53,6 +54,8 @@ public final class ProcessRuntime implements ContainerRuntime {
   private final PodNetwork network;
   private final NamespaceLauncher.Mode mountMode;
   private final Map<String, Ctr> containers = new ConcurrentHashMap<>();
+  private volatile Cgroups cgroups;
+  private volatile boolean cgroupsProbed;
   private final Map<String, Properties> sandboxes = new ConcurrentHashMap<>();
   private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
@@ -138,6 +141,20 @@ public final class ProcessRuntime implements ContainerRuntime {
     stops.forEach(CompletableFuture::join);
   }
 
+  /** The agent's cgroups (as root), probed at the first container with limits; null when none. */
+  private Cgroups cgroups() {
+    if (!cgroupsProbed) {
+      synchronized (this) {
+        if (!cgroupsProbed) {
+          cgroups = mountMode == NamespaceLauncher.Mode.ROOT
+              ? Cgroups.detect(Integer.toHexString(root.toAbsolutePath().normalize().toString().hashCode())) : null;
+          cgroupsProbed = true;
+        }
+      }
+    }
+    return cgroups;
+  }
+
   /** The pod's IP when it has its own network namespace, else null (host network). */
   @Override
   public String podSandboxIp(String sandboxId) {
@@ -199,7 +216,17 @@ public final class ProcessRuntime implements ContainerRuntime {
     Properties sb = sandbox(sandboxId);
     List<String> prefix = NamespaceLauncher.prefix(mountMode, sb == null || sb.getProperty("netns") == null ? null
         : "/run/netns/" + sb.getProperty("netns"), config.mounts(), wd, dir.resolve("setup"), dir.resolve("exit"));
+    List<Path> cgroupProcs = List.of();
+    var res = config.resources();
+    if ((res.memoryLimitBytes() > 0 || res.cpuLimitMillis() > 0) && cgroups() != null) {
+      try {
+        cgroupProcs = cgroups().create(id, res.memoryLimitBytes(), res.cpuLimitMillis(), res.cpuRequestMillis());
+      } catch (IOException e) {
+        throw new ContainerConfigException("CreateContainerError", "setting resource limits: " + e.getMessage());
+      }
+    }
     Properties p = new Properties();
+    p.setProperty("cgroups", String.join(",", cgroupProcs.stream().map(Path::toString).toList()));
     p.setProperty("image", config.image() == null ? "" : config.image());
     p.setProperty("createdAt", Instant.now().toString());
     writeAtomically(dir.resolve("container.properties"), props(p));
@@ -208,6 +235,7 @@ public final class ProcessRuntime implements ContainerRuntime {
     c.config = config;
     c.workingDir = wd;
     c.prefix = prefix;
+    c.cgroupProcs = cgroupProcs;
     containers.put(id, c);
     return id;
   }
@@ -219,6 +247,14 @@ public final class ProcessRuntime implements ContainerRuntime {
       throw new IOException("container " + containerId + " is not in state CREATED");
     }
     List<String> cmd = new ArrayList<>(List.of("/usr/bin/setsid"));
+    if (!c.cgroupProcs.isEmpty()) {
+      // joins its cgroups before anything of the container runs (the same pid all along)
+      StringBuilder join = new StringBuilder();
+      for (Path procs : c.cgroupProcs) {
+        join.append("echo $$ > '").append(procs).append("' || exit 126; ");
+      }
+      cmd.addAll(List.of("/bin/sh", "-c", join + "exec \"$@\"", "skiff-cgroup"));
+    }
     cmd.addAll(c.prefix); // into the pod's network namespace and the container's mount namespace
     cmd.addAll(List.of("/bin/sh", "-c", SHIM, c.dir.resolve("exit").toString()));
     cmd.addAll(c.config.argv());
@@ -290,6 +326,9 @@ public final class ProcessRuntime implements ContainerRuntime {
         }
       }
       readExit(c);
+      if (c.exitCode == 137 && Cgroups.oomKilled(c.cgroupProcs)) {
+        c.reason = "OOMKilled";
+      }
       c.exited = true;
       c.notifyAll();
     }
@@ -399,6 +438,7 @@ public final class ProcessRuntime implements ContainerRuntime {
       c.copier.close();
     }
     containers.remove(containerId);
+    Cgroups.remove(c.cgroupProcs);
     deleteTree(c.dir);
     Files.deleteIfExists(c.logPath);
   }
@@ -456,6 +496,10 @@ public final class ProcessRuntime implements ContainerRuntime {
       // The bridge goes with the last pod: the agent stopped and nothing needs it.
       if (listPodSandboxes().isEmpty()) {
         PodNetwork.removeIfUnused(root.resolve("network"));
+        Cgroups cg = cgroups();
+        if (cg != null) {
+          cg.removeIfEmpty();
+        }
       }
     } catch (IOException e) {
       log.warn("removing the pod network: {}", e.toString());
@@ -508,6 +552,8 @@ public final class ProcessRuntime implements ContainerRuntime {
         c.startTicks = Long.parseLong(f[1]);
         long n = Long.parseLong(f[2]);
         c.startedAt = Instant.ofEpochSecond(n / 1_000_000_000L, n % 1_000_000_000L);
+        String cg = p.getProperty("cgroups", "");
+        c.cgroupProcs = cg.isEmpty() ? List.of() : java.util.Arrays.stream(cg.split(",")).map(Path::of).toList();
         containers.put(c.id, c);
         var handle = ProcessHandle.of(c.pid);
         // PID reuse guard: the same pid with another start time is another process.
@@ -515,6 +561,9 @@ public final class ProcessRuntime implements ContainerRuntime {
           watch(c, handle.get());
         } else {
           readExit(c);
+          if (c.exitCode == 137 && Cgroups.oomKilled(c.cgroupProcs)) {
+            c.reason = "OOMKilled";
+          }
           c.exited = true;
           // Output written while the agent was down still has to reach the log.
           c.copier = new CriLogCopier(dir.resolve("stdout"), dir.resolve("stderr"), c.logPath, () -> true);
@@ -597,6 +646,7 @@ public final class ProcessRuntime implements ContainerRuntime {
     ContainerConfig config;
     Path workingDir;
     List<String> prefix = List.of();
+    volatile List<Path> cgroupProcs = List.of();
     volatile long pid;
     long startTicks;
     volatile Instant startedAt;
