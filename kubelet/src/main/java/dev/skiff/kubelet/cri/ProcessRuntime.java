@@ -254,6 +254,11 @@ public final class ProcessRuntime implements ContainerRuntime {
         join.append("echo $$ > '").append(procs).append("' || exit 126; ");
       }
       cmd.addAll(List.of("/bin/sh", "-c", join + "exec \"$@\"", "skiff-cgroup"));
+    } else if (c.config.resources().memoryLimitBytes() > 0) {
+      // No cgroups (not root): the memory limit as RLIMIT_DATA (heap and anonymous mappings,
+      // Linux >= 4.7); an allocation beyond it fails instead of being OOM-killed. CPU stays unlimited.
+      cmd.addAll(List.of("/bin/sh", "-c", "ulimit -d " + Math.max(1, c.config.resources().memoryLimitBytes() / 1024)
+          + " || exit 126; exec \"$@\"", "skiff-rlimit"));
     }
     cmd.addAll(c.prefix); // into the pod's network namespace and the container's mount namespace
     cmd.addAll(List.of("/bin/sh", "-c", SHIM, c.dir.resolve("exit").toString()));

@@ -49,6 +49,28 @@ class NamespaceLauncherTest {
     }
   }
 
+  /** Without cgroups (a runtime that may not use them) the memory limit becomes RLIMIT_DATA. */
+  @Test
+  void withoutCgroupsTheMemoryLimitIsAnRlimit() throws Exception {
+    Path root = Files.createTempDirectory("rt");
+    try (ProcessRuntime rt = new ProcessRuntime(root, null, NamespaceLauncher.Mode.NONE)) {
+      String sb = rt.runPodSandbox(new PodSandboxConfig("u1", "ns", "p"));
+      String id = rt.createContainer(sb, new ContainerConfig("c", 0, "busybox", List.of("sleep", "30"), Map.of(), null,
+          List.of(), new ContainerConfig.Resources(64L << 20, 500, 0)));
+      rt.startContainer(id);
+      String pid = Files.readString(root.resolve("pods/u1/containers/c.0/pid")).split(" ")[0];
+      String limits = "";
+      for (int i = 0; i < 100 && !limits.contains("67108864"); i++) {
+        Thread.sleep(20);
+        // the shim's child (sleep) carries the limit; so does the shim after its exec
+        limits = Files.readString(Path.of("/proc/" + pid + "/limits"));
+      }
+      assertThat(limits).containsPattern("Max data size\\s+67108864\\s+67108864");
+      rt.stopPodSandbox(sb, 0);
+      rt.removePodSandbox(sb);
+    }
+  }
+
   private static void run(NamespaceLauncher.Mode mode) throws Exception {
     Path root = Files.createTempDirectory("rt");
     Path vol = Files.createDirectories(root.resolve("vol"));
