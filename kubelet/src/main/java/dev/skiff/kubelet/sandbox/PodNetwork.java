@@ -209,7 +209,9 @@ public final class PodNetwork {
     }
     String veth = vethName(uid);
     try {
-      Ip.batch(null, true, List.of("link del " + veth, "netns del " + ns)); // leftovers of a half-made sandbox
+      if (Files.exists(Path.of("/run/netns", ns))) {
+        Ip.batch(null, true, List.of("link del " + veth, "netns del " + ns)); // leftovers of a half-made sandbox
+      }
       Ip.batch(null, false, List.of(
           "netns add " + ns,
           "link add " + veth + " type veth peer name eth0 netns " + ns,
