@@ -98,8 +98,9 @@ public final class NodeAgent implements Component {
       this.client = ctx.client();
       this.nodeName = ctx.nodeName();
       Path root = ctx.dataDir().resolve("kubelet");
-      String nodeIp = ctx.options().getOrDefault("node-ip", NodeStatusReporter.hostIp());
-      int port = Integer.parseInt(ctx.options().getOrDefault("port", "0"));
+      String nodeIp = option(ctx, "node-ip", null);
+      nodeIp = nodeIp != null ? nodeIp : NodeStatusReporter.hostIp();
+      int port = Integer.parseInt(option(ctx, "port", "0"));
       Clock clock = Clock.systemUTC();
       timers = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "kubelet-timers");
@@ -124,8 +125,8 @@ public final class NodeAgent implements Component {
       ContainerEnv env = new ContainerEnv(client, NodeStatusReporter.capacity(root.getParent()), nodeIp, serviceEnv);
       ContainerMounts mounts = new ContainerMounts(
           new VolumeManager(client, root.resolve("pods"), env, mountMode == NamespaceLauncher.Mode.ROOT, clock),
-          new PodDns(ctx.options().getOrDefault("cluster-dns", "10.43.0.10"),
-              ctx.options().getOrDefault("cluster-domain", "cluster.local"), Path.of("/etc/resolv.conf"), Path.of("/etc/hosts")),
+          new PodDns(option(ctx, "cluster-dns", "10.43.0.10"), option(ctx, "cluster-domain", "cluster.local"),
+              Path.of("/etc/resolv.conf"), Path.of("/etc/hosts")),
           mountMode, root.resolve("pods"));
       workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock, mounts), timers);
       runtime.onContainerExit(id -> {
@@ -163,7 +164,7 @@ public final class NodeAgent implements Component {
 
     /** The pod network ({@code --set kubelet.pod-network=host|auto}), or null for the host's network. */
     private static PodNetwork podNetwork(ComponentContext ctx, Path root) {
-      if ("host".equals(ctx.options().get("pod-network")) || !PodNetwork.supported()) {
+      if ("host".equals(option(ctx, "pod-network", "auto")) || !PodNetwork.supported()) {
         return null;
       }
       try {
@@ -174,6 +175,12 @@ public final class NodeAgent implements Component {
         log.warn("pod network unavailable, pods use the host's network: {}", e.toString());
         return null;
       }
+    }
+
+    /** {@code --set kubelet.KEY=V} (as the command line passes it) or a plain {@code KEY}. */
+    private static String option(ComponentContext ctx, String key, String dflt) {
+      String v = ctx.options().get("kubelet." + key);
+      return v != null ? v : ctx.options().getOrDefault(key, dflt);
     }
 
     private void every(Duration period, Runnable r) {
