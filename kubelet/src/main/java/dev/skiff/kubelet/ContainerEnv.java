@@ -82,7 +82,7 @@ final class ContainerEnv {
       env.putAll(services.forPod(pod)); // first: envFrom and env override them, $(VAR) sees them
     }
     env.put("PATH", DEFAULT_PATH);
-    env.put("HOSTNAME", pod.getMetadata().getName());
+    env.put("HOSTNAME", PodDns.hostname(pod));
     env.put("PORT", Integer.toString(podIp != null ? port(c, 8080) : port(c)));
     if (c.getEnvFrom() != null) {
       for (EnvFromSource from : c.getEnvFrom()) {

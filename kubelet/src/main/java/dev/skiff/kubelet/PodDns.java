@@ -198,13 +198,22 @@ final class PodDns {
     return out;
   }
 
-  /** kubelet_pods.go managedHostsFileContent. */
-  static String hosts(Pod pod, String podIp, String clusterDomain) {
+  /** The pod's host name (GeneratePodHostNameAndDomain): spec.hostname, else the pod's name, at most 63 characters. */
+  static String hostname(Pod pod) {
     String hostname = pod.getSpec().getHostname() != null && !pod.getSpec().getHostname().isEmpty()
         ? pod.getSpec().getHostname() : pod.getMetadata().getName();
     if (hostname.length() > 63) {
       hostname = hostname.substring(0, 63);
+      while (hostname.endsWith("-") || hostname.endsWith(".")) {
+        hostname = hostname.substring(0, hostname.length() - 1);
+      }
     }
+    return hostname;
+  }
+
+  /** kubelet_pods.go managedHostsFileContent. */
+  static String hosts(Pod pod, String podIp, String clusterDomain) {
+    String hostname = hostname(pod);
     StringBuilder sb = new StringBuilder();
     sb.append("# Kubernetes-managed hosts file.\n");
     sb.append("127.0.0.1\tlocalhost\n");

@@ -66,7 +66,7 @@ final class PodSync implements PodWorkers.PodSyncer {
       return new PodWorkers.SyncResult(true, null);
     }
     runtime.runPodSandbox(new PodSandboxConfig(uid, pod.getMetadata().getNamespace(), pod.getMetadata().getName(),
-        Boolean.TRUE.equals(pod.getSpec().getHostNetwork())));
+        Boolean.TRUE.equals(pod.getSpec().getHostNetwork()), PodDns.hostname(pod)));
     String policy = restartPolicy(pod);
     Map<String, String[]> waiting = new HashMap<>();
     Duration requeue = null;

@@ -188,7 +188,7 @@ final class VolumeManager {
       if (!secretFiles(ns, src.getSecretName(), src.getItems(), mode(src.getDefaultMode()), Boolean.TRUE.equals(src.getOptional()), files)) {
         throw mountFailed(v, "secret \"" + src.getSecretName() + "\" not found");
       }
-      return write(volumeDir(pod, "secret", v.getName()), files);
+      return writeInMemory(volumeDir(pod, "secret", v.getName()), files);
     }
     if (v.getDownwardAPI() != null) {
       Map<String, AtomicWriter.File> files = new TreeMap<>();
@@ -219,10 +219,24 @@ final class VolumeManager {
           throw mountFailed(v, "clusterTrustBundle projections are not supported");
         }
       }
-      return write(volumeDir(pod, "projected", v.getName()), files);
+      return writeInMemory(volumeDir(pod, "projected", v.getName()), files);
     }
     throw new ContainerConfigException("CreateContainerConfigError", "volume \"" + v.getName()
         + "\": this node supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes only");
+  }
+
+  /**
+   * Secrets and tokens never touch the disk (as upstream, whose secret and projected volumes sit
+   * on a memory-backed emptyDir): as root the directory is a tmpfs, mounted once.
+   */
+  private Path writeInMemory(Path dir, Map<String, AtomicWriter.File> files) throws IOException {
+    if (canMount && !Files.isSymbolicLink(dir.resolve("..data"))) {
+      Files.createDirectories(dir);
+      if (!Mounts.isMountPoint(dir)) {
+        Mounts.mountTmpfs(dir, 0, "0755");
+      }
+    }
+    return write(dir, files);
   }
 
   private static Path write(Path dir, Map<String, AtomicWriter.File> files) throws IOException {

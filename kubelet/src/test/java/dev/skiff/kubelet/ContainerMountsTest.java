@@ -78,7 +78,7 @@ class ContainerMountsTest {
     String script1 = String.join("; ",
         "echo c1 > /data/scratch/from-c1",
         "echo cfg=$(cat /etc/skiff-cfg/sub/a.txt) mode=$(stat -L -c %a /etc/skiff-cfg/sub/a.txt) ro=$(touch /etc/skiff-cfg/x 2>/dev/null && echo no || echo yes)",
-        "echo sec=$(cat /opt/skiff-secret/pw) mode=$(stat -L -c %a /opt/skiff-secret/pw)",
+        "echo sec=$(cat /opt/skiff-secret/pw) mode=$(stat -L -c %a /opt/skiff-secret/pw) fs=$(stat -f -c %T /opt/skiff-secret)",
         "S=/var/run/secrets/kubernetes.io/serviceaccount; echo ns=$(cat $S/namespace) ca=$(cat $S/ca.crt) tok=$(cut -c1-3 $S/token)",
         "echo name=$(cat /info/name) labels=$(cat /info/labels) mem=$(cat /info/mem)",
         "echo host=$(cat /hostdata/h.txt); echo in-pod > /hostdata/from-pod",
@@ -142,7 +142,7 @@ class ContainerMountsTest {
         """.formatted(AgentFixture.quote(script1), AgentFixture.quote(script2), hostDir));
     String out = awaitLog("vols", "c1", "done");
     assertThat(out).contains("cfg=alpha mode=600 ro=yes");
-    assertThat(out).contains("sec=s3cret mode=400");
+    assertThat(out).contains("sec=s3cret mode=400 fs=tmpfs"); // secrets never touch the disk
     assertThat(out).contains("ns=default ca=THE-CA tok=eyJ");
     assertThat(out).contains("name=vols labels=app=\"vols\" tier=\"x\" mem=64");
     assertThat(out).contains("host=from-host");
@@ -233,7 +233,8 @@ class ContainerMountsTest {
           clusterIP: 10.43.0.77
           ports: [{name: http, port: 80, targetPort: 8080}]
         """);
-    String show = "cat /etc/resolv.conf /etc/hosts; env | grep ^WEB_ | sort; echo done; exec sleep 3600";
+    String show = "cat /etc/resolv.conf /etc/hosts; env | grep ^WEB_ | sort; echo uts=$(cat /proc/sys/kernel/hostname);"
+        + " echo done; exec sleep 3600";
     f.apply("""
         apiVersion: v1
         kind: Pod
@@ -265,9 +266,11 @@ class ContainerMountsTest {
         .contains("nameserver 10.43.0.10\n").contains("options ndots:5\n")
         .contains(ip + "\tdb.backends.default.svc.cluster.local\tdb\n").contains("10.1.2.3\tfoo.local\tbar.local\n")
         .contains("WEB_SERVICE_HOST=10.43.0.77\n").contains("WEB_SERVICE_PORT_HTTP=80\n")
-        .contains("WEB_PORT=tcp://10.43.0.77:80\n").contains("WEB_PORT_80_TCP_ADDR=10.43.0.77\n");
+        .contains("WEB_PORT=tcp://10.43.0.77:80\n").contains("WEB_PORT_80_TCP_ADDR=10.43.0.77\n")
+        .contains("uts=db\n"); // the pod's host name, in its own UTS namespace
     String def = awaitLog("dns-default", "c", "done");
-    assertThat(def).startsWith(hostResolv).doesNotContain("WEB_SERVICE_HOST");
+    assertThat(def).startsWith(hostResolv).doesNotContain("WEB_SERVICE_HOST").contains("uts=dns-default\n");
+    assertThat(Files.readString(Path.of("/proc/sys/kernel/hostname")).trim()).isNotIn("db", "dns-default");
     assertThat(Files.readString(Path.of("/etc/resolv.conf"))).isEqualTo(hostResolv);
     assertThat(Files.readString(Path.of("/etc/hosts"))).isEqualTo(hostHosts);
     f.server.kubectl().run("delete", "pod", "dns", "dns-default", "--wait=false").ok();

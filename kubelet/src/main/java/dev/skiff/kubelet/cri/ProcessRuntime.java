@@ -102,6 +102,9 @@ public final class ProcessRuntime implements ContainerRuntime {
       Files.createDirectories(dir.resolve("containers"));
       p.setProperty("namespace", config.namespace());
       p.setProperty("name", config.name());
+      if (config.hostname() != null && !config.hostNetwork()) {
+        p.setProperty("hostname", config.hostname());
+      }
     }
     if (network != null && !config.hostNetwork() && (changed
         || (p.getProperty("netns") != null && !Files.exists(Path.of("/run/netns", p.getProperty("netns")))))) {
@@ -215,7 +218,8 @@ public final class ProcessRuntime implements ContainerRuntime {
     Files.createDirectories(logDir);
     Properties sb = sandbox(sandboxId);
     List<String> prefix = NamespaceLauncher.prefix(mountMode, sb == null || sb.getProperty("netns") == null ? null
-        : "/run/netns/" + sb.getProperty("netns"), config.mounts(), wd, dir.resolve("setup"), dir.resolve("exit"));
+        : "/run/netns/" + sb.getProperty("netns"), config.mounts(), wd, dir.resolve("setup"), dir.resolve("exit"),
+        sb == null ? null : sb.getProperty("hostname"));
     List<Path> cgroupProcs = List.of();
     var res = config.resources();
     if ((res.memoryLimitBytes() > 0 || res.cpuLimitMillis() > 0) && cgroups() != null) {
@@ -271,7 +275,8 @@ public final class ProcessRuntime implements ContainerRuntime {
     pb.redirectError(ProcessBuilder.Redirect.appendTo(c.dir.resolve("stderr").toFile()));
     Process p = pb.start();
     c.pid = p.pid();
-    c.startTicks = startTicks(c.pid); // before anything can end it: we are its parent, it is at worst a zombie
+    // -1: already gone and reaped (a container that exits at once); its exit file tells the rest
+    c.startTicks = startTicksOrMinus(c.pid);
     if (c.prefix.contains("/usr/bin/unshare")) {
       awaitSetup(c.dir.resolve("setup"), p);
     }

@@ -45,8 +45,13 @@ public final class Mounts {
 
   /** Mounts a tmpfs on {@code dir} ({@code sizeBytes} 0: the kernel's default, half of RAM). */
   public static void mountTmpfs(Path dir, long sizeBytes) throws IOException {
+    mountTmpfs(dir, sizeBytes, "0777");
+  }
+
+  /** Mounts a tmpfs with the given octal mode on its root. */
+  public static void mountTmpfs(Path dir, long sizeBytes, String mode) throws IOException {
     List<String> cmd = new ArrayList<>(List.of("/usr/bin/mount", "-t", "tmpfs", "-o",
-        "mode=0777" + (sizeBytes > 0 ? ",size=" + sizeBytes : ""), "tmpfs", dir.toString()));
+        "mode=" + mode + (sizeBytes > 0 ? ",size=" + sizeBytes : ""), "tmpfs", dir.toString()));
     run(cmd);
   }
 

@@ -96,6 +96,15 @@ public final class NamespaceLauncher {
    */
   public static List<String> prefix(Mode mode, String netnsPath, List<Mount> mounts, Path workDir, Path stage,
       Path exitFile) throws IOException {
+    return prefix(mode, netnsPath, mounts, workDir, stage, exitFile, null);
+  }
+
+  /**
+   * As above; with a {@code hostname}, the container also gets its own UTS namespace with that
+   * host name (the pod's), when it gets a mount namespace.
+   */
+  public static List<String> prefix(Mode mode, String netnsPath, List<Mount> mounts, Path workDir, Path stage,
+      Path exitFile, String hostname) throws IOException {
     List<String> cmd = new ArrayList<>();
     if (netnsPath != null) {
       cmd.addAll(List.of("/usr/bin/nsenter", "--net=" + netnsPath));
@@ -113,8 +122,14 @@ public final class NamespaceLauncher {
     if (mode == Mode.USER_NAMESPACE) {
       cmd.addAll(List.of("--user", "--map-root-user"));
     }
-    cmd.addAll(List.of("--mount", "--propagation", "slave", "/bin/sh", "-c", script(mounts, workDir, stage, exitFile),
-        "skiff-setup"));
+    String script = script(mounts, workDir, stage, exitFile);
+    if (hostname != null && hostname.matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?")) {
+      cmd.add("--uts");
+      // a shell builtin: no process launch (the new UTS namespace is ours to rename)
+      script = "echo " + hostname + " > /proc/sys/kernel/hostname || { echo 'skiff: cannot set the host name' >&2; exit 126; }\n"
+          + script;
+    }
+    cmd.addAll(List.of("--mount", "--propagation", "slave", "/bin/sh", "-c", script, "skiff-setup"));
     return cmd;
   }
 
