@@ -55,14 +55,10 @@ final class ContainerMounts {
     if (pod.getSpec().getVolumes() == null || pod.getSpec().getVolumes().isEmpty()) {
       return;
     }
-    for (Container c : pod.getSpec().getContainers()) {
-      if (VolumeManager.hasMounts(c)) {
-        try {
-          volumes.mounts(pod, c, Map.of());
-        } catch (IOException | RuntimeException e) {
-          log.debug("refreshing volumes of pod {}: {}", pod.getMetadata().getName(), e.toString());
-        }
-      }
+    try {
+      volumes.refresh(pod);
+    } catch (IOException | RuntimeException e) {
+      log.debug("refreshing volumes of pod {}: {}", pod.getMetadata().getName(), e.toString());
     }
   }
 

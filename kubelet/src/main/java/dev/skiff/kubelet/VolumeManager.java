@@ -147,6 +147,20 @@ final class VolumeManager {
     return out;
   }
 
+  /**
+   * Rewrites the pod's configMap, secret, downwardAPI and projected volumes that were set up
+   * already (a container mounts them) from their current sources; other volumes are left alone.
+   */
+  void refresh(Pod pod) throws IOException {
+    for (Volume v : pod.getSpec().getVolumes()) {
+      String plugin = v.getConfigMap() != null ? "configmap" : v.getSecret() != null ? "secret"
+          : v.getDownwardAPI() != null ? "downward-api" : v.getProjected() != null ? "projected" : null;
+      if (plugin != null && Files.isSymbolicLink(volumeDir(pod, plugin, v.getName()).resolve("..data"))) {
+        setUp(pod, v);
+      }
+    }
+  }
+
   private static ContainerConfigException mountFailed(Volume v, String why) {
     return new ContainerConfigException("ContainerCreating", "MountVolume.SetUp failed for volume \"" + v.getName()
         + "\" : " + why);
