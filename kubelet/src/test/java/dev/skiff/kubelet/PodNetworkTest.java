@@ -198,6 +198,44 @@ class PodNetworkTest {
     f.startAgent(); // for the fixture's own close
   }
 
+  /** Two agents on one host (as two test servers or nodes would be): distinct bridges and subnets, pods reach across. */
+  @Test
+  @Order(4)
+  void aSecondAgentOnTheHostGetsItsOwnSubnetAndPodsReachAcrossBridges() throws Exception {
+    java.nio.file.Path dataB = java.nio.file.Files.createTempDirectory("skiff-kubelet-b");
+    NodeAgent.Running b = new NodeAgent().start(new dev.skiff.runtime.ComponentContext(f.client, dataB, "node-b",
+        java.util.Map.of()));
+    String[] gatewayB = {"unset"};
+    try {
+      String subnetA = f.client.nodes().withName(AgentFixture.NODE).get().getMetadata().getAnnotations().get("skiff.dev/pod-subnet");
+      String subnetB = f.client.nodes().withName("node-b").get().getMetadata().getAnnotations().get("skiff.dev/pod-subnet");
+      assertThat(subnetB).isNotNull().isNotEqualTo(subnetA);
+      gatewayB[0] = " " + subnetB.replace("0/24", "1/24") + " ";
+      Pod far = pod("far", "Always", perl("srv", SERVER));
+      far.getSpec().setNodeName("node-b");
+      f.client.pods().inNamespace("default").resource(far).create();
+      String farIp = running("far").getStatus().getPodIP();
+      assertThat(farIp).startsWith(subnetB.replace("0/24", ""));
+      f.client.pods().inNamespace("default").resource(pod("near", "Always", perl("c", CLIENT, farIp + ":8080"))).create();
+      assertThat(AgentFixture.until(Duration.ofSeconds(20), () -> logsQuietly("near", "c").contains(farIp + ":8080 far")))
+          .as(() -> logsQuietly("near", "c")).isTrue();
+      f.server.kubectl().run("delete", "pod", "far", "near", "--wait=false").ok();
+      assertThat(AgentFixture.until(Duration.ofSeconds(30), () -> f.client.pods().inNamespace("default").list().getItems().isEmpty()
+          && b.runtime().listPodSandboxes().isEmpty())).isTrue();
+    } finally {
+      b.close();
+      try (var rt = new dev.skiff.kubelet.cri.ProcessRuntime(dataB.resolve("kubelet"))) {
+        for (var c : rt.listContainers(null)) {
+          rt.stopContainer(c.id(), 0);
+        }
+        for (String sb : rt.listPodSandboxes()) {
+          rt.removePodSandbox(sb);
+        }
+      }
+    }
+    assertThat(ip("-o", "addr")).as("no bridge of agent b left").doesNotContain(gatewayB[0]);
+  }
+
   static String ipQuietly() {
     try {
       return ip("netns") + ip("-o", "link");

@@ -148,6 +148,13 @@ public final class PodNetwork {
         if (!bridgeHas(chosen)) {
           throw new IOException("bridge " + bridge + " did not get address " + chosen + "1");
         }
+        // Packets from pods may be routed on (to another agent's bridge, or back onto this one
+        // after a service DNAT): forwarding for what arrives on this bridge only. The host's
+        // global ip_forward stays as it is, and the setting goes with the bridge.
+        Path fwd = Path.of("/proc/sys/net/ipv4/conf", bridge, "forwarding");
+        if (Files.exists(fwd)) {
+          Files.writeString(fwd, "1");
+        }
         write(subnetFile, chosen);
       }
     }
