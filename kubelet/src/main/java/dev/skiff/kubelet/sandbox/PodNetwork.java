@@ -205,14 +205,21 @@ public final class PodNetwork {
    * (after an agent restart the namespace is still there; if the host lost it, say after a
    * reboot, it is rebuilt with the same address).
    */
-  public synchronized Attachment attach(String uid) throws IOException {
-    String ip = ipOf(uid);
+  public Attachment attach(String uid) throws IOException {
     String ns = "skiff-" + hash + "-" + uid;
-    if (ip != null && Files.exists(Path.of("/run/netns", ns))) {
-      return new Attachment(ns, ip);
-    }
-    if (ip == null) {
-      ip = allocate(uid);
+    String ip;
+    String gw;
+    // Only the allocation is serialized: the ip launches of different pods run in parallel
+    // (their names differ; one pod's syncs never overlap).
+    synchronized (this) {
+      ip = ipOf(uid);
+      if (ip != null && Files.exists(Path.of("/run/netns", ns))) {
+        return new Attachment(ns, ip);
+      }
+      if (ip == null) {
+        ip = allocate(uid);
+      }
+      gw = gateway();
     }
     String veth = vethName(uid);
     try {
@@ -227,11 +234,13 @@ public final class PodNetwork {
           "addr add " + ip + "/24 dev eth0",
           "link set lo up",
           "link set eth0 up",
-          "route add default via " + gateway()));
+          "route add default via " + gw));
     } catch (IOException e) {
       Ip.batch(null, true, List.of("link del " + veth, "netns del " + ns));
-      Files.deleteIfExists(dir.resolve("ips").resolve(ip));
-      ips.remove(ip);
+      synchronized (this) {
+        Files.deleteIfExists(dir.resolve("ips").resolve(ip));
+        ips.remove(ip);
+      }
       throw e;
     }
     return new Attachment(ns, ip);
