@@ -102,6 +102,9 @@ public final class Cgroups {
     procs.add(mem.resolve("cgroup.procs"));
     if (v2) {
       write(mem.resolve("memory.max"), memoryBytes > 0 ? Long.toString(memoryBytes) : "max", true);
+      if (memoryBytes > 0 && Files.exists(mem.resolve("memory.swap.max"))) {
+        write(mem.resolve("memory.swap.max"), "0", false); // the limit holds on hosts with swap (kubelet NoSwap)
+      }
       if (cpuMillis > 0 && Files.exists(mem.resolve("cpu.max"))) {
         write(mem.resolve("cpu.max"), Math.max(1000, cpuMillis * PERIOD_US / 1000) + " " + PERIOD_US, true);
       }
@@ -114,6 +117,9 @@ public final class Cgroups {
     }
     if (memoryBytes > 0) {
       write(mem.resolve("memory.limit_in_bytes"), Long.toString(memoryBytes), true);
+      if (Files.exists(mem.resolve("memory.memsw.limit_in_bytes"))) {
+        write(mem.resolve("memory.memsw.limit_in_bytes"), Long.toString(memoryBytes), false); // no swapping past it
+      }
     }
     if (cpuBase != null && (cpuMillis > 0 || cpuRequestMillis > 0)) {
       Path cpu = cpuBase.resolve(name);
