@@ -94,6 +94,10 @@ final class PodStartupBench {
         for (Thread t : stops) {
           t.join();
         }
+        // and leaves no network namespaces, veths or bridge behind (the emptied runtime drops it)
+        for (String sb : rt.listPodSandboxes()) {
+          rt.removePodSandbox(sb);
+        }
       }
       client.close();
       server.close();

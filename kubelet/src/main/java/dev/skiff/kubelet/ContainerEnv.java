@@ -36,8 +36,15 @@ final class ContainerEnv {
   private final KubernetesClient client;
   private final Map<String, Quantity> allocatable;
   private final String nodeIp;
+  private final ServiceEnv services;
 
   ContainerEnv(KubernetesClient client, Map<String, Quantity> allocatable, String nodeIp) {
+    this(client, allocatable, nodeIp, null);
+  }
+
+  /** With the Service variables of {@code services} (null: none). */
+  ContainerEnv(KubernetesClient client, Map<String, Quantity> allocatable, String nodeIp, ServiceEnv services) {
+    this.services = services;
     this.client = client;
     this.allocatable = allocatable;
     this.nodeIp = nodeIp;
@@ -61,11 +68,22 @@ final class ContainerEnv {
   }
 
   Map<String, String> environment(Pod pod, Container c) throws ContainerConfigException {
+    return environment(pod, c, null);
+  }
+
+  /**
+   * The environment; {@code podIp} is the pod's own IP (null: host network, the node's IP). With
+   * its own network a pod's PORT defaults to 8080 (nothing else listens in its namespace).
+   */
+  Map<String, String> environment(Pod pod, Container c, String podIp) throws ContainerConfigException {
     String ns = pod.getMetadata().getNamespace();
     Map<String, String> env = new LinkedHashMap<>();
+    if (services != null) {
+      env.putAll(services.forPod(pod)); // first: envFrom and env override them, $(VAR) sees them
+    }
     env.put("PATH", DEFAULT_PATH);
-    env.put("HOSTNAME", pod.getMetadata().getName());
-    env.put("PORT", Integer.toString(port(c)));
+    env.put("HOSTNAME", PodDns.hostname(pod));
+    env.put("PORT", Integer.toString(podIp != null ? port(c, 8080) : port(c)));
     if (c.getEnvFrom() != null) {
       for (EnvFromSource from : c.getEnvFrom()) {
         String prefix = from.getPrefix() == null ? "" : from.getPrefix();
@@ -101,7 +119,7 @@ final class ContainerEnv {
       for (EnvVar v : c.getEnv()) {
         String value;
         if (v.getValueFrom() != null) {
-          value = valueFrom(pod, c, v.getName(), v.getValueFrom());
+          value = valueFrom(pod, c, v.getName(), v.getValueFrom(), podIp == null ? nodeIp : podIp);
           if (value == null) {
             continue; // optional reference that is absent
           }
@@ -112,6 +130,18 @@ final class ContainerEnv {
       }
     }
     return env;
+  }
+
+  /** PORT: the first declared containerPort, else {@code fallback}. */
+  static int port(Container c, int fallback) {
+    if (c.getPorts() != null) {
+      for (ContainerPort p : c.getPorts()) {
+        if (p.getContainerPort() != null && p.getContainerPort() > 0) {
+          return p.getContainerPort();
+        }
+      }
+    }
+    return fallback;
   }
 
   /** PORT: the first declared containerPort, else a port that is free now. */
@@ -130,7 +160,8 @@ final class ContainerEnv {
     }
   }
 
-  private String valueFrom(Pod pod, Container c, String name, EnvVarSource src) throws ContainerConfigException {
+  private String valueFrom(Pod pod, Container c, String name, EnvVarSource src, String podIp)
+      throws ContainerConfigException {
     String ns = pod.getMetadata().getNamespace();
     if (src.getFieldRef() != null) {
       String path = src.getFieldRef().getFieldPath();
@@ -141,7 +172,8 @@ final class ContainerEnv {
         case "metadata.uid": return m.getUid();
         case "spec.nodeName": return pod.getSpec().getNodeName();
         case "spec.serviceAccountName": return pod.getSpec().getServiceAccountName();
-        case "status.hostIP", "status.podIP", "status.hostIPs", "status.podIPs": return nodeIp;
+        case "status.hostIP", "status.hostIPs": return nodeIp;
+        case "status.podIP", "status.podIPs": return podIp;
         default:
           break;
       }
@@ -181,7 +213,7 @@ final class ContainerEnv {
   }
 
   /** resourceFieldRef (pkg/api/v1/resource/helpers.go ExtractContainerResourceValue): limits default to allocatable. */
-  private String resource(Container c, String resource, Quantity divisor) {
+  String resource(Container c, String resource, Quantity divisor) {
     var r = c.getResources();
     Map<String, Quantity> limits = r == null || r.getLimits() == null ? Map.of() : r.getLimits();
     Map<String, Quantity> requests = r == null || r.getRequests() == null ? Map.of() : r.getRequests();

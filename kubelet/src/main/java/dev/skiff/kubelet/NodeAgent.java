@@ -2,6 +2,11 @@ package dev.skiff.kubelet;
 
 import dev.skiff.kubelet.cri.ContainerStatus;
 import dev.skiff.kubelet.cri.ProcessRuntime;
+import dev.skiff.kubelet.sandbox.NamespaceLauncher;
+import dev.skiff.kubelet.sandbox.PodNetwork;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import dev.skiff.runtime.Component;
 import dev.skiff.runtime.ComponentContext;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -45,6 +50,10 @@ public final class NodeAgent implements Component {
   static final Duration SYNC_PERIOD = Duration.ofSeconds(60);
   static final Duration HOUSEKEEPING_PERIOD = Duration.ofSeconds(2);
   static final Duration NODE_STATUS_PERIOD = Duration.ofSeconds(10);
+  /** Node annotation: {@code bridge} (pods have their own network namespace and IP) or {@code host}. */
+  public static final String POD_NETWORK_ANNOTATION = "skiff.dev/pod-network";
+  /** Node annotation: the pod subnet of the bridge, when there is one. */
+  public static final String POD_SUBNET_ANNOTATION = "skiff.dev/pod-subnet";
 
   @Override
   public String name() {
@@ -81,6 +90,7 @@ public final class NodeAgent implements Component {
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final Thread loop;
     private final StatusManager statuses;
+    private final ServiceEnv serviceEnv;
     private volatile boolean stopped;
     private Map<String, ContainerStatus.State> lastRelist = new HashMap<>();
 
@@ -88,23 +98,37 @@ public final class NodeAgent implements Component {
       this.client = ctx.client();
       this.nodeName = ctx.nodeName();
       Path root = ctx.dataDir().resolve("kubelet");
-      String nodeIp = ctx.options().getOrDefault("node-ip", NodeStatusReporter.hostIp());
-      int port = Integer.parseInt(ctx.options().getOrDefault("port", "0"));
+      String nodeIp = option(ctx, "node-ip", null);
+      nodeIp = nodeIp != null ? nodeIp : NodeStatusReporter.hostIp();
+      int port = Integer.parseInt(option(ctx, "port", "0"));
       Clock clock = Clock.systemUTC();
       timers = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "kubelet-timers");
         t.setDaemon(true);
         return t;
       });
-      runtime = new ProcessRuntime(root);
+      PodNetwork network = podNetwork(ctx, root);
+      NamespaceLauncher.Mode mountMode = NamespaceLauncher.detect();
+      runtime = new ProcessRuntime(root, network, mountMode);
       informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
       logServer = new LogServer(port, runtime,
           (ns, name) -> informer.getIndexer().getByKey(ns + "/" + name));
       node = new NodeStatusReporter(client, nodeName, nodeIp, logServer.port(), runtime.version(), root.getParent(), clock);
       node.register();
+      // Says how pods are networked here (CONTRACTS.md: bridge as root, else the host's network).
+      client.nodes().withName(nodeName).patch(PatchContext.of(PatchType.JSON_MERGE),
+          "{\"metadata\":{\"annotations\":{\"" + POD_NETWORK_ANNOTATION + "\":\""
+          + (network != null ? "bridge" : "host") + "\",\"" + POD_SUBNET_ANNOTATION + "\":"
+          + (network != null ? "\"" + network.subnet() + "\"" : "null") + "}}}");
       statuses = new StatusManager(client);
-      ContainerEnv env = new ContainerEnv(client, NodeStatusReporter.capacity(root.getParent()), nodeIp);
-      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock), timers);
+      serviceEnv = new ServiceEnv(client);
+      ContainerEnv env = new ContainerEnv(client, NodeStatusReporter.capacity(root.getParent()), nodeIp, serviceEnv);
+      ContainerMounts mounts = new ContainerMounts(
+          new VolumeManager(client, root.resolve("pods"), env, mountMode == NamespaceLauncher.Mode.ROOT, clock),
+          new PodDns(option(ctx, "cluster-dns", "10.43.0.10"), option(ctx, "cluster-domain", "cluster.local"),
+              Path.of("/etc/resolv.conf"), Path.of("/etc/hosts")),
+          mountMode, root.resolve("pods"));
+      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock, mounts), timers);
       runtime.onContainerExit(id -> {
         ContainerStatus s = runtime.containerStatus(id);
         if (s != null) {
@@ -136,6 +160,27 @@ public final class NodeAgent implements Component {
       every(HOUSEKEEPING_PERIOD, () -> events.add(new Housekeeping()));
       log.info("node agent {} started (ip {}, log server 127.0.0.1:{}, runtime {})", nodeName, nodeIp,
           logServer.port(), runtime.version());
+    }
+
+    /** The pod network ({@code --set kubelet.pod-network=host|auto}), or null for the host's network. */
+    private static PodNetwork podNetwork(ComponentContext ctx, Path root) {
+      if ("host".equals(option(ctx, "pod-network", "auto")) || !PodNetwork.supported()) {
+        return null;
+      }
+      try {
+        Node n = ctx.client().nodes().withName(ctx.nodeName()).get();
+        String cidr = n == null || n.getSpec() == null ? null : n.getSpec().getPodCIDR();
+        return PodNetwork.open(root.resolve("network"), cidr);
+      } catch (Exception e) {
+        log.warn("pod network unavailable, pods use the host's network: {}", e.toString());
+        return null;
+      }
+    }
+
+    /** {@code --set kubelet.KEY=V} (as the command line passes it) or a plain {@code KEY}. */
+    private static String option(ComponentContext ctx, String key, String dflt) {
+      String v = ctx.options().get("kubelet." + key);
+      return v != null ? v : ctx.options().getOrDefault(key, dflt);
     }
 
     private void every(Duration period, Runnable r) {
@@ -234,6 +279,7 @@ public final class NodeAgent implements Component {
       stopped = true;
       timers.shutdownNow();
       informer.close();
+      serviceEnv.close();
       loop.interrupt();
       workers.stop();
       logServer.close();

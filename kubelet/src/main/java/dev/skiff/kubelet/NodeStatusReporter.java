@@ -252,9 +252,25 @@ final class NodeStatusReporter {
   /** The first site-local IPv4 address of an up, non-loopback interface; else 127.0.0.1. */
   static String hostIp() {
     try {
-      List<NetworkInterface> nics = Collections.list(NetworkInterface.getNetworkInterfaces());
+      // The interface of the default route first (/proc/net/route): the pod bridges (10.42.N.1)
+      // and service dummies (10.43.x.x) that Skiff itself adds must never become the node's IP.
+      String defaultNic = null;
+      try {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/net/route"))) {
+          String[] f = line.trim().split("\\s+");
+          if (f.length > 2 && f[1].equals("00000000")) {
+            defaultNic = f[0];
+            break;
+          }
+        }
+      } catch (IOException e) {
+        // not Linux
+      }
+      List<NetworkInterface> nics = new java.util.ArrayList<>(Collections.list(NetworkInterface.getNetworkInterfaces()));
+      String first = defaultNic;
+      nics.sort(java.util.Comparator.comparing((NetworkInterface n) -> !n.getName().equals(first)));
       for (NetworkInterface nic : nics) {
-        if (!nic.isUp() || nic.isLoopback() || nic.isVirtual()) {
+        if (!nic.isUp() || nic.isLoopback() || nic.isVirtual() || nic.getName().startsWith("sk")) {
           continue;
         }
         for (InetAddress a : Collections.list(nic.getInetAddresses())) {

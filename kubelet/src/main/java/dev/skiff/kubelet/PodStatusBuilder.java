@@ -33,12 +33,12 @@ final class PodStatusBuilder {
 
   static Result build(Pod pod, Map<String, List<ContainerStatus>> byName, Map<String, String[]> waiting,
       boolean deleting, String nodeIp, Clock clock) {
-    return build(pod, byName, waiting, deleting, false, nodeIp, clock);
+    return build(pod, byName, waiting, deleting, false, nodeIp, nodeIp, clock);
   }
 
   /** {@code stopping}: the pod's containers were stopped for good (nothing restarts any more). */
   static Result build(Pod pod, Map<String, List<ContainerStatus>> byName, Map<String, String[]> waiting,
-      boolean deleting, boolean stopping, String nodeIp, Clock clock) {
+      boolean deleting, boolean stopping, String nodeIp, String podIp, Clock clock) {
     String policy = PodSync.restartPolicy(pod);
     List<Container> inits = pod.getSpec().getInitContainers() == null ? List.of() : pod.getSpec().getInitContainers();
     boolean initDone = true;
@@ -153,8 +153,8 @@ final class PodStatusBuilder {
     s.setConditions(conditions);
     s.setHostIP(nodeIp);
     s.setHostIPs(List.of(new HostIP(nodeIp)));
-    s.setPodIP(nodeIp);
-    s.setPodIPs(List.of(new PodIP(nodeIp)));
+    s.setPodIP(podIp);
+    s.setPodIPs(List.of(new PodIP(podIp)));
     s.setStartTime(old.getStartTime() != null ? old.getStartTime() : now);
     s.setQosClass(old.getQosClass());
     s.setContainerStatuses(statuses);

@@ -4,6 +4,7 @@ import dev.skiff.kubelet.cri.ContainerConfig;
 import dev.skiff.kubelet.cri.ContainerConfigException;
 import dev.skiff.kubelet.cri.ContainerRuntime;
 import dev.skiff.kubelet.cri.ContainerStatus;
+import dev.skiff.kubelet.cri.Mount;
 import dev.skiff.kubelet.cri.PodSandboxConfig;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -37,10 +38,18 @@ final class PodSync implements PodWorkers.PodSyncer {
   private final StatusManager statuses;
   private final CrashLoopBackOff backoff = new CrashLoopBackOff();
   private final Clock clock;
+  private final ContainerMounts mounts;
   /** Containers whose last start failed: uid/name -> {reason, message}. */
   private final Map<String, String[]> startErrors = new ConcurrentHashMap<>();
 
   PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock) {
+    this(runtime, client, env, statuses, clock, null);
+  }
+
+  /** With volumes and DNS files ({@code mounts} null: containers get no mounts). */
+  PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock,
+      ContainerMounts mounts) {
+    this.mounts = mounts;
     this.runtime = runtime;
     this.client = client;
     this.env = env;
@@ -56,7 +65,8 @@ final class PodSync implements PodWorkers.PodSyncer {
       // A terminal pod never runs again (kubelet: podIsTerminated), whatever the runtime lost.
       return new PodWorkers.SyncResult(true, null);
     }
-    runtime.runPodSandbox(new PodSandboxConfig(uid, pod.getMetadata().getNamespace(), pod.getMetadata().getName()));
+    runtime.runPodSandbox(new PodSandboxConfig(uid, pod.getMetadata().getNamespace(), pod.getMetadata().getName(),
+        Boolean.TRUE.equals(pod.getSpec().getHostNetwork()), PodDns.hostname(pod)));
     String policy = restartPolicy(pod);
     Map<String, String[]> waiting = new HashMap<>();
     Duration requeue = null;
@@ -100,7 +110,11 @@ final class PodSync implements PodWorkers.PodSyncer {
         }
       }
     }
-    PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), waiting, false, false, env.nodeIp(), clock);
+    if (mounts != null && requeue == null && waiting.isEmpty()) {
+      mounts.refresh(pod); // configMap/secret/token content follows its sources while the pod runs
+    }
+    PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), waiting, false, false, env.nodeIp(),
+        podIp(uid), clock);
     statuses.update(pod, result.status());
     return new PodWorkers.SyncResult(result.terminal(), requeue);
   }
@@ -122,9 +136,12 @@ final class PodSync implements PodWorkers.PodSyncer {
     String uid = pod.getMetadata().getUid();
     String key = uid + "/" + c.getName();
     try {
-      Map<String, String> environment = env.environment(pod, c);
+      String podIp = runtime.podSandboxIp(uid);
+      Map<String, String> environment = env.environment(pod, c, podIp);
+      List<Mount> containerMounts = mounts == null ? List.of()
+          : mounts.mounts(pod, c, environment, podIp != null ? podIp : env.nodeIp());
       ContainerConfig cfg = new ContainerConfig(c.getName(), attempt, c.getImage(), ContainerEnv.argv(c, environment),
-          environment, c.getWorkingDir());
+          environment, c.getWorkingDir(), containerMounts, resources(c));
       String id = runtime.createContainer(uid, cfg);
       runtime.startContainer(id);
       startErrors.remove(key);
@@ -157,7 +174,7 @@ final class PodSync implements PodWorkers.PodSyncer {
       return;
     }
     PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), Map.of(),
-        pod.getMetadata().getDeletionTimestamp() != null, true, env.nodeIp(), clock);
+        pod.getMetadata().getDeletionTimestamp() != null, true, env.nodeIp(), podIp(uid), clock);
     statuses.update(pod, result.status());
   }
 
@@ -182,8 +199,34 @@ final class PodSync implements PodWorkers.PodSyncer {
     runtime.stopPodSandbox(uid, 0);
     runtime.removePodSandbox(uid);
     backoff.forgetPrefix(uid + "/");
+    if (mounts != null) {
+      mounts.forget(uid);
+    }
     startErrors.keySet().removeIf(k -> k.startsWith(uid + "/"));
     statuses.forget(uid);
+  }
+
+  /** The pod's own IP, else (host network) the node's. */
+  private String podIp(String uid) {
+    String ip = runtime.podSandboxIp(uid);
+    return ip != null ? ip : env.nodeIp();
+  }
+
+  /** Limits and the CPU request in bytes and millicores (enforced by the runtime where it can). */
+  static ContainerConfig.Resources resources(Container c) {
+    var r = c.getResources();
+    if (r == null) {
+      return ContainerConfig.Resources.NONE;
+    }
+    Map<String, io.fabric8.kubernetes.api.model.Quantity> limits = r.getLimits() == null ? Map.of() : r.getLimits();
+    Map<String, io.fabric8.kubernetes.api.model.Quantity> requests = r.getRequests() == null ? Map.of() : r.getRequests();
+    return new ContainerConfig.Resources(amount(limits.get("memory"), 1), amount(limits.get("cpu"), 1000),
+        amount(requests.get("cpu"), 1000));
+  }
+
+  private static long amount(io.fabric8.kubernetes.api.model.Quantity q, long scale) {
+    return q == null ? 0 : io.fabric8.kubernetes.api.model.Quantity.getAmountInBytes(q)
+        .multiply(java.math.BigDecimal.valueOf(scale)).setScale(0, java.math.RoundingMode.CEILING).longValueExact();
   }
 
   private boolean anyRunning(String uid) {

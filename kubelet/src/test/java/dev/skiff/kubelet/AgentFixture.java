@@ -99,6 +99,10 @@ final class AgentFixture implements AutoCloseable {
       for (ContainerStatus s : cleanup.listContainers(null)) {
         cleanup.stopContainer(s.id(), 0);
       }
+      // ...and no network namespaces, links or mounts: closing the emptied runtime drops the bridge.
+      for (String sandbox : cleanup.listPodSandboxes()) {
+        cleanup.removePodSandbox(sandbox);
+      }
     }
     client.close();
     server.close();

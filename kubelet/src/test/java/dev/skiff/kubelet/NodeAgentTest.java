@@ -81,7 +81,12 @@ class NodeAgentTest {
       assertThat(cs.getState().getTerminated().getStartedAt()).isNotNull();
       assertThat(cs.getState().getTerminated().getFinishedAt()).isNotNull();
       assertThat(cs.getContainerID()).startsWith("skiff-process://");
-      assertThat(done.getStatus().getPodIP()).isEqualTo(done.getStatus().getHostIP()).isNotNull();
+      // Its own IP on the agent's bridge as root (CONTRACTS.md), else the node's (host network).
+      if (dev.skiff.kubelet.sandbox.PodNetwork.supported()) {
+        assertThat(done.getStatus().getPodIP()).startsWith("10.42.").isNotEqualTo(done.getStatus().getHostIP());
+      } else {
+        assertThat(done.getStatus().getPodIP()).isEqualTo(done.getStatus().getHostIP()).isNotNull();
+      }
       assertThat(done.getStatus().getConditions()).extracting(c -> c.getType() + "=" + c.getStatus())
           .contains("PodScheduled=True", "Initialized=True", "ContainersReady=False", "Ready=False");
     }

@@ -23,6 +23,14 @@ public interface ContainerRuntime extends AutoCloseable {
   /** Stops every container of the sandbox with the given grace (seconds), then SIGKILL. */
   void stopPodSandbox(String sandboxId, long gracePeriodSeconds);
 
+  /**
+   * The sandbox's IP when it has its own network (CRI PodSandboxStatus.network.ip); null when it
+   * uses the host's network (the kubelet then reports the node IP).
+   */
+  default String podSandboxIp(String sandboxId) {
+    return null;
+  }
+
   /** Removes the sandbox, its containers and its logs. Its containers must have exited. */
   void removePodSandbox(String sandboxId) throws IOException;
 

@@ -19,6 +19,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
+import dev.skiff.kubelet.sandbox.Cgroups;
+import dev.skiff.kubelet.sandbox.Mounts;
+import dev.skiff.kubelet.sandbox.NamespaceLauncher;
+import dev.skiff.kubelet.sandbox.PodNetwork;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,13 +50,29 @@ public final class ProcessRuntime implements ContainerRuntime {
   static final long MIN_GRACE_SECONDS = 2;
 
   private final Path root;
+  /** Pod networks (null: pods share the host's network, podIP = node IP). */
+  private final PodNetwork network;
+  private final NamespaceLauncher.Mode mountMode;
   private final Map<String, Ctr> containers = new ConcurrentHashMap<>();
+  private volatile Cgroups cgroups;
+  private volatile boolean cgroupsProbed;
+  private final Map<String, Properties> sandboxes = new ConcurrentHashMap<>();
   private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
 
   /** Opens the runtime over {@code root} (the agent's data directory), re-adopting what it finds. */
   public ProcessRuntime(Path root) throws IOException {
+    this(root, null, NamespaceLauncher.detect());
+  }
+
+  /**
+   * Opens the runtime with pod networks from {@code network} (null: host network) and mount
+   * namespaces as {@code mountMode} allows.
+   */
+  public ProcessRuntime(Path root, PodNetwork network, NamespaceLauncher.Mode mountMode) throws IOException {
     this.root = root;
+    this.network = network;
+    this.mountMode = mountMode;
     Files.createDirectories(root.resolve("pods"));
     Files.createDirectories(root.resolve("logs"));
     adopt();
@@ -71,13 +91,35 @@ public final class ProcessRuntime implements ContainerRuntime {
   public String runPodSandbox(PodSandboxConfig config) throws IOException {
     Path dir = podDir(config.uid());
     Path meta = dir.resolve("sandbox.properties");
-    if (!Files.exists(meta)) {
+    Properties p = new Properties();
+    if (Files.exists(meta)) {
+      try (var in = Files.newInputStream(meta)) {
+        p.load(in);
+      }
+    }
+    boolean changed = !Files.exists(meta);
+    if (changed) {
       Files.createDirectories(dir.resolve("containers"));
-      Properties p = new Properties();
       p.setProperty("namespace", config.namespace());
       p.setProperty("name", config.name());
+      if (config.hostname() != null && !config.hostNetwork()) {
+        p.setProperty("hostname", config.hostname());
+      }
+    }
+    if (network != null && !config.hostNetwork() && (changed
+        || (p.getProperty("netns") != null && !Files.exists(Path.of("/run/netns", p.getProperty("netns")))))) {
+      // attach is idempotent; it also rebuilds a namespace the host lost (with the same IP)
+      PodNetwork.Attachment a = network.attach(config.uid());
+      if (!a.ip().equals(p.getProperty("ip")) || !a.netnsName().equals(p.getProperty("netns"))) {
+        p.setProperty("netns", a.netnsName());
+        p.setProperty("ip", a.ip());
+        changed = true;
+      }
+    }
+    if (changed) {
       writeAtomically(meta, props(p));
     }
+    sandboxes.put(config.uid(), p);
     Files.createDirectories(logDir(config.uid()));
     return config.uid();
   }
@@ -102,13 +144,54 @@ public final class ProcessRuntime implements ContainerRuntime {
     stops.forEach(CompletableFuture::join);
   }
 
+  /** The agent's cgroups (as root), probed at the first container with limits; null when none. */
+  private Cgroups cgroups() {
+    if (!cgroupsProbed) {
+      synchronized (this) {
+        if (!cgroupsProbed) {
+          cgroups = mountMode == NamespaceLauncher.Mode.ROOT
+              ? Cgroups.detect(Integer.toHexString(root.toAbsolutePath().normalize().toString().hashCode())) : null;
+          cgroupsProbed = true;
+        }
+      }
+    }
+    return cgroups;
+  }
+
+  /** The pod's IP when it has its own network namespace, else null (host network). */
+  @Override
+  public String podSandboxIp(String sandboxId) {
+    Properties p = sandbox(sandboxId);
+    return p == null ? null : p.getProperty("ip");
+  }
+
+  private Properties sandbox(String uid) {
+    return sandboxes.computeIfAbsent(uid, u -> {
+      Path meta = podDir(u).resolve("sandbox.properties");
+      Properties p = new Properties();
+      try (var in = Files.newInputStream(meta)) {
+        p.load(in);
+        return p;
+      } catch (IOException e) {
+        return null;
+      }
+    });
+  }
+
   @Override
   public void removePodSandbox(String sandboxId) throws IOException {
     Path logs = Files.exists(podDir(sandboxId).resolve("sandbox.properties")) ? logDir(sandboxId) : null;
     for (ContainerStatus s : listContainers(sandboxId)) {
       removeContainer(s.id());
     }
+    Properties p = sandbox(sandboxId);
+    if (p != null && p.getProperty("netns") != null) {
+      PodNetwork.detach(root.resolve("network"), sandboxId);
+    }
+    // Volumes the agent mounted on the host (emptyDir medium Memory) go before their directory.
+    Mounts.unmountBelow(podDir(sandboxId));
     deleteTree(podDir(sandboxId));
+    sandboxes.remove(sandboxId);
     if (logs != null) {
       deleteTree(logs);
     }
@@ -133,7 +216,21 @@ public final class ProcessRuntime implements ContainerRuntime {
     Files.createDirectories(dir);
     Path logDir = logDir(sandboxId).resolve(config.name());
     Files.createDirectories(logDir);
+    Properties sb = sandbox(sandboxId);
+    List<String> prefix = NamespaceLauncher.prefix(mountMode, sb == null || sb.getProperty("netns") == null ? null
+        : "/run/netns/" + sb.getProperty("netns"), config.mounts(), wd, dir.resolve("setup"), dir.resolve("exit"),
+        sb == null ? null : sb.getProperty("hostname"));
+    List<Path> cgroupProcs = List.of();
+    var res = config.resources();
+    if ((res.memoryLimitBytes() > 0 || res.cpuLimitMillis() > 0) && cgroups() != null) {
+      try {
+        cgroupProcs = cgroups().create(id, res.memoryLimitBytes(), res.cpuLimitMillis(), res.cpuRequestMillis());
+      } catch (IOException e) {
+        throw new ContainerConfigException("CreateContainerError", "setting resource limits: " + e.getMessage());
+      }
+    }
     Properties p = new Properties();
+    p.setProperty("cgroups", String.join(",", cgroupProcs.stream().map(Path::toString).toList()));
     p.setProperty("image", config.image() == null ? "" : config.image());
     p.setProperty("createdAt", Instant.now().toString());
     writeAtomically(dir.resolve("container.properties"), props(p));
@@ -141,6 +238,8 @@ public final class ProcessRuntime implements ContainerRuntime {
         logDir.resolve(config.attempt() + ".log"));
     c.config = config;
     c.workingDir = wd;
+    c.prefix = prefix;
+    c.cgroupProcs = cgroupProcs;
     containers.put(id, c);
     return id;
   }
@@ -151,7 +250,22 @@ public final class ProcessRuntime implements ContainerRuntime {
     if (c.config == null || c.pid != 0) {
       throw new IOException("container " + containerId + " is not in state CREATED");
     }
-    List<String> cmd = new ArrayList<>(List.of("/usr/bin/setsid", "/bin/sh", "-c", SHIM, c.dir.resolve("exit").toString()));
+    List<String> cmd = new ArrayList<>(List.of("/usr/bin/setsid"));
+    if (!c.cgroupProcs.isEmpty()) {
+      // joins its cgroups before anything of the container runs (the same pid all along)
+      StringBuilder join = new StringBuilder();
+      for (Path procs : c.cgroupProcs) {
+        join.append("echo $$ > '").append(procs).append("' || exit 126; ");
+      }
+      cmd.addAll(List.of("/bin/sh", "-c", join + "exec \"$@\"", "skiff-cgroup"));
+    } else if (c.config.resources().memoryLimitBytes() > 0) {
+      // No cgroups (not root): the memory limit as RLIMIT_DATA (heap and anonymous mappings,
+      // Linux >= 4.7); an allocation beyond it fails instead of being OOM-killed. CPU stays unlimited.
+      cmd.addAll(List.of("/bin/sh", "-c", "ulimit -d " + Math.max(1, c.config.resources().memoryLimitBytes() / 1024)
+          + " || exit 126; exec \"$@\"", "skiff-rlimit"));
+    }
+    cmd.addAll(c.prefix); // into the pod's network namespace and the container's mount namespace
+    cmd.addAll(List.of("/bin/sh", "-c", SHIM, c.dir.resolve("exit").toString()));
     cmd.addAll(c.config.argv());
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(c.workingDir.toFile());
     pb.environment().clear();
@@ -161,12 +275,35 @@ public final class ProcessRuntime implements ContainerRuntime {
     pb.redirectError(ProcessBuilder.Redirect.appendTo(c.dir.resolve("stderr").toFile()));
     Process p = pb.start();
     c.pid = p.pid();
-    c.startTicks = startTicks(c.pid);
+    // -1: already gone and reaped (a container that exits at once); its exit file tells the rest
+    c.startTicks = startTicksOrMinus(c.pid);
+    if (c.prefix.contains("/usr/bin/unshare")) {
+      awaitSetup(c.dir.resolve("setup"), p);
+    }
     c.startedAt = Instant.now();
     writeAtomically(c.dir.resolve("pid"), (c.pid + " " + c.startTicks + " " + nanos(c.startedAt) + "\n").getBytes(StandardCharsets.UTF_8));
     c.config = null; // env may hold secrets; nothing needs it any more
     watch(c, p.toHandle());
     p.onExit().thenRun(() -> reap(c));
+  }
+
+  /**
+   * Waits (up to 10 s) until the container's namespace setup has made its mounts, so that it is
+   * reported running only with its volumes in place (and a next init container starts after it).
+   * A failed setup ends the process with 126 and its reason on stderr.
+   */
+  private static void awaitSetup(Path stage, Process p) {
+    Path started = stage.resolve(NamespaceLauncher.STARTED);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    long sleep = 1;
+    try {
+      while (!Files.exists(started) && p.isAlive() && System.nanoTime() < deadline) {
+        Thread.sleep(sleep);
+        sleep = Math.min(sleep * 2, 4); // setup takes ~5-20 ms: poll finely, it is the start latency
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private void watch(Ctr c, ProcessHandle h) {
@@ -199,6 +336,9 @@ public final class ProcessRuntime implements ContainerRuntime {
         }
       }
       readExit(c);
+      if (c.exitCode == 137 && Cgroups.oomKilled(c.cgroupProcs)) {
+        c.reason = "OOMKilled";
+      }
       c.exited = true;
       c.notifyAll();
     }
@@ -308,6 +448,7 @@ public final class ProcessRuntime implements ContainerRuntime {
       c.copier.close();
     }
     containers.remove(containerId);
+    Cgroups.remove(c.cgroupProcs);
     deleteTree(c.dir);
     Files.deleteIfExists(c.logPath);
   }
@@ -361,6 +502,18 @@ public final class ProcessRuntime implements ContainerRuntime {
         c.copier.close();
       }
     }
+    try {
+      // The bridge goes with the last pod: the agent stopped and nothing needs it.
+      if (listPodSandboxes().isEmpty()) {
+        PodNetwork.removeIfUnused(root.resolve("network"));
+        Cgroups cg = cgroups();
+        if (cg != null) {
+          cg.removeIfEmpty();
+        }
+      }
+    } catch (IOException e) {
+      log.warn("removing the pod network: {}", e.toString());
+    }
   }
 
   /**
@@ -409,6 +562,8 @@ public final class ProcessRuntime implements ContainerRuntime {
         c.startTicks = Long.parseLong(f[1]);
         long n = Long.parseLong(f[2]);
         c.startedAt = Instant.ofEpochSecond(n / 1_000_000_000L, n % 1_000_000_000L);
+        String cg = p.getProperty("cgroups", "");
+        c.cgroupProcs = cg.isEmpty() ? List.of() : java.util.Arrays.stream(cg.split(",")).map(Path::of).toList();
         containers.put(c.id, c);
         var handle = ProcessHandle.of(c.pid);
         // PID reuse guard: the same pid with another start time is another process.
@@ -416,6 +571,9 @@ public final class ProcessRuntime implements ContainerRuntime {
           watch(c, handle.get());
         } else {
           readExit(c);
+          if (c.exitCode == 137 && Cgroups.oomKilled(c.cgroupProcs)) {
+            c.reason = "OOMKilled";
+          }
           c.exited = true;
           // Output written while the agent was down still has to reach the log.
           c.copier = new CriLogCopier(dir.resolve("stdout"), dir.resolve("stderr"), c.logPath, () -> true);
@@ -497,6 +655,8 @@ public final class ProcessRuntime implements ContainerRuntime {
     final Path logPath;
     ContainerConfig config;
     Path workingDir;
+    List<String> prefix = List.of();
+    volatile List<Path> cgroupProcs = List.of();
     volatile long pid;
     long startTicks;
     volatile Instant startedAt;
