@@ -41,6 +41,7 @@ final class Controllers {
     all.add(new Entry("deployment", DeploymentController::start));
     all.add(new Entry("garbagecollector", GarbageCollector::start));
     all.add(new Entry("batch", Controllers::startBatch));
+    all.add(new Entry("statefulset", StatefulSetController::start));
     return all;
   }
 }
