@@ -219,6 +219,9 @@ final class ControllerHistory {
           .withName(name(owner.getMetadata().getName(), hash))
           .addToLabels(HASH_LABEL, hash)
           .endMetadata().build();
+      if (candidate.getMetadata().getLabels().containsKey(DaemonSetController.REVISION_LABEL)) {
+        candidate.getMetadata().getLabels().put(DaemonSetController.REVISION_LABEL, hash); // DaemonSet pods carry the hash
+      }
       try {
         return client.apps().controllerRevisions().inNamespace(owner.getMetadata().getNamespace()).resource(candidate).create();
       } catch (KubernetesClientException e) {

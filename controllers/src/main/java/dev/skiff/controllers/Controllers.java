@@ -42,6 +42,7 @@ final class Controllers {
     all.add(new Entry("garbagecollector", GarbageCollector::start));
     all.add(new Entry("batch", Controllers::startBatch));
     all.add(new Entry("statefulset", StatefulSetController::start));
+    all.add(new Entry("daemonset", DaemonSetController::start));
     return all;
   }
 }
