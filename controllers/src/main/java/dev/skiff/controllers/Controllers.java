@@ -43,6 +43,8 @@ final class Controllers {
     all.add(new Entry("batch", Controllers::startBatch));
     all.add(new Entry("statefulset", StatefulSetController::start));
     all.add(new Entry("daemonset", DaemonSetController::start));
+    all.add(new Entry("nodelifecycle", NodeLifecycleController::start));
+    all.add(new Entry("tainteviction", TaintEvictionController::start));
     return all;
   }
 }
