@@ -49,8 +49,8 @@ import org.slf4j.LoggerFactory;
  * once. Each volumeClaimTemplate gives a PVC {@code <claim>-<set>-<ordinal>} created before the pod
  * and kept when the pod goes; {@code persistentVolumeClaimRetentionPolicy} is enforced with owner
  * references (to the set for whenDeleted=Delete, to the condemned pod for whenScaled=Delete) so the
- * garbage collector deletes them. Updates: RollingUpdate (highest ordinal first, one unhealthy pod
- * at a time, ordinals below {@code partition} untouched) or OnDelete. History is kept in
+ * garbage collector deletes them. Updates: RollingUpdate (highest ordinal first, one pod at a
+ * time or up to {@code maxUnavailable}, ordinals below {@code partition} untouched) or OnDelete. History is kept in
  * ControllerRevisions {@code <set>-<hash>} (numbered, revisionHistoryLimit), which is what
  * {@code kubectl rollout history/undo sts} read and apply. Events: SuccessfulCreate,
  * SuccessfulDelete, FailedCreate, FailedDelete. Thread-safe.
@@ -393,6 +393,9 @@ public final class StatefulSetController implements AutoCloseable {
     if (!rolling) {
       return status; // OnDelete: pods are updated when the user deletes them
     }
+    if (maxUnavailableSet(set)) {
+      return updateWithMaxUnavailable(set, replicas, partition, statusUpdate, status);
+    }
     // Rolling update: the highest ordinal not at the update revision goes first; wait while any
     // pod at or above the partition is unhealthy.
     for (int target = replicaCount - 1; target >= partition; target--) {
@@ -404,6 +407,39 @@ public final class StatefulSetController implements AutoCloseable {
       }
       if (!isHealthy(p)) {
         return status;
+      }
+    }
+    return status;
+  }
+
+  private static boolean maxUnavailableSet(StatefulSet set) {
+    var s = set.getSpec().getUpdateStrategy();
+    return s != null && s.getRollingUpdate() != null && s.getRollingUpdate().getMaxUnavailable() != null;
+  }
+
+  /**
+   * updateStatefulSetAfterInvariantEstablished with rollingUpdate.maxUnavailable (upstream's
+   * MaxUnavailableStatefulSet): unhealthy pods count as unavailable; up to maxUnavailable minus
+   * that many old pods at or above the partition are deleted at once, highest ordinal first.
+   * maxUnavailable is rounded down and at least 1.
+   */
+  private StatefulSetStatus updateWithMaxUnavailable(StatefulSet set, Pod[] replicas, int partition, String updateRevision,
+      StatefulSetStatus status) {
+    int max = Math.max(1, DeploymentUtil.scaled(set.getSpec().getUpdateStrategy().getRollingUpdate().getMaxUnavailable(),
+        replicas.length, false, "1"));
+    int unavailable = 0;
+    for (Pod p : replicas) {
+      if (!isHealthy(p)) {
+        unavailable++;
+      }
+    }
+    int toDelete = max - unavailable;
+    for (int target = replicas.length - 1; target >= partition && toDelete > 0; target--) {
+      Pod p = replicas[target];
+      if (!updateRevision.equals(revisionOf(p)) && !isTerminating(p)) {
+        replicas[target] = deletePod(set, p, "update");
+        status.setCurrentReplicas(Math.max(0, nz(status.getCurrentReplicas()) - 1));
+        toDelete--;
       }
     }
     return status;

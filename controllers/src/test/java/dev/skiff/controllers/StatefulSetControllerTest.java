@@ -277,6 +277,57 @@ class StatefulSetControllerTest {
   }
 
   @Test
+  void maxUnavailableReplacesSeveralPodsAtOnceButNoMore() throws Exception {
+    String spec = "  podManagementPolicy: Parallel\n  updateStrategy:\n    rollingUpdate: {maxUnavailable: 2}\n";
+    kubectl.runWithInput(yaml("mu", 5, "nginx:1", spec), "apply", "-f", "-").ok();
+    kubectl.run("rollout", "status", "sts/mu", "--timeout=30s").ok();
+    Map<String, Pod> live = new ConcurrentHashMap<>();
+    client.pods().inNamespace("default").withLabel("app", "mu").list().getItems().forEach(p -> live.put(p.getMetadata().getName(), p));
+    List<Integer> readyCounts = new CopyOnWriteArrayList<>();
+    Watch w = client.pods().inNamespace("default").withLabel("app", "mu").watch(new Watcher<>() {
+      @Override
+      public synchronized void eventReceived(Action action, Pod p) {
+        if (action == Action.DELETED) {
+          live.remove(p.getMetadata().getName());
+        } else {
+          live.put(p.getMetadata().getName(), p);
+        }
+        readyCounts.add((int) live.values().stream().filter(x -> x.getMetadata().getDeletionTimestamp() == null && Pods.isReady(x)).count());
+      }
+
+      @Override
+      public void onClose(WatcherException cause) {
+      }
+    });
+    try {
+      Thread.sleep(200);
+      kubectl.run("set", "image", "sts/mu", "c=nginx:2").ok();
+      kubectl.run("rollout", "status", "sts/mu", "--timeout=30s").ok();
+      assertThat(Harness.until(Duration.ofSeconds(10), () -> livePods("mu").size() == 5
+          && livePods("mu").stream().allMatch(p -> image(p).equals("nginx:2") && Pods.isReady(p)))).isTrue();
+    } finally {
+      w.close();
+    }
+    assertThat(readyCounts).allMatch(n -> n >= 3);
+    assertThat(readyCounts).contains(3); // two at a time were replaced
+  }
+
+  @Test
+  void failedPodIsRecreatedUnderTheSameName() throws Exception {
+    kubectl.runWithInput(yaml("crash", 1, "nginx:1", ""), "apply", "-f", "-").ok();
+    kubectl.run("rollout", "status", "sts/crash", "--timeout=30s").ok();
+    String uid = client.pods().inNamespace("default").withName("crash-0").get().getMetadata().getUid();
+    client.pods().inNamespace("default").withName("crash-0").subresource("status")
+        .patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            "{\"status\":{\"phase\":\"Failed\"}}");
+    assertThat(Harness.until(Duration.ofSeconds(15), () -> {
+      Pod p = client.pods().inNamespace("default").withName("crash-0").get();
+      return p != null && !p.getMetadata().getUid().equals(uid) && Pods.isReady(p);
+    })).isTrue();
+    assertThat(claim("www-crash-0")).isNotNull();
+  }
+
+  @Test
   void onDeleteUpdatesOnlyDeletedPods() throws Exception {
     kubectl.runWithInput(yaml("od", 2, "nginx:1", "  updateStrategy: {type: OnDelete}\n"), "apply", "-f", "-").ok();
     assertThat(Harness.until(Duration.ofSeconds(20), () -> get("od").getStatus().getReadyReplicas() == 2)).isTrue();
