@@ -14,6 +14,7 @@ public final class BenchMain {
       case "job-1000" -> JobBench.run();
       case "pod-startup" -> PodStartupBench.run();
       case "deploy-1000" -> DeployBench.run();
+      case "workloads" -> WorkloadsBench.run();
       case "scheduler" -> SchedulerBench.run(args);
       default -> {
         System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|scheduler");

@@ -610,8 +610,9 @@ public final class DaemonSetController implements AutoCloseable {
     if (deletes.isEmpty() && creates.isEmpty()) {
       return;
     }
-    expectations.expectCreations(key, creates.size());
+    // One record for both (each expect* call replaces the record).
     expectations.expectDeletions(key, deletes.stream().map(Keys::of).toList());
+    expectations.raise(key, creates.size(), 0);
     String error = null;
     int next = 0;
     for (int batch = Math.min(1, creates.size()); batch > 0 && next < creates.size(); batch = Math.min(2 * batch, creates.size() - next)) {
@@ -872,10 +873,11 @@ public final class DaemonSetController implements AutoCloseable {
       s.setConditions(ds.getStatus().getConditions());
     }
     if (!Objects.equals(ds.getStatus(), s)) {
-      DaemonSet copy = client.getKubernetesSerialization().clone(ds);
-      copy.setStatus(s);
+      // A merge patch (no resourceVersion): see StatefulSetController#updateStatus.
       try {
-        client.apps().daemonSets().inNamespace(ds.getMetadata().getNamespace()).resource(copy).updateStatus();
+        client.apps().daemonSets().inNamespace(ds.getMetadata().getNamespace()).withName(ds.getMetadata().getName())
+            .subresource("status").patch(PatchContext.of(PatchType.JSON_MERGE),
+                "{\"status\":" + client.getKubernetesSerialization().asJson(s) + "}");
       } catch (KubernetesClientException e) {
         if (e.getCode() != 404) {
           throw e;

@@ -71,6 +71,7 @@ public final class StatefulSetController implements AutoCloseable {
   private final Lister<PersistentVolumeClaim> claimLister;
   private final ControllerHistory history;
   private final Controller controller;
+  private final java.util.concurrent.ExecutorService io = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
 
   private StatefulSetController(ControllerContext ctx) {
     this.ctx = ctx;
@@ -105,6 +106,7 @@ public final class StatefulSetController implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     controller.stop(Duration.ofSeconds(5));
+    io.shutdownNow();
   }
 
   /** The set controlling {@code obj}, or for an orphan every set whose selector matches it. */
@@ -362,11 +364,16 @@ public final class StatefulSetController implements AutoCloseable {
     boolean monotonic = !"Parallel".equals(set.getSpec().getPodManagementPolicy());
     int minReady = set.getSpec().getMinReadySeconds() == null ? 0 : set.getSpec().getMinReadySeconds();
 
-    // Live replicas, in ordinal order; in monotonic mode stop at the first that blocks.
-    for (int i = 0; i < replicaCount; i++) {
-      if (processReplica(set, replicas, i, monotonic, minReady) && monotonic) {
-        return status(set, replicas, condemned, statusCurrent, statusUpdate, collisionCount);
+    // Live replicas, in ordinal order; in monotonic mode stop at the first that blocks. Parallel
+    // mode handles them all, concurrently in slow-start batches (runForAll).
+    if (monotonic) {
+      for (int i = 0; i < replicaCount; i++) {
+        if (processReplica(set, replicas, i, true, minReady)) {
+          return status(set, replicas, condemned, statusCurrent, statusUpdate, collisionCount);
+        }
       }
+    } else {
+      runParallel(replicaCount, i -> processReplica(set, replicas, i, false, minReady));
     }
     for (Pod p : condemned) {
       fixClaimOwners(set, p); // whenScaled=Delete: the claims now belong to the condemned pod
@@ -443,6 +450,40 @@ public final class StatefulSetController implements AutoCloseable {
       }
     }
     return status;
+  }
+
+  /** One replica's work for {@link #runParallel}. */
+  @FunctionalInterface
+  private interface ReplicaFn {
+    boolean apply(int index) throws Exception;
+  }
+
+  /**
+   * runForAll without monotonicity: {@code fn} for every index, in batches of 1, 2, 4, ... run
+   * concurrently; the first failure ends it after its batch and is rethrown.
+   */
+  private void runParallel(int count, ReplicaFn fn) throws Exception {
+    int next = 0;
+    for (int batch = 1; next < count; batch *= 2) {
+      int end = Math.min(count, next + batch);
+      List<java.util.concurrent.Future<Boolean>> fs = new ArrayList<>();
+      for (int i = next; i < end; i++) {
+        final int index = i;
+        fs.add(io.submit(() -> fn.apply(index)));
+      }
+      Exception failure = null;
+      for (var f : fs) {
+        try {
+          f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+          failure = e.getCause() instanceof Exception ex ? ex : new IllegalStateException(e.getCause());
+        }
+      }
+      if (failure != null) {
+        throw failure;
+      }
+      next = end;
+    }
   }
 
   static boolean isRollingUpdate(StatefulSet set) {
@@ -829,15 +870,17 @@ public final class StatefulSetController implements AutoCloseable {
     if (Objects.equals(set.getStatus(), status)) {
       return;
     }
-    StatefulSet copy = client.getKubernetesSerialization().clone(set);
-    copy.setStatus(status);
+    // A merge patch of the whole status: our own previous status write (not yet in the cache)
+    // must not turn every sync into a conflict and a backoff. Syncs of one key are serialized and
+    // the cache only moves forward, so a patch never writes an older observation over a newer one.
     try {
-      client.apps().statefulSets().inNamespace(set.getMetadata().getNamespace()).resource(copy).updateStatus();
+      client.apps().statefulSets().inNamespace(set.getMetadata().getNamespace()).withName(set.getMetadata().getName())
+          .subresource("status").patch(PatchContext.of(PatchType.JSON_MERGE),
+              "{\"status\":" + client.getKubernetesSerialization().asJson(status) + "}");
     } catch (KubernetesClientException e) {
-      if (e.getCode() == 404) {
-        return;
+      if (e.getCode() != 404) {
+        throw e;
       }
-      throw e; // a conflict: the informer brings the newer set and the key is retried
     }
   }
 }
