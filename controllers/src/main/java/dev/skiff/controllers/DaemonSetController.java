@@ -60,7 +60,8 @@ import org.slf4j.LoggerFactory;
  * OnDelete; history in ControllerRevisions {@code <ds>-<hash>} whose hash is the pods'
  * {@code controller-revision-hash} label. Status: desired/current/misscheduled/ready/updated/
  * available/unavailable counts and observedGeneration, as {@code kubectl rollout status ds} reads
- * them. Events: SuccessfulCreate, SuccessfulDelete, FailedCreate, FailedDaemonPod. Thread-safe.
+ * them. Failed pods are killed and replaced, with a per-node backoff (1 s doubling to 15 min).
+ * Events: SuccessfulCreate, SuccessfulDelete, FailedCreate, FailedDaemonPod. Thread-safe.
  */
 public final class DaemonSetController implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DaemonSetController.class);
@@ -82,6 +83,10 @@ public final class DaemonSetController implements AutoCloseable {
   private final Expectations expectations;
   private final Controller controller;
   private final ExecutorService io = Executors.newVirtualThreadPerTaskExecutor();
+  /** failedPodsBackoff: "dsKey/node" to {next allowed kill (clock nanos), current delay}. */
+  private final Map<String, long[]> failedBackoff = new java.util.concurrent.ConcurrentHashMap<>();
+  static final Duration FAILED_BACKOFF_INITIAL = Duration.ofSeconds(1);
+  static final Duration FAILED_BACKOFF_MAX = Duration.ofMinutes(15);
 
   private DaemonSetController(ControllerContext ctx) {
     this.ctx = ctx;
@@ -358,6 +363,7 @@ public final class DaemonSetController implements AutoCloseable {
     DaemonSet ds = dsLister.getByKey(key);
     if (ds == null) {
       expectations.delete(key);
+      failedBackoff.keySet().removeIf(k -> k.startsWith(key + "/"));
       return Result.done();
     }
     if (Selectors.isEmpty(ds.getSpec().getSelector())) {
@@ -372,14 +378,17 @@ public final class DaemonSetController implements AutoCloseable {
     if (ds.getMetadata().getDeletionTimestamp() != null) {
       return updateStatus(ds, nodes, hash, collision[0]);
     }
+    long retryNanos = 0;
     if (expectations.satisfied(key)) {
-      manage(ds, nodes, hash, key);
+      retryNanos = manage(ds, nodes, hash, key);
       if (expectations.satisfied(key) && isRollingUpdate(ds)) {
         rollingUpdate(ds, nodes, hash, key);
       }
       cleanupHistory(ds, old);
     }
-    return updateStatus(ds, nodes, hash, collision[0]);
+    Result r = updateStatus(ds, nodes, hash, collision[0]);
+    return retryNanos > 0 && (r.delay().isEmpty() || r.delay().get().toNanos() > retryNanos)
+        ? Result.requeueAfter(Duration.ofNanos(retryNanos)) : r;
   }
 
   static boolean isRollingUpdate(DaemonSet ds) {
@@ -514,8 +523,12 @@ public final class DaemonSetController implements AutoCloseable {
     return DeploymentUtil.scaled(ru == null ? null : ru.getMaxUnavailable(), desired, true, "1");
   }
 
-  /** manage: creates daemon pods where missing, deletes those that should not run or failed. */
-  private void manage(DaemonSet ds, List<Node> nodes, String hash, String key) throws Exception {
+  /**
+   * manage: creates daemon pods where missing, deletes those that should not run or failed.
+   * Returns nanoseconds until a failed pod still in backoff may be killed, or 0.
+   */
+  private long manage(DaemonSet ds, List<Node> nodes, String hash, String key) throws Exception {
+    long retry = 0;
     Map<String, List<Pod>> byNode = nodeToDaemonPods(ds);
     List<String> toCreate = new ArrayList<>();
     List<Pod> toDelete = new ArrayList<>();
@@ -543,6 +556,16 @@ public final class DaemonSetController implements AutoCloseable {
           }
           String phase = p.getStatus() == null ? null : p.getStatus().getPhase();
           if ("Failed".equals(phase)) {
+            // A kubelet that keeps rejecting the pod must not make us hot-loop: back off per node.
+            String bk = key + "/" + name;
+            long nowNanos = ctx.clock().nanoTime();
+            long[] b = failedBackoff.get(bk);
+            if (b != null && nowNanos < b[0]) {
+              retry = retry == 0 ? b[0] - nowNanos : Math.min(retry, b[0] - nowNanos);
+              continue;
+            }
+            long delay = b == null ? FAILED_BACKOFF_INITIAL.toNanos() : Math.min(2 * b[1], FAILED_BACKOFF_MAX.toNanos());
+            failedBackoff.put(bk, new long[] {nowNanos + delay, delay});
             recorder.event(ds, EventRecorder.WARNING, "FailedDaemonPod", "Found failed daemon pod %s/%s on node %s, will try to kill it",
                 p.getMetadata().getNamespace(), p.getMetadata().getName(), name);
             toDelete.add(p);
@@ -601,6 +624,7 @@ public final class DaemonSetController implements AutoCloseable {
       }
     }
     syncNodes(ds, toDelete, toCreate, hash, key);
+    return retry;
   }
 
   /** syncNodes: deletions in parallel, creations in slow-start batches, both bounded by BurstReplicas. */

@@ -252,6 +252,27 @@ class DaemonSetControllerTest {
   }
 
   @Test
+  void failedDaemonPodIsReplacedAndRestartWorks() throws Exception {
+    node("f1", "fail");
+    kubectl.runWithInput(yaml("fail", "nginx:1", "", ""), "apply", "-f", "-").ok();
+    kubectl.run("rollout", "status", "ds/fail", "--timeout=30s").ok();
+    Pod first = livePods("fail").get(0);
+    client.pods().inNamespace("default").withName(first.getMetadata().getName()).subresource("status")
+        .patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+            "{\"status\":{\"phase\":\"Failed\"}}");
+    assertThat(Harness.until(Duration.ofSeconds(15), () -> livePods("fail").size() == 1
+        && !livePods("fail").get(0).getMetadata().getUid().equals(first.getMetadata().getUid())
+        && Pods.isReady(livePods("fail").get(0)))).isTrue();
+    assertThat(Harness.until(Duration.ofSeconds(5), () -> client.v1().events().inNamespace("default").list().getItems().stream()
+        .anyMatch(e -> "FailedDaemonPod".equals(e.getReason())))).isTrue();
+    String before = livePods("fail").get(0).getMetadata().getUid();
+    kubectl.run("rollout", "restart", "ds/fail").ok();
+    kubectl.run("rollout", "status", "ds/fail", "--timeout=30s").ok();
+    assertThat(Harness.until(Duration.ofSeconds(10), () -> livePods("fail").size() == 1
+        && !livePods("fail").get(0).getMetadata().getUid().equals(before))).isTrue();
+  }
+
+  @Test
   void onDeleteReplacesOnlyDeletedPods() throws Exception {
     node("e1", "od");
     node("e2", "od");

@@ -274,6 +274,17 @@ class StatefulSetControllerTest {
     assertThat(revs.stream().filter(r -> r.getMetadata().getName().equals(rev1)).findFirst().orElseThrow().getRevision()).isEqualTo(3L);
     history = kubectl.run("rollout", "history", "sts/roll").ok().out();
     assertThat(history).containsPattern("(?m)^2\\s").containsPattern("(?m)^3\\s").doesNotContainPattern("(?m)^1\\s");
+
+    // rollout restart changes the template: a new revision, every pod replaced.
+    String uid0 = client.pods().inNamespace("default").withName("roll-0").get().getMetadata().getUid();
+    kubectl.run("rollout", "restart", "sts/roll").ok();
+    kubectl.run("rollout", "status", "sts/roll", "--timeout=30s").ok();
+    assertThat(Harness.until(Duration.ofSeconds(15), () -> {
+      Pod p = client.pods().inNamespace("default").withName("roll-0").get();
+      return p != null && !p.getMetadata().getUid().equals(uid0)
+          && get("roll").getStatus().getCurrentRevision().equals(get("roll").getStatus().getUpdateRevision());
+    })).isTrue();
+    assertThat(kubectl.run("rollout", "history", "sts/roll").ok().out()).containsPattern("(?m)^4\\s");
   }
 
   @Test
