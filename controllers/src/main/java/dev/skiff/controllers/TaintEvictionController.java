@@ -28,8 +28,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * Taint-based eviction ({@code pkg/controller/tainteviction/taint_eviction.go}): a pod bound to a
  * node with NoExecute taints is deleted at once if it does not tolerate one of them, otherwise
  * after the smallest {@code tolerationSeconds} of the tolerations that match (never, if one of
- * them has no tolerationSeconds; at once for 0 or less), counted from when this controller first
- * saw the pod under those taints. Removing the taints cancels a pending eviction. Before deleting,
+ * them has no tolerationSeconds; at once for 0 or less), counted from the taint's timeAdded or,
+ * without one, from when this controller first saw the pod under the taint (upstream counts from
+ * the latter only). Removing the taints cancels a pending eviction. Before deleting,
  * the pod gets the DisruptionTarget condition (reason DeletionByTaintManager); event
  * TaintManagerEviction "Marking for deletion Pod ns/name". Timing uses the controller manager's
  * clock, so a fake clock drives it in tests. Thread-safe.
@@ -194,6 +195,15 @@ public final class TaintEvictionController implements AutoCloseable {
     }
     long now = ctx.clock().nanoTime();
     long start = scheduled.computeIfAbsent(key, k -> now);
+    // A taint's timeAdded (written by the node lifecycle controller) counts from when the taint
+    // appeared, not from when this controller got to the pod (or restarted).
+    long nowMillis = ctx.clock().currentTimeMillis();
+    for (Taint t : taints) {
+      Instant added = Pods.parseTime(t.getTimeAdded());
+      if (added != null) {
+        start = Math.min(start, now - Math.max(0, nowMillis - added.toEpochMilli()) * 1_000_000L);
+      }
+    }
     long due = start + Duration.ofSeconds(seconds).toNanos();
     if (now >= due) {
       evict(pod, key);

@@ -43,7 +43,9 @@ class DaemonSetControllerTest {
     server = TestServer.start();
     client = Harness.client(server);
     kubelet = new FakeKubelet(client).delay(Duration.ofMillis(100)).start();
-    manager = Harness.startManager(server, client);
+    // The test's Node objects have no kubelet: keep the node lifecycle controller from marking
+    // them unreachable (and tainting them) should a test run past the 60 s startup grace.
+    manager = Harness.startManager(server, client, Map.of("disable", "nodelifecycle,tainteviction"));
     kubectl = server.kubectl();
   }
 
