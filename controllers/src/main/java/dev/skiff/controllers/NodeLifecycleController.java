@@ -199,6 +199,9 @@ public final class NodeLifecycleController implements AutoCloseable {
     if (!changed) {
       return node;
     }
+    if (copy.getStatus() == null) {
+      copy.setStatus(new io.fabric8.kubernetes.api.model.NodeStatus()); // a Node nobody ever posted status for
+    }
     copy.getStatus().setConditions(conditions);
     try {
       Node updated = client.nodes().resource(copy).updateStatus();
@@ -275,6 +278,9 @@ public final class NodeLifecycleController implements AutoCloseable {
       }
     }
     Node copy = client.getKubernetesSerialization().clone(node);
+    if (copy.getSpec() == null) {
+      copy.setSpec(new io.fabric8.kubernetes.api.model.NodeSpec());
+    }
     copy.getSpec().setTaints(next);
     try {
       client.nodes().resource(copy).update();

@@ -218,4 +218,19 @@ class NodeLifecycleControllerTest {
     // A user's own taint is left alone.
     assertThat(taints("tainted")).containsExactly("dedicated:NoExecute");
   }
+
+  @Test
+  void nodeThatNeverPostedStatusGetsTheStartupGracePeriod() throws Exception {
+    kubectl.runWithInput("apiVersion: v1\nkind: Node\nmetadata: {name: ghost}\n", "apply", "-f", "-").ok();
+    Thread.sleep(1000);
+    step(Duration.ofSeconds(50)); // more than 40 s, less than the 60 s startup grace
+    assertThat(ready("ghost")).isNull();
+    step(Duration.ofSeconds(15));
+    assertThat(Harness.until(Duration.ofSeconds(10), () -> ready("ghost") != null)).isTrue();
+    assertThat(ready("ghost").getStatus()).isEqualTo("Unknown");
+    assertThat(ready("ghost").getReason()).isEqualTo("NodeStatusNeverUpdated");
+    assertThat(ready("ghost").getMessage()).isEqualTo("Kubelet never posted node status.");
+    assertThat(Harness.until(Duration.ofSeconds(10), () -> taints("ghost").equals(
+        List.of("node.kubernetes.io/unreachable:NoExecute", "node.kubernetes.io/unreachable:NoSchedule")))).as(() -> "" + taints("ghost")).isTrue();
+  }
 }
