@@ -45,6 +45,7 @@ final class Controllers {
     all.add(new Entry("daemonset", DaemonSetController::start));
     all.add(new Entry("nodelifecycle", NodeLifecycleController::start));
     all.add(new Entry("tainteviction", TaintEvictionController::start));
+    all.add(new Entry("podgc", PodGcController::start));
     return all;
   }
 }

@@ -612,8 +612,8 @@ public final class DaemonSetController implements AutoCloseable {
         }
       }
     }
-    // Pods aimed at nodes that do not exist (or at no node) are deleted; upstream leaves scheduled
-    // ones to the pod garbage collector, which Skiff does not have.
+    // Pods aimed at nodes that do not exist (or at no node) are deleted; one already bound to a
+    // deleted node then waits for PodGcController to force-delete it (upstream: PodGC alone).
     for (var e : byNode.entrySet()) {
       if (!nodeNames.contains(e.getKey())) {
         for (Pod p : e.getValue()) {

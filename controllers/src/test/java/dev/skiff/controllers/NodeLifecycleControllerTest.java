@@ -131,6 +131,23 @@ class NodeLifecycleControllerTest {
     return p == null || p.getMetadata().getDeletionTimestamp() != null;
   }
 
+  static int markers;
+
+  /**
+   * Waits until the node lifecycle controller has caught up with the nodes created so far: a
+   * marker node posting Ready=False, created after them, gets its not-ready taint only once the
+   * queue reached it (a fixed sleep is not enough on a loaded machine, and a node first seen
+   * after a clock step starts its grace period there).
+   */
+  static void awaitObserved() throws Exception {
+    String name = "marker-" + (++markers);
+    client.nodes().resource(new NodeBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
+    postReady(name, "False");
+    assertThat(Harness.until(Duration.ofSeconds(20), () -> taints(name).contains("node.kubernetes.io/not-ready:NoExecute"))).isTrue();
+    Thread.sleep(200);
+    client.nodes().withName(name).delete();
+  }
+
   /** Moves the fake clock and gives the controllers a moment to act on it. */
   static void step(Duration d) throws InterruptedException {
     clock.step(d);
@@ -147,7 +164,7 @@ class NodeLifecycleControllerTest {
     runningPod("on-alive", "alive");
     assertThat(client.pods().inNamespace("default").withName("default-tol").get().getSpec().getTolerations())
         .anyMatch(t -> "node.kubernetes.io/unreachable".equals(t.getKey()) && Long.valueOf(300).equals(t.getTolerationSeconds()));
-    Thread.sleep(1000); // the controllers have seen both nodes (their probe clocks start now)
+    awaitObserved(); // the controllers have seen both nodes (their probe clocks start now)
 
     step(Duration.ofSeconds(30));
     renewLease("alive"); // a heartbeat through the Lease only
@@ -220,9 +237,27 @@ class NodeLifecycleControllerTest {
   }
 
   @Test
+  void podsOfADeletedNodeAreForceDeletedAfterTheQuarantine() throws Exception {
+    readyNode("doomed");
+    runningPod("orphan", "doomed");
+    client.nodes().withName("doomed").delete();
+    awaitObserved();
+    step(Duration.ofSeconds(30));
+    assertThat(client.pods().inNamespace("default").withName("orphan").get()).isNotNull();
+    // Past the 40 s quarantine (counted from when the pod GC saw the node go, which a loaded
+    // machine may delay by a few seconds of real time, hence up to three more steps).
+    boolean deleted = false;
+    for (int i = 0; i < 3 && !deleted; i++) {
+      step(Duration.ofSeconds(15));
+      deleted = Harness.until(Duration.ofSeconds(5), () -> client.pods().inNamespace("default").withName("orphan").get() == null);
+    }
+    assertThat(deleted).isTrue();
+  }
+
+  @Test
   void nodeThatNeverPostedStatusGetsTheStartupGracePeriod() throws Exception {
     kubectl.runWithInput("apiVersion: v1\nkind: Node\nmetadata: {name: ghost}\n", "apply", "-f", "-").ok();
-    Thread.sleep(1000);
+    awaitObserved();
     step(Duration.ofSeconds(50)); // more than 40 s, less than the 60 s startup grace
     assertThat(ready("ghost")).isNull();
     step(Duration.ofSeconds(15));
