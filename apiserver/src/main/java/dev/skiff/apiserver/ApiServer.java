@@ -262,6 +262,7 @@ public final class ApiServer implements AutoCloseable {
   /** Bootstrap RBAC policy, admission plugins and the controllers behind them (issue 3, parts 4-5). */
   private void startAuthorizationAndAdmission(Clock clock) {
     registry.addAdmission(new dev.skiff.apiserver.admission.LimitRanger(registry.storeForKind("", "LimitRange")));
+    registry.addAdmission(new dev.skiff.apiserver.admission.DefaultTolerationSeconds());
     registry.addAdmission(new dev.skiff.apiserver.admission.PriorityAdmission(
         registry.storeForKind("scheduling.k8s.io", "PriorityClass")));
     dev.skiff.apiserver.rbac.BootstrapPolicy.ensure(registry);

@@ -15,13 +15,14 @@ public final class BenchMain {
       case "pod-startup" -> PodStartupBench.run();
       case "deploy-1000" -> DeployBench.run();
       case "real-pods" -> RealPodsBench.run();
+      case "workloads" -> WorkloadsBench.run();
       case "scheduler" -> SchedulerBench.run(args);
       case "endpoints" -> EndpointsBench.run();
       case "proxy" -> ProxyBench.run(args);
       case "endpoint-propagation" -> EndpointPropagationBench.run(args);
       case "ksvc-ready" -> KsvcReadyBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|workloads|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready");
         System.exit(2);
       }
     }

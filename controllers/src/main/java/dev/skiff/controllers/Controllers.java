@@ -46,6 +46,11 @@ final class Controllers {
     all.add(new Entry("endpointslicemirroring", dev.skiff.controllers.network.EndpointSliceMirroringController::start));
     all.add(new Entry("servicelb", dev.skiff.controllers.network.ServiceLoadBalancerController::start));
     all.add(new Entry("nodeipam", dev.skiff.controllers.network.NodeIpamController::start));
+    all.add(new Entry("statefulset", StatefulSetController::start));
+    all.add(new Entry("daemonset", DaemonSetController::start));
+    all.add(new Entry("nodelifecycle", NodeLifecycleController::start));
+    all.add(new Entry("tainteviction", TaintEvictionController::start));
+    all.add(new Entry("podgc", PodGcController::start));
     return all;
   }
 }

@@ -19,8 +19,16 @@ final class Harness {
       "leaseDurationSeconds", "3", "renewDeadlineSeconds", "2", "retryPeriodMillis", "300");
 
   static ControllerManager.Running startManager(TestServer server, KubernetesClient client) throws Exception {
+    return startManager(server, client, Map.of());
+  }
+
+  /** With extra options, e.g. {@code disable}. */
+  static ControllerManager.Running startManager(TestServer server, KubernetesClient client, Map<String, String> extra)
+      throws Exception {
+    Map<String, String> opts = new java.util.HashMap<>(FAST_LEASE);
+    opts.putAll(extra);
     return (ControllerManager.Running) new ControllerManager().start(
-        new ComponentContext(client, Files.createTempDirectory("cm"), "test", FAST_LEASE));
+        new ComponentContext(client, Files.createTempDirectory("cm"), "test", opts));
   }
 
   static KubernetesClient client(TestServer server) {
