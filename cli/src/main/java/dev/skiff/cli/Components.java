@@ -13,7 +13,8 @@ final class Components {
         new dev.skiff.controllers.ControllerManager(),
         new dev.skiff.scheduler.Scheduler(),
         new dev.skiff.kubelet.NodeAgent(),
-        new dev.skiff.scheduler.NodeSimulator()
+        new dev.skiff.scheduler.NodeSimulator(),
+        new dev.skiff.serving.gateway.Gateway()
     );
   }
 }
