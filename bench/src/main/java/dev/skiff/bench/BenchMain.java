@@ -15,8 +15,10 @@ public final class BenchMain {
       case "pod-startup" -> PodStartupBench.run();
       case "deploy-1000" -> DeployBench.run();
       case "scheduler" -> SchedulerBench.run(args);
+      case "gateway" -> GatewayBench.run();
+      case "cold-start" -> ColdStartBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|scheduler");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|scheduler|gateway|cold-start");
         System.exit(2);
       }
     }

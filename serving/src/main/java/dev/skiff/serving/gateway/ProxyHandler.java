@@ -36,9 +36,11 @@ import org.slf4j.LoggerFactory;
  * the pod has not started its response within the revision's timeoutSeconds, and passes
  * {@code Upgrade} requests (WebSocket) through as a byte tunnel ({@link UpgradeTunnel}).
  * Requests to a pod whose port is named {@code h2c} go out as HTTP/2 (prior knowledge).
- * Thread-safe; runs on Jetty's virtual threads (a request waiting for a slot blocks only its own).
+ * Thread-safe. The common case (a verified pod with a free slot) never blocks and runs on
+ * Jetty's thread; a request that must wait (breaker queue, activator hold, probing a fresh pod,
+ * a tunnel) continues on its own virtual thread.
  */
-final class ProxyHandler extends Handler.Abstract {
+final class ProxyHandler extends Handler.Abstract.NonBlocking {
   private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
   static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection", "proxy-authenticate",
       "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "http2-settings");
@@ -58,7 +60,7 @@ final class ProxyHandler extends Handler.Abstract {
   }
 
   @Override
-  public boolean handle(Request req, Response resp, Callback cb) throws Exception {
+  public boolean handle(Request req, Response resp, Callback cb) {
     String host = Request.getServerName(req);
     TrafficSplit split = view.lookup(host);
     if (split == null && req.getHeaders().get(HttpHeader.HOST) != null) {
@@ -74,14 +76,39 @@ final class ProxyHandler extends Handler.Abstract {
     RevisionBackend b = view.backend(target.namespace(), target.revision());
     b.requestStarted();
     long deadline = RevisionBackend.deadline(b.timeoutSeconds);
+    String upgrade = req.getHeaders().get(HttpHeader.UPGRADE);
+    boolean tunnel = upgrade != null && !"h2c".equalsIgnoreCase(upgrade)
+        && req.getConnectionMetaData().getHttpVersion() == HttpVersion.HTTP_1_1;
+    // Fast path, on the calling (selector or pool) thread without blocking: a verified pod has
+    // a free slot now and no request is queued before this one.
+    RevisionBackend.Endpoint ep = tunnel ? null : b.tryAcquire();
+    if (ep != null) {
+      forward(req, resp, cb, ep, host, deadline, done(b, ep));
+      return true;
+    }
+    // Slow path on a virtual thread: wait in the breaker's queue or the activator's hold, probe
+    // a fresh pod, or run a tunnel.
+    String h = host;
+    Thread.ofVirtual().name("gateway-wait").start(() -> waitAndForward(req, resp, cb, b, h, deadline, tunnel));
+    return true;
+  }
+
+  private static Runnable done(RevisionBackend b, RevisionBackend.Endpoint ep) {
+    return once(() -> {
+      b.release(ep);
+      b.requestDone();
+    });
+  }
+
+  private void waitAndForward(Request req, Response resp, Callback cb, RevisionBackend b, String host, long deadline,
+      boolean tunnel) {
     RevisionBackend.Lease lease;
     try {
       lease = b.acquire(deadline, activator);
     } catch (InterruptedException e) {
       b.requestDone();
-      Thread.currentThread().interrupt();
       Response.writeError(req, resp, cb, HttpStatus.SERVICE_UNAVAILABLE_503, "gateway shutting down");
-      return true;
+      return;
     }
     if (lease.failure() != null) {
       b.requestDone();
@@ -92,20 +119,20 @@ final class ProxyHandler extends Handler.Abstract {
         case BUSY_TIMEOUT -> HttpStatus.GATEWAY_TIMEOUT_504;
       };
       Response.writeError(req, resp, cb, status, status == 504 ? "request timeout" : "no ready pod for revision " + b.name);
-      return true;
+      return;
     }
     RevisionBackend.Endpoint ep = lease.endpoint();
-    Runnable done = once(() -> {
-      b.release(ep);
-      b.requestDone();
-    });
-    String upgrade = req.getHeaders().get(HttpHeader.UPGRADE);
-    if (upgrade != null && !"h2c".equalsIgnoreCase(upgrade) && req.getConnectionMetaData().getHttpVersion() == HttpVersion.HTTP_1_1) {
+    Runnable done = done(b, ep);
+    if (!ep.verified && !awaitListening(ep, deadline)) {
+      done.run();
+      Response.writeError(req, resp, cb, HttpStatus.GATEWAY_TIMEOUT_504, "the revision's pod did not accept connections in time");
+      return;
+    }
+    if (tunnel) {
       UpgradeTunnel.start(req, resp, cb, ep, forwardedHeaders(req, host), deadline, done);
-      return true;
+      return;
     }
     forward(req, resp, cb, ep, host, deadline, done);
-    return true;
   }
 
   private void forward(Request req, Response resp, Callback cb, RevisionBackend.Endpoint ep, String host,
@@ -128,6 +155,35 @@ final class ProxyHandler extends Handler.Abstract {
     long left = deadlineNanos - System.nanoTime();
     listener.timer = scheduler.schedule(() -> listener.timeout(out), Math.max(1, left), TimeUnit.NANOSECONDS);
     out.send(listener);
+  }
+
+  /**
+   * A pod turns Ready when its process runs (no readiness probe) or when the kubelet's probe
+   * passed; the app may still be binding its port. Like Knative's activator, which probes a new
+   * pod before sending it requests, the first request to a pod waits until a TCP connection
+   * succeeds (every few ms, up to the deadline), so no request is lost to "connection refused"
+   * and none is sent twice. Blocks the request's virtual thread only.
+   */
+  static boolean awaitListening(RevisionBackend.Endpoint ep, long deadlineNanos) {
+    long backoffMs = 1;
+    while (true) {
+      try (java.net.Socket s = new java.net.Socket()) {
+        s.connect(new InetSocketAddress(ep.host.replace("[", "").replace("]", ""), ep.port), 1000);
+        ep.verified = true;
+        return true;
+      } catch (java.io.IOException e) {
+        if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs) > deadlineNanos) {
+          return false;
+        }
+        try {
+          Thread.sleep(backoffMs);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+        backoffMs = Math.min(backoffMs * 2, 10);
+      }
+    }
   }
 
   /** The request headers to send to the pod: end-to-end ones plus the forwarding headers. */
@@ -171,7 +227,11 @@ final class ProxyHandler extends Handler.Abstract {
     String fwd = in.get(HttpHeader.FORWARDED);
     out.put(HttpHeader.FORWARDED, fwd == null ? hop : fwd + ", " + hop);
     if (!in.contains("X-Request-Id")) {
-      out.put("X-Request-Id", UUID.randomUUID().toString());
+      // Random (version 4) without SecureRandom, whose lock is contended at high request rates.
+      java.util.concurrent.ThreadLocalRandom r = java.util.concurrent.ThreadLocalRandom.current();
+      long msb = (r.nextLong() & ~0xF000L) | 0x4000L;
+      long lsb = (r.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
+      out.put("X-Request-Id", new UUID(msb, lsb).toString());
     }
     return out;
   }

@@ -34,6 +34,8 @@ final class RevisionBackend {
     final int port;
     final boolean h2c;
     final AtomicInteger inFlight = new AtomicInteger();
+    /** Set once a TCP connection to the pod succeeded (see {@link ProxyHandler}'s probe). */
+    volatile boolean verified;
 
     Endpoint(String host, int port, boolean h2c) {
       this.host = host;
@@ -197,7 +199,41 @@ final class RevisionBackend {
     }
   }
 
-  /** Returns a slot taken by {@link #acquire}. */
+  /**
+   * A verified pod with a free slot, without waiting, or null (then use {@link #acquire}). Never
+   * overtakes queued requests.
+   */
+  Endpoint tryAcquire() {
+    int cc = containerConcurrency;
+    if (cc <= 0) {
+      Endpoint[] eps = endpoints;
+      if (eps.length == 0) {
+        return null;
+      }
+      Endpoint e = eps[Math.floorMod(next.getAndIncrement(), eps.length)];
+      if (!e.verified) {
+        return null;
+      }
+      e.inFlight.incrementAndGet();
+      return e;
+    }
+    lock.lock();
+    try {
+      if (waiters > 0) {
+        return null;
+      }
+      Endpoint e = pick(endpoints, cc);
+      if (e == null || !e.verified) {
+        return null;
+      }
+      e.inFlight.incrementAndGet();
+      return e;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Returns a slot taken by {@link #acquire} or {@link #tryAcquire}. */
   void release(Endpoint e) {
     e.inFlight.decrementAndGet();
     if (containerConcurrency > 0) {

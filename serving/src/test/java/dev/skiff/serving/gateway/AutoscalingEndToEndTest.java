@@ -143,6 +143,7 @@ class AutoscalingEndToEndTest {
     assertThat(ev).anySatisfy(e -> assertThat(e.getReason()).isEqualTo("ScaledDown"));
 
     // The next request is held, a pod comes up, and it is answered.
+    assertThat(ServingFixture.until(Duration.ofSeconds(10), () -> fx.gateway.view().readyPods("default", REV) == 0)).isTrue();
     ContentResponse r = get("/");
     assertThat(r.getStatus()).isEqualTo(200);
     assertThat(r.getContentAsString()).startsWith("pod-");
