@@ -5,6 +5,7 @@ import dev.skiff.runtime.EventRecorder;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.autoscaling.v1.ScaleBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -215,7 +216,11 @@ public final class Autoscaler implements AutoCloseable {
   }
 
   private void scale(GenericKubernetesResource rev, String ns, String name, int replicas, String reason, String message) {
-    client.apps().deployments().inNamespace(ns).withName(deploymentName(name)).scale(replicas);
+    // One unconditional PUT of the scale subresource (fabric8's scale(int) is a GET plus a PUT):
+    // the autoscaler owns spec.replicas, and the activation path counts every round trip.
+    client.apps().deployments().inNamespace(ns).withName(deploymentName(name)).scale(new ScaleBuilder()
+        .withNewMetadata().withName(deploymentName(name)).withNamespace(ns).endMetadata()
+        .withNewSpec().withReplicas(replicas).endSpec().build());
     scaler(ns, name).requested = replicas;
     log.info("{}/{}: {} {}", ns, name, reason, message);
     if (rev != null) {
