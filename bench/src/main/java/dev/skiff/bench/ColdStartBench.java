@@ -57,6 +57,7 @@ final class ColdStartBench {
     KubernetesClient client = Clients.forKubeconfig(server.kubeconfig());
     List<AutoCloseable> components = new ArrayList<>();
     HttpClient http = new HttpClient();
+    http.setIdleTimeout(TimeUnit.SECONDS.toMillis(120));
     http.start();
     NodeAgent.Running agent = null;
     int port = freePort();
@@ -101,15 +102,26 @@ final class ColdStartBench {
       long[] podCreated = new long[SAMPLES];
       long[] podReady = new long[SAMPLES];
       int n = 0;
+      int failures = 0;
       for (int i = 0; i < SAMPLES; i++) {
         awaitZero(client);
         created.clear();
         ready.clear();
         long t0 = System.nanoTime();
         AtomicLong begin = new AtomicLong();
-        var r = http.newRequest("127.0.0.1", gw.port()).path("/").headers(h -> h.put(HttpHeader.HOST, host))
-            .onResponseBegin(resp -> begin.set(System.nanoTime())).timeout(60, TimeUnit.SECONDS).send();
+        org.eclipse.jetty.client.ContentResponse r;
+        try {
+          r = http.newRequest("127.0.0.1", gw.port()).path("/").headers(h -> h.put(HttpHeader.HOST, host))
+              .onResponseBegin(resp -> begin.set(System.nanoTime())).timeout(60, TimeUnit.SECONDS).send();
+        } catch (Exception e) {
+          failures++;
+          System.err.println("cold-start: sample " + i + " failed: " + e + "; pods: "
+              + client.pods().inNamespace("default").withLabel("serving.knative.dev/revision", REV).list().getItems().stream()
+                  .map(p -> p.getMetadata().getName() + " " + p.getStatus()).toList());
+          continue;
+        }
         if (r.getStatus() != 200) {
+          failures++;
           System.err.println("cold-start: sample " + i + " answered " + r.getStatus() + ": " + r.getContentAsString());
           continue;
         }
@@ -121,11 +133,13 @@ final class ColdStartBench {
       long[] fb = Bench.sorted(java.util.Arrays.copyOf(firstByte, n));
       Map<String, Object> m = Bench.result("cold-start");
       m.put("samples", n);
+      m.put("failed", failures);
       m.put("first_byte_p50_ms", Bench.round(Bench.pctMs(fb, 50), 1));
       m.put("first_byte_p99_ms", Bench.round(Bench.pctMs(fb, 99), 1));
       m.put("first_byte_min_ms", Bench.round(Bench.pctMs(fb, 0), 1));
       m.put("pod_created_p50_ms", Bench.round(Bench.pctMs(Bench.sorted(java.util.Arrays.copyOf(podCreated, n)), 50), 1));
       m.put("pod_ready_p50_ms", Bench.round(Bench.pctMs(Bench.sorted(java.util.Arrays.copyOf(podReady, n)), 50), 1));
+      m.put("first_byte_samples_ms", java.util.Arrays.stream(java.util.Arrays.copyOf(firstByte, n)).map(v -> v / 1_000_000).toArray());
       m.put("app_ready_p50_ms", Bench.round(Bench.pctMs(appReady, 50), 1));
       m.put("app_ready_max_ms", Bench.round(Bench.pctMs(appReady, 100), 1));
       Bench.print(m);

@@ -90,7 +90,7 @@ public final class Gateway implements Component {
     config.setSendDateHeader(false); // the app's Date header passes through
     config.setSendXPoweredBy(false);
     config.setRelativeRedirectAllowed(true);
-    ServerConnector connector = new ServerConnector(server, 1, 2,
+    ServerConnector connector = new ServerConnector(server, 1, 1,
         new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
     connector.setIdleTimeout(TimeUnit.MINUTES.toMillis(10));
     connector.setAcceptQueueSize(1024);
@@ -142,7 +142,7 @@ public final class Gateway implements Component {
 
   private static ClientConnector connector() {
     ClientConnector c = new ClientConnector();
-    c.setSelectors(2);
+    c.setSelectors(1);
     c.setConnectTimeout(Duration.ofSeconds(10));
     return c;
   }

@@ -236,8 +236,11 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
     return out;
   }
 
+  private static final java.util.regex.Pattern TOKEN = java.util.regex.Pattern.compile("[A-Za-z0-9.\\-_~!#$%&'*+^`|]+");
+
+  /** RFC 7239 values that are not tokens (a host with a port, IPv6) are quoted strings. */
   private static String quoteIfNeeded(String v) {
-    return v != null && v.matches("[A-Za-z0-9.\\-_~!#$%&'*+^`|]+") ? v : "\"" + (v == null ? "" : v.replace("\"", "")) + "\"";
+    return v != null && TOKEN.matcher(v).matches() ? v : "\"" + (v == null ? "" : v.replace("\"", "")) + "\"";
   }
 
   private static String remoteAddress(Request req) {
