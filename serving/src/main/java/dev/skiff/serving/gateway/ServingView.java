@@ -301,10 +301,10 @@ final class ServingView implements ScalingInputs, AutoCloseable {
   // ---- Pods
 
   private void podsChanged(String revKey) {
-    RevisionBackend b = backends.get(revKey);
-    if (b == null) {
-      return; // created with its endpoints on first use
-    }
+    // Through backend(): a backend being created concurrently (its endpoints read from the
+    // indexer a moment ago) is waited for, then refreshed here, so no Ready event is lost.
+    int slash = revKey.indexOf('/');
+    RevisionBackend b = backend(revKey.substring(0, slash), revKey.substring(slash + 1));
     b.setEndpoints(endpointsOf(pods.getIndexer().byIndex(BY_REVISION, revKey)));
   }
 
