@@ -36,11 +36,13 @@ import org.slf4j.LoggerFactory;
  * the pod has not started its response within the revision's timeoutSeconds, and passes
  * {@code Upgrade} requests (WebSocket) through as a byte tunnel ({@link UpgradeTunnel}).
  * Requests to a pod whose port is named {@code h2c} go out as HTTP/2 (prior knowledge).
- * Thread-safe. The common case (a verified pod with a free slot) never blocks and runs on
- * Jetty's thread; a request that must wait (breaker queue, activator hold, probing a fresh pod,
- * a tunnel) continues on its own virtual thread.
+ * Thread-safe. Jetty runs the handler on a virtual thread (the handler is "blocking", so Jetty
+ * dispatches it off the selector and both cores share the work); the common case (a verified pod
+ * with a free slot) then forwards asynchronously without waiting, and a request that must wait
+ * (breaker queue, activator hold, probing a fresh pod, a tunnel) blocks only its own virtual
+ * thread.
  */
-final class ProxyHandler extends Handler.Abstract.NonBlocking {
+final class ProxyHandler extends Handler.Abstract {
   private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
   static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection", "proxy-authenticate",
       "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "http2-settings");
@@ -89,7 +91,11 @@ final class ProxyHandler extends Handler.Abstract.NonBlocking {
     // Slow path on a virtual thread: wait in the breaker's queue or the activator's hold, probe
     // a fresh pod, or run a tunnel.
     String h = host;
-    Thread.ofVirtual().name("gateway-wait").start(() -> waitAndForward(req, resp, cb, b, h, deadline, tunnel));
+    if (Thread.currentThread().isVirtual()) {
+      waitAndForward(req, resp, cb, b, h, deadline, tunnel);
+    } else {
+      Thread.ofVirtual().name("gateway-wait").start(() -> waitAndForward(req, resp, cb, b, h, deadline, tunnel));
+    }
     return true;
   }
 
