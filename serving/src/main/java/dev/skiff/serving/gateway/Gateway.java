@@ -44,8 +44,9 @@ import org.slf4j.LoggerFactory;
  * knative-serving/config-network, key {@code skiff.dev/gateway-http-port}, for the Route
  * controller's status.url (as an annotation with that name and data key
  * {@code skiff.dev.gateway-http-port}: '/' is not allowed in a data key). Options {@code cluster-domain} (default cluster.local) names the
- * cluster-local hosts. Stateless: several gateways may run, each with its own autoscaler only if
- * one of them is given {@code gateway.autoscaler=true} (default true).
+ * cluster-local hosts. The gateway keeps no state of its own, so several may run (one per node);
+ * each runs an autoscaler unless given {@code gateway.autoscaler=false}, and exactly one should
+ * (the autoscaler only sees the traffic of its own gateway).
  */
 public final class Gateway implements Component {
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
