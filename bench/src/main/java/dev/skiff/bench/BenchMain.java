@@ -21,8 +21,10 @@ public final class BenchMain {
       case "proxy" -> ProxyBench.run(args);
       case "endpoint-propagation" -> EndpointPropagationBench.run(args);
       case "ksvc-ready" -> KsvcReadyBench.run();
+      case "gateway" -> GatewayBench.run();
+      case "cold-start" -> ColdStartBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|workloads|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|workloads|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready|gateway|cold-start");
         System.exit(2);
       }
     }

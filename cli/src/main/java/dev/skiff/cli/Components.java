@@ -16,7 +16,8 @@ final class Components {
         new dev.skiff.kubelet.NodeAgent(),
         new dev.skiff.network.ServiceProxy(),
         new dev.skiff.network.ClusterDns(),
-        new dev.skiff.scheduler.NodeSimulator()
+        new dev.skiff.scheduler.NodeSimulator(),
+        new dev.skiff.serving.gateway.Gateway()
     );
   }
 

@@ -1,0 +1,302 @@
+package dev.skiff.serving.autoscaler;
+
+import dev.skiff.runtime.Clock;
+import dev.skiff.runtime.EventRecorder;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.autoscaling.v1.ScaleBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Knative Pod Autoscaler (KPA) for every Revision: scrapes the gateway's measurements every
+ * second into per-revision windows, decides every 2 s ({@link KpaDecider}), applies min/max
+ * scale, initial scale and scale to zero (after the stable window without traffic plus the
+ * scale-to-zero grace period), and sets {@code spec.replicas} of the Revision's Deployment
+ * {@code <rev>-deployment} through its scale subresource. Each change is recorded as an Event on
+ * the Revision (reason {@code ScaledUp}, {@code ScaledDown} or {@code ScaledToZero}) so
+ * {@code kubectl describe revision} shows it. {@link #activate} scales a revision at zero up at
+ * once (the activator's poke, not at the next tick). Cluster defaults come from ConfigMap
+ * knative-serving/config-autoscaler and apply from the next tick when it changes.
+ *
+ * <p>Thread-safety: all scaling state is confined to one scheduler thread; {@link #activate}
+ * may be called from any thread.
+ */
+public final class Autoscaler implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Autoscaler.class);
+  static final long TICK_MS = 2000;
+  static final long SCRAPE_MS = 1000;
+
+  private final KubernetesClient client;
+  private final ScalingInputs inputs;
+  private final Clock clock;
+  private final EventRecorder events;
+  private final ScheduledExecutorService exec;
+  private final Map<String, RevisionScaler> scalers = new HashMap<>();
+  private volatile AutoscalerConfig config = AutoscalerConfig.defaults();
+  private SharedIndexInformer<Deployment> deployments;
+  private SharedIndexInformer<ConfigMap> configMap;
+
+  public Autoscaler(KubernetesClient client, ScalingInputs inputs, Clock clock) {
+    this.client = client;
+    this.inputs = inputs;
+    this.clock = clock;
+    this.events = new EventRecorder(client, "autoscaler", null, clock);
+    this.exec = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "kpa-autoscaler");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** Starts the informers (Deployments, config-autoscaler) and the scrape and decision loops. */
+  public Autoscaler start() {
+    deployments = client.apps().deployments().inAnyNamespace().inform();
+    configMap = client.configMaps().inNamespace(AutoscalerConfig.NAMESPACE).withName(AutoscalerConfig.CONFIG_MAP)
+        .inform(new ResourceEventHandler<>() {
+          @Override
+          public void onAdd(ConfigMap cm) {
+            config = AutoscalerConfig.fromConfigMap(cm.getData());
+          }
+
+          @Override
+          public void onUpdate(ConfigMap o, ConfigMap cm) {
+            config = AutoscalerConfig.fromConfigMap(cm.getData());
+          }
+
+          @Override
+          public void onDelete(ConfigMap cm, boolean unknown) {
+            config = AutoscalerConfig.defaults();
+          }
+        });
+    exec.scheduleAtFixedRate(this::safeScrape, SCRAPE_MS, SCRAPE_MS, TimeUnit.MILLISECONDS);
+    exec.scheduleAtFixedRate(this::safeTick, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+    return this;
+  }
+
+  /** The cluster defaults currently in force. */
+  public AutoscalerConfig config() {
+    return config;
+  }
+
+  /**
+   * Asks for at least one pod of a revision now (the activator calls this when a request arrives
+   * for a revision without ready pods). Idempotent; returns at once.
+   */
+  public void activate(String namespace, String revision) {
+    exec.execute(() -> {
+      try {
+        RevisionScaler s = scaler(namespace, revision);
+        s.lastActiveMs = nowMs();
+        Deployment d = deployment(namespace, revision);
+        if (d == null) {
+          return;
+        }
+        int current = replicas(d);
+        if ((current == 0 || s.requested == 0) && !s.activating) {
+          GenericKubernetesResource rev = findRevision(namespace, revision);
+          AutoscalerConfig.Params p = config.resolve(rev == null ? null : rev.getMetadata().getAnnotations(), cc(rev));
+          int want = Math.max(1, Math.max(p.minScale(), p.activationScale()));
+          if (p.maxScale() > 0) {
+            want = Math.min(want, p.maxScale());
+          }
+          s.activating = true;
+          scale(rev, namespace, revision, want, "ScaledUp",
+              "activating from zero: a request is waiting; desired scale %d".formatted(want));
+        }
+      } catch (RuntimeException e) {
+        log.warn("activating {}/{} failed: {}", namespace, revision, e.toString());
+      }
+    });
+  }
+
+  private long nowMs() {
+    return clock.nanoTime() / 1_000_000;
+  }
+
+  private void safeScrape() {
+    try {
+      long now = nowMs();
+      Set<String> seen = new HashSet<>();
+      for (GenericKubernetesResource rev : inputs.revisions()) {
+        String ns = rev.getMetadata().getNamespace();
+        String name = rev.getMetadata().getName();
+        seen.add(ns + "/" + name);
+        RevisionScaler s = scaler(ns, name);
+        ScalingInputs.Sample sample = inputs.scrape(ns, name);
+        double rps = sample.requests() * 1000.0 / Math.max(1, now - s.lastScrapeMs);
+        s.lastScrapeMs = now;
+        s.concurrency.record(now, sample.averageConcurrency());
+        s.rps.record(now, rps);
+        if (sample.averageConcurrency() > 0 || sample.requests() > 0) {
+          s.lastActiveMs = now;
+        }
+      }
+      scalers.keySet().retainAll(seen);
+    } catch (RuntimeException e) {
+      log.warn("scrape failed: {}", e.toString());
+    }
+  }
+
+  private void safeTick() {
+    for (GenericKubernetesResource rev : inputs.revisions()) {
+      try {
+        tick(rev);
+      } catch (KubernetesClientException e) {
+        log.debug("scaling {} failed: {}", rev.getMetadata().getName(), e.toString());
+      } catch (RuntimeException e) {
+        log.warn("scaling {} failed", rev.getMetadata().getName(), e);
+      }
+    }
+  }
+
+  private void tick(GenericKubernetesResource rev) {
+    String ns = rev.getMetadata().getNamespace();
+    String name = rev.getMetadata().getName();
+    Deployment d = deployment(ns, name);
+    if (d == null || rev.getMetadata().getDeletionTimestamp() != null) {
+      return;
+    }
+    RevisionScaler s = scaler(ns, name);
+    AutoscalerConfig.Params p = config.resolve(rev.getMetadata().getAnnotations(), cc(rev));
+    long now = nowMs();
+    int ready = inputs.readyPods(ns, name);
+    boolean reachable = inputs.reachable(ns, name);
+    int current = replicas(d);
+    MetricWindow w = p.metric().equals("rps") ? s.rps : s.concurrency;
+    KpaDecider.Decision dec = s.decider.decide(p, now, w.average(now, p.stableWindow().toMillis()),
+        w.average(now, p.panicWindow().toMillis()), ready, reachable);
+    int desired = dec.desired();
+    if (ready >= p.initialScale() || current == 0) {
+      s.initialized = true;
+    }
+    if (!s.initialized && reachable) {
+      desired = Math.max(desired, p.initialScale()); // initial scale acts as min until reached once
+    }
+    if (s.activating && ready > 0) {
+      s.activating = false;
+    }
+    if (s.activating) {
+      desired = Math.max(desired, current); // a pending activation is not undone before its pod is up
+    }
+    if (reachable) {
+      desired = Math.max(desired, p.minScale()); // min-scale is ignored for unrouted revisions
+    }
+    if (desired == 0 && current > 0) {
+      // Scale to zero only after the stable window without traffic plus the grace period
+      // (kpa.go handleScaleToZero: the PA stays Active a stable window, then the grace period).
+      long idle = now - s.lastActiveMs;
+      long need = p.stableWindow().toMillis() + Math.max(p.scaleToZeroGracePeriod().toMillis(), p.scaleToZeroPodRetention().toMillis());
+      if (!p.enableScaleToZero() || idle < need) {
+        desired = 1;
+      }
+    }
+    if (p.maxScale() > 0) {
+      desired = Math.min(desired, p.maxScale());
+    }
+    if (desired == current) {
+      return;
+    }
+    String reason = desired == 0 ? "ScaledToZero" : desired > current ? "ScaledUp" : "ScaledDown";
+    String msg = "desired scale %d (was %d, %d ready): observed stable %s %.2f, panic %.2f, panic mode %s, target %.2f per pod"
+        .formatted(desired, current, ready, p.metric(), dec.observedStable(), dec.observedPanic(), dec.panicking(), p.target());
+    scale(rev, ns, name, desired, reason, msg);
+  }
+
+  private void scale(GenericKubernetesResource rev, String ns, String name, int replicas, String reason, String message) {
+    // One unconditional PUT of the scale subresource (fabric8's scale(int) is a GET plus a PUT):
+    // the autoscaler owns spec.replicas, and the activation path counts every round trip.
+    client.apps().deployments().inNamespace(ns).withName(deploymentName(name)).scale(new ScaleBuilder()
+        .withNewMetadata().withName(deploymentName(name)).withNamespace(ns).endMetadata()
+        .withNewSpec().withReplicas(replicas).endSpec().build());
+    scaler(ns, name).requested = replicas;
+    log.info("{}/{}: {} {}", ns, name, reason, message);
+    if (rev != null) {
+      events.event(rev, EventRecorder.NORMAL, reason, "%s", message);
+    }
+  }
+
+  private GenericKubernetesResource findRevision(String ns, String name) {
+    for (GenericKubernetesResource r : inputs.revisions()) {
+      if (ns.equals(r.getMetadata().getNamespace()) && name.equals(r.getMetadata().getName())) {
+        return r;
+      }
+    }
+    return null;
+  }
+
+  private RevisionScaler scaler(String ns, String name) {
+    return scalers.computeIfAbsent(ns + "/" + name, k -> {
+      RevisionScaler s = new RevisionScaler();
+      s.lastActiveMs = nowMs();
+      s.lastScrapeMs = nowMs() - SCRAPE_MS;
+      return s;
+    });
+  }
+
+  private Deployment deployment(String ns, String rev) {
+    return deployments.getIndexer().getByKey(ns + "/" + deploymentName(rev));
+  }
+
+  /** The Deployment the Revision controller creates for a revision (CONTRACTS.md). */
+  public static String deploymentName(String revision) {
+    return revision + "-deployment";
+  }
+
+  private static int replicas(Deployment d) {
+    Integer r = d.getSpec() == null ? null : d.getSpec().getReplicas();
+    return r == null ? 1 : r;
+  }
+
+  static long cc(GenericKubernetesResource rev) {
+    if (rev == null) {
+      return 0;
+    }
+    Object spec = rev.getAdditionalProperties().get("spec");
+    if (spec instanceof Map<?, ?> m && m.get("containerConcurrency") instanceof Number n) {
+      return n.longValue();
+    }
+    return 0;
+  }
+
+  @Override
+  public void close() {
+    exec.shutdownNow();
+    try {
+      exec.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (deployments != null) {
+      deployments.close();
+    }
+    if (configMap != null) {
+      configMap.close();
+    }
+    events.close();
+  }
+
+  /** Per-revision state, confined to the scheduler thread. */
+  private static final class RevisionScaler {
+    final KpaDecider decider = new KpaDecider();
+    final MetricWindow concurrency = new MetricWindow(3600);
+    final MetricWindow rps = new MetricWindow(3600);
+    long lastActiveMs;
+    long lastScrapeMs;
+    boolean initialized;
+    boolean activating;
+    int requested = -1; // the last replicas this autoscaler wrote (the informer may lag behind it)
+  }
+}

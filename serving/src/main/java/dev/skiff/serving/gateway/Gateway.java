@@ -1,0 +1,246 @@
+package dev.skiff.serving.gateway;
+
+import dev.skiff.runtime.Clock;
+import dev.skiff.runtime.Component;
+import dev.skiff.runtime.ComponentContext;
+import dev.skiff.serving.autoscaler.Autoscaler;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.http.HttpCookieStore;
+import org.eclipse.jetty.http2.client.HTTP2Client;
+import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Knative ingress of Skiff, in the server process (no Istio, no Kourier, no queue-proxy
+ * sidecar): an HTTP server that routes by Host to the revisions of a Route, splits traffic by its
+ * percentages, enforces containerConcurrency by queueing, holds requests for revisions at zero
+ * while asking the {@link Autoscaler} for a pod (the activator), measures concurrency and
+ * request rate per revision for the autoscaler, and runs the autoscaler itself.
+ *
+ * <p>Options ({@code --set gateway.port=N}): the port, default 80 when it can be bound, else
+ * 8081; 0 picks a free port. The bound port is recorded in ConfigMap
+ * knative-serving/config-network, key {@code skiff.dev/gateway-http-port}, for the Route
+ * controller's status.url (as an annotation with that name and data key
+ * {@code skiff.dev.gateway-http-port}: '/' is not allowed in a data key). Options {@code cluster-domain} (default cluster.local) names the
+ * cluster-local hosts. The gateway keeps no state of its own, so several may run (one per node);
+ * each runs an autoscaler unless given {@code gateway.autoscaler=false}, and exactly one should
+ * (the autoscaler only sees the traffic of its own gateway).
+ */
+public final class Gateway implements Component {
+  private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+  /**
+   * The contract's key (CONTRACTS.md). A ConfigMap data key may not contain '/' (the API server
+   * rejects it, as kube-apiserver does), so it is written as an annotation of config-network,
+   * and the same value as data key {@link #PORT_DATA_KEY}.
+   */
+  public static final String PORT_KEY = "skiff.dev/gateway-http-port";
+  public static final String PORT_DATA_KEY = "skiff.dev.gateway-http-port";
+  public static final String NETWORK_CONFIG = "config-network";
+  public static final String NAMESPACE = "knative-serving";
+
+  @Override
+  public String name() {
+    return "gateway";
+  }
+
+  @Override
+  public Running start(ComponentContext ctx) throws Exception {
+    KubernetesClient client = ctx.client();
+    String domain = ctx.options().getOrDefault("cluster-domain", "cluster.local");
+    ServingView view = new ServingView(client, domain).start(Duration.ofSeconds(30));
+    Autoscaler autoscaler = Boolean.parseBoolean(ctx.options().getOrDefault("gateway.autoscaler", "true"))
+        ? new Autoscaler(client, view, Clock.system()).start() : null;
+
+    QueuedThreadPool threads = new QueuedThreadPool(64, 4);
+    threads.setName("gateway");
+    threads.setVirtualThreadsExecutor(Executors.newVirtualThreadPerTaskExecutor());
+    Server server = new Server(threads);
+    ScheduledExecutorScheduler scheduler = new ScheduledExecutorScheduler("gateway-timer", true);
+    server.addBean(scheduler);
+
+    HttpClient http1 = client(new HttpClientTransportOverHTTP(connector()), "gateway-http1");
+    HTTP2Client h2 = new HTTP2Client(connector());
+    HttpClient h2c = client(new HttpClientTransportOverHTTP2(h2), "gateway-h2c");
+    server.addBean(http1);
+    server.addBean(h2c);
+
+    HttpConfiguration config = new HttpConfiguration();
+    config.setSendServerVersion(false);
+    config.setSendDateHeader(false); // the app's Date header passes through
+    config.setSendXPoweredBy(false);
+    config.setRelativeRedirectAllowed(true);
+    ServerConnector connector = new ServerConnector(server, 1, 1,
+        new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
+    connector.setIdleTimeout(TimeUnit.MINUTES.toMillis(10));
+    connector.setAcceptQueueSize(1024);
+    server.addConnector(connector);
+    server.setHandler(new ProxyHandler(view, http1, h2c,
+        b -> {
+          if (autoscaler != null) {
+            autoscaler.activate(b.namespace, b.name);
+          }
+        }, scheduler));
+    server.setStopTimeout(2000);
+
+    String opt = ctx.options().get("gateway.port");
+    if (opt != null) {
+      connector.setPort(Integer.parseInt(opt));
+      server.start();
+    } else {
+      // 80 when we may bind it (root), else 8081; if that is taken too (another server on this
+      // machine), a free port: the bound port is published in config-network either way.
+      boolean started = false;
+      for (int p : new int[] {80, 8081, 0}) {
+        connector.setPort(p);
+        try {
+          server.start();
+          started = true;
+          break;
+        } catch (IOException e) {
+          log.info("gateway: port {} unavailable ({})", p, e.getMessage());
+          server.stop();
+        }
+      }
+      if (!started) {
+        throw new IOException("gateway: no port could be bound");
+      }
+    }
+    int port = connector.getLocalPort();
+    ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "gateway-sampler");
+      t.setDaemon(true);
+      return t;
+    });
+    // Concurrency is sampled every 100 ms and averaged per scrape (queue-proxy reports a
+    // time-weighted average per second; sampling keeps the request path free of locks).
+    sampler.scheduleAtFixedRate(() -> view.backends().forEach(RevisionBackend::sample), 100, 100, TimeUnit.MILLISECONDS);
+    recordPort(client, port);
+    log.info("gateway listening on port {}", port);
+    return new Running(server, view, autoscaler, sampler, port);
+  }
+
+  private static ClientConnector connector() {
+    ClientConnector c = new ClientConnector();
+    c.setSelectors(1);
+    c.setConnectTimeout(Duration.ofSeconds(10));
+    return c;
+  }
+
+  private static HttpClient client(org.eclipse.jetty.client.HttpClientTransport transport, String name) {
+    HttpClient c = new HttpClient(transport);
+    QueuedThreadPool pool = new QueuedThreadPool(64, 2);
+    pool.setName(name);
+    c.setExecutor(pool);
+    c.setFollowRedirects(false);
+    c.setUserAgentField(null);
+    c.getContentDecoderFactories().clear(); // bodies pass through encoded
+    c.setHttpCookieStore(new HttpCookieStore.Empty());
+    c.setMaxConnectionsPerDestination(4096);
+    c.setMaxRequestsQueuedPerDestination(100_000);
+    c.setIdleTimeout(TimeUnit.MINUTES.toMillis(5));
+    return c;
+  }
+
+  /** Create-or-merge of config-network's port key. */
+  static void recordPort(KubernetesClient client, int port) {
+    try {
+      if (client.namespaces().withName(NAMESPACE).get() == null) {
+        client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NAMESPACE).endMetadata().build()).create();
+      }
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 409) {
+        log.warn("creating namespace {} failed: {}", NAMESPACE, e.getMessage());
+      }
+    }
+    for (int attempt = 0; attempt < 5; attempt++) {
+      try {
+        ConfigMap cm = client.configMaps().inNamespace(NAMESPACE).withName(NETWORK_CONFIG).get();
+        if (cm == null) {
+          client.configMaps().inNamespace(NAMESPACE).resource(new ConfigMapBuilder().withNewMetadata().withName(NETWORK_CONFIG)
+              .withNamespace(NAMESPACE).addToAnnotations(PORT_KEY, Integer.toString(port)).endMetadata()
+              .addToData(PORT_DATA_KEY, Integer.toString(port)).build()).create();
+        } else {
+          Map<String, String> data = new HashMap<>(cm.getData() == null ? Map.of() : cm.getData());
+          Map<String, String> ann = new HashMap<>(cm.getMetadata().getAnnotations() == null ? Map.of() : cm.getMetadata().getAnnotations());
+          if (Integer.toString(port).equals(data.get(PORT_DATA_KEY)) && Integer.toString(port).equals(ann.get(PORT_KEY))) {
+            return;
+          }
+          data.put(PORT_DATA_KEY, Integer.toString(port));
+          ann.put(PORT_KEY, Integer.toString(port));
+          cm.setData(data);
+          cm.getMetadata().setAnnotations(ann);
+          client.configMaps().inNamespace(NAMESPACE).resource(cm).update(); // resourceVersion-conditioned
+        }
+        return;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          log.warn("recording the gateway port in {}/{} failed: {}", NAMESPACE, NETWORK_CONFIG, e.getMessage());
+          return;
+        }
+      }
+    }
+  }
+
+  /** A running gateway. {@link #close} stops the server, the autoscaler and the informers. */
+  public static final class Running implements AutoCloseable {
+    private final Server server;
+    private final ServingView view;
+    private final Autoscaler autoscaler;
+    private final ScheduledExecutorService sampler;
+    private final int port;
+
+    Running(Server server, ServingView view, Autoscaler autoscaler, ScheduledExecutorService sampler, int port) {
+      this.server = server;
+      this.view = view;
+      this.autoscaler = autoscaler;
+      this.sampler = sampler;
+      this.port = port;
+    }
+
+    /** The port the gateway listens on. */
+    public int port() {
+      return port;
+    }
+
+    ServingView view() {
+      return view;
+    }
+
+    /** The autoscaler this gateway feeds, or null when disabled. */
+    public Autoscaler autoscaler() {
+      return autoscaler;
+    }
+
+    @Override
+    public void close() throws Exception {
+      sampler.shutdownNow();
+      server.stop();
+      if (autoscaler != null) {
+        autoscaler.close();
+      }
+      view.close();
+    }
+  }
+}
