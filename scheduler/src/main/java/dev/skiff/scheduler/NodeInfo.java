@@ -22,6 +22,8 @@ import java.util.Map;
 public final class NodeInfo {
   /** Nodes with this label value run pods as processes sharing the host network namespace. */
   static final String RUNTIME_LABEL = "skiff.dev/runtime";
+  /** Set by the node agent: {@code bridge} when every pod has its own network namespace. */
+  static final String POD_NETWORK_ANNOTATION = "skiff.dev/pod-network";
 
   Node node;
   final String name;
@@ -35,6 +37,7 @@ public final class NodeInfo {
   private final Map<String, List<PodInfo>> podsByNamespace = new HashMap<>();
   /** Used host ports: "protocol/hostIP/port" -> count. */
   final Map<String, Integer> usedPorts = new HashMap<>();
+  private boolean hostNetworkPods;
   /** Image name -> size in bytes. */
   final Map<String, Long> images = new HashMap<>();
   /** Derived in setNode so that filters on thousands of nodes stay cheap. */
@@ -66,6 +69,17 @@ public final class NodeInfo {
   void setNode(Node n) {
     this.node = n;
     this.labels = n.getMetadata().getLabels() == null ? Map.of() : n.getMetadata().getLabels();
+    var annotations = n.getMetadata().getAnnotations();
+    boolean shared = "process".equals(labels.get(RUNTIME_LABEL))
+        && !(annotations != null && "bridge".equals(annotations.get(POD_NETWORK_ANNOTATION)));
+    if (shared != hostNetworkPods) {
+      // The ports pods hold depend on it: recount them under the new rule.
+      hostNetworkPods = shared;
+      usedPorts.clear();
+      for (PodInfo p : pods.values()) {
+        countPorts(p, 1);
+      }
+    }
     allocatable.clear();
     var alloc = n.getStatus() == null ? null : n.getStatus().getAllocatable();
     if (alloc == null || alloc.isEmpty()) {
@@ -121,8 +135,32 @@ public final class NodeInfo {
     return podsByNamespace.getOrDefault(namespace, List.of());
   }
 
+  /**
+   * Whether this node's pods share the host's network, so that their containerPorts collide: a
+   * process-runtime node without per-pod network namespaces (its agent annotates
+   * {@value #POD_NETWORK_ANNOTATION}: bridge when each pod has its own).
+   */
   boolean processRuntime() {
-    return "process".equals(labels.get(RUNTIME_LABEL));
+    return hostNetworkPods;
+  }
+
+  private void countPorts(PodInfo p, int delta) {
+    for (ContainerPort cp : p.hostPorts) {
+      count(portKey(cp), delta);
+    }
+    if (hostNetworkPods) {
+      for (ContainerPort cp : p.containerPorts) {
+        count(containerPortKey(cp), delta);
+      }
+    }
+  }
+
+  private void count(String key, int delta) {
+    if (delta > 0) {
+      usedPorts.merge(key, delta, Integer::sum);
+    } else {
+      usedPorts.computeIfPresent(key, (k, c) -> c + delta <= 0 ? null : c + delta);
+    }
   }
 
   void addPod(PodInfo p) {
@@ -135,14 +173,7 @@ public final class NodeInfo {
     reqMemory += p.memory;
     nonZeroMilliCpu += p.nonZeroMilliCpu;
     nonZeroMemory += p.nonZeroMemory;
-    for (ContainerPort cp : p.hostPorts) {
-      usedPorts.merge(portKey(cp), 1, Integer::sum);
-    }
-    if (processRuntime()) {
-      for (ContainerPort cp : p.containerPorts) {
-        usedPorts.merge(containerPortKey(cp), 1, Integer::sum);
-      }
-    }
+    countPorts(p, 1);
     if (p.hasAffinityTerms()) {
       podsWithAffinity++;
     }
@@ -168,14 +199,7 @@ public final class NodeInfo {
     reqMemory -= p.memory;
     nonZeroMilliCpu -= p.nonZeroMilliCpu;
     nonZeroMemory -= p.nonZeroMemory;
-    for (ContainerPort cp : p.hostPorts) {
-      usedPorts.computeIfPresent(portKey(cp), (k, c) -> c <= 1 ? null : c - 1);
-    }
-    if (processRuntime()) {
-      for (ContainerPort cp : p.containerPorts) {
-        usedPorts.computeIfPresent(containerPortKey(cp), (k, c) -> c <= 1 ? null : c - 1);
-      }
-    }
+    countPorts(p, -1);
     if (p.hasAffinityTerms()) {
       podsWithAffinity--;
     }

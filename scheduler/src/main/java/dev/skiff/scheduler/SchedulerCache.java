@@ -80,18 +80,10 @@ public final class SchedulerCache {
         ni = new NodeInfo(name);
         nodes.put(name, ni);
       }
-      boolean wasProcess = ni.node != null && ni.processRuntime();
       if (ni.node == null || !java.util.Objects.equals(ni.node.getMetadata().getLabels(), n.getMetadata().getLabels())) {
         domainIndex.clear();
       }
-      ni.setNode(n);
-      if (!added && wasProcess != ni.processRuntime()) {
-        // Port accounting depends on the runtime label: recount.
-        List<PodInfo> ps = new ArrayList<>(ni.pods.values());
-        ps.forEach(ni::removePod);
-        ni.setNode(n);
-        ps.forEach(ni::addPod);
-      }
+      ni.setNode(n); // recounts the pods' ports when the node's pod network changes
       if (added) {
         rebuildList();
       }
