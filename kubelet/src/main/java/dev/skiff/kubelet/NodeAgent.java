@@ -2,7 +2,10 @@ package dev.skiff.kubelet;
 
 import dev.skiff.kubelet.cri.ContainerStatus;
 import dev.skiff.kubelet.cri.ProcessRuntime;
+import dev.skiff.kubelet.prober.ProbeManager;
+import dev.skiff.kubelet.prober.Prober;
 import dev.skiff.runtime.Component;
+import dev.skiff.runtime.EventRecorder;
 import dev.skiff.runtime.ComponentContext;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -81,6 +84,8 @@ public final class NodeAgent implements Component {
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final Thread loop;
     private final StatusManager statuses;
+    private final EventRecorder recorder;
+    private final ProbeManager probes;
     private volatile boolean stopped;
     private Map<String, ContainerStatus.State> lastRelist = new HashMap<>();
 
@@ -104,7 +109,19 @@ public final class NodeAgent implements Component {
       node.register();
       statuses = new StatusManager(client);
       ContainerEnv env = new ContainerEnv(client, NodeStatusReporter.capacity(root.getParent()), nodeIp);
-      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock), timers);
+      recorder = new EventRecorder(client, "kubelet", nodeName, dev.skiff.runtime.Clock.system());
+      probes = new ProbeManager(new Prober(), runtime::pid, new ProbeManager.Listener() {
+        @Override
+        public void resultChanged(String podUid) {
+          events.add(new Lifecycle(podUid)); // the pod's status is rewritten at once
+        }
+
+        @Override
+        public void probeFailed(Pod pod, io.fabric8.kubernetes.api.model.Container c, ProbeManager.Kind kind, String msg) {
+          recorder.event(pod, EventRecorder.WARNING, "Unhealthy", "%s", msg);
+        }
+      });
+      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock, probes, recorder), timers);
       runtime.onContainerExit(id -> {
         ContainerStatus s = runtime.containerStatus(id);
         if (s != null) {
@@ -236,6 +253,8 @@ public final class NodeAgent implements Component {
       informer.close();
       loop.interrupt();
       workers.stop();
+      probes.close();
+      recorder.close();
       logServer.close();
       if (abrupt) {
         runtime.abandon();

@@ -5,6 +5,8 @@ import dev.skiff.kubelet.cri.ContainerConfigException;
 import dev.skiff.kubelet.cri.ContainerRuntime;
 import dev.skiff.kubelet.cri.ContainerStatus;
 import dev.skiff.kubelet.cri.PodSandboxConfig;
+import dev.skiff.kubelet.prober.ProbeManager;
+import dev.skiff.runtime.EventRecorder;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -39,13 +41,23 @@ final class PodSync implements PodWorkers.PodSyncer {
   private final Clock clock;
   /** Containers whose last start failed: uid/name -> {reason, message}. */
   private final Map<String, String[]> startErrors = new ConcurrentHashMap<>();
+  private final ProbeManager probes;
+  private final EventRecorder events;
 
   PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock) {
+    this(runtime, client, env, statuses, clock, null, null);
+  }
+
+  /** {@code probes} and {@code events} may be null (no probes: running containers are ready). */
+  PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock,
+      ProbeManager probes, EventRecorder events) {
     this.runtime = runtime;
     this.client = client;
     this.env = env;
     this.statuses = statuses;
     this.clock = clock;
+    this.probes = probes;
+    this.events = events;
   }
 
   @Override
@@ -61,6 +73,9 @@ final class PodSync implements PodWorkers.PodSyncer {
     Map<String, String[]> waiting = new HashMap<>();
     Duration requeue = null;
     Map<String, List<ContainerStatus>> byName = byName(uid);
+    if (killUnhealthy(pod, policy, byName)) {
+      byName = byName(uid);
+    }
 
     boolean initDone = true;
     for (Container ic : list(pod.getSpec().getInitContainers())) {
@@ -100,9 +115,87 @@ final class PodSync implements PodWorkers.PodSyncer {
         }
       }
     }
-    PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), waiting, false, false, env.nodeIp(), clock);
+    PodStatusBuilder.Result result;
+    if (probes == null) {
+      result = PodStatusBuilder.build(pod, byName(uid), waiting, false, false, env.nodeIp(), clock);
+    } else {
+      Map<String, List<ContainerStatus>> now = byName(uid);
+      PodStatusBuilder.Probes view = probeView();
+      result = PodStatusBuilder.build(pod, now, waiting, false, false, env.nodeIp(), clock, view);
+      // Workers for new instances start now; their initial results (readiness false) go into
+      // this very status, so build it again (cheap: a pure function).
+      probes.sync(pod, result.status().getPodIP(), running(pod, now));
+      result = PodStatusBuilder.build(pod, now, waiting, false, false, env.nodeIp(), clock, view);
+    }
     statuses.update(pod, result.status());
     return new PodWorkers.SyncResult(result.terminal(), requeue);
+  }
+
+  private PodStatusBuilder.Probes probeView() {
+    return new PodStatusBuilder.Probes() {
+      @Override
+      public boolean ready(String containerId) {
+        return probes.ready(containerId);
+      }
+
+      @Override
+      public boolean started(String containerId) {
+        return probes.started(containerId);
+      }
+    };
+  }
+
+  /** Containers that may have probes: regular containers and sidecars. */
+  private static List<Container> probed(Pod pod) {
+    List<Container> out = new ArrayList<>(pod.getSpec().getContainers());
+    list(pod.getSpec().getInitContainers()).stream().filter(PodSync::isSidecar).forEach(out::add);
+    return out;
+  }
+
+  private static List<ProbeManager.Running> running(Pod pod, Map<String, List<ContainerStatus>> byName) {
+    List<ProbeManager.Running> out = new ArrayList<>();
+    for (Container c : probed(pod)) {
+      ContainerStatus latest = last(byName.get(c.getName()));
+      if (latest != null && latest.state() == ContainerStatus.State.RUNNING) {
+        out.add(new ProbeManager.Running(latest.id(), c, latest.startedAt()));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Kills the running containers whose liveness or startup probe failed
+   * (kuberuntime_manager.go computePodActions): the restart that follows is the ordinary one,
+   * so it counts in restartCount, honours restartPolicy and CrashLoopBackOff.
+   */
+  private boolean killUnhealthy(Pod pod, String policy, Map<String, List<ContainerStatus>> byName) {
+    if (probes == null) {
+      return false;
+    }
+    boolean killed = false;
+    for (Container c : probed(pod)) {
+      ContainerStatus latest = last(byName.get(c.getName()));
+      if (latest == null || latest.state() != ContainerStatus.State.RUNNING || probes.livenessFailure(latest.id()) == null) {
+        continue;
+      }
+      ProbeManager.Kind kind = probes.failedKind(latest.id());
+      io.fabric8.kubernetes.api.model.Probe probe = kind == ProbeManager.Kind.STARTUP ? c.getStartupProbe() : c.getLivenessProbe();
+      String message = "Container " + c.getName() + " failed " + (kind == ProbeManager.Kind.STARTUP ? "startup" : "liveness")
+          + " probe";
+      if (isSidecar(c) || !policy.equals("Never")) {
+        message += ", will be restarted";
+      }
+      if (events != null) {
+        events.event(pod, EventRecorder.NORMAL, "Killing", message);
+      }
+      // The probe's own terminationGracePeriodSeconds wins over the pod's (ProbeTerminationGracePeriod).
+      long grace = probe != null && probe.getTerminationGracePeriodSeconds() != null ? probe.getTerminationGracePeriodSeconds()
+          : pod.getSpec().getTerminationGracePeriodSeconds() != null ? pod.getSpec().getTerminationGracePeriodSeconds() : 30;
+      probes.remove(latest.id());
+      runtime.stopContainer(latest.id(), grace);
+      killed = true;
+    }
+    return killed;
   }
 
   private Duration restart(Pod pod, Container c, ContainerStatus latest, Map<String, String[]> waiting) throws Exception {
@@ -151,6 +244,9 @@ final class PodSync implements PodWorkers.PodSyncer {
         : pod.getMetadata().getDeletionGracePeriodSeconds() != null ? pod.getMetadata().getDeletionGracePeriodSeconds()
         : pod.getSpec().getTerminationGracePeriodSeconds() != null ? pod.getSpec().getTerminationGracePeriodSeconds()
         : 30;
+    if (probes != null) {
+      probes.removePod(uid); // a terminating pod is no longer probed
+    }
     // Regular containers first, then init containers (sidecars) - pod-lifecycle.md
     runtime.stopPodSandbox(uid, grace);
     if (!runtime.listPodSandboxes().contains(uid)) {
@@ -184,6 +280,9 @@ final class PodSync implements PodWorkers.PodSyncer {
     backoff.forgetPrefix(uid + "/");
     startErrors.keySet().removeIf(k -> k.startsWith(uid + "/"));
     statuses.forget(uid);
+    if (probes != null) {
+      probes.removePod(uid);
+    }
   }
 
   private boolean anyRunning(String uid) {
