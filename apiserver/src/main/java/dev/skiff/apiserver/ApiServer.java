@@ -248,6 +248,7 @@ public final class ApiServer implements AutoCloseable {
     dev.skiff.apiserver.serviceaccount.TokenRequests.install(handler, registry, saTokens, clock);
     // pods/log is answered by the pod's node agent.
     dev.skiff.apiserver.nodes.PodLogProxy.install(handler, registry);
+    dev.skiff.apiserver.nodes.PodStreamProxy.install(handler, registry);
   }
 
   private Authenticator authenticator() throws IOException {

@@ -4,6 +4,7 @@ import dev.skiff.kubelet.cri.ContainerStatus;
 import dev.skiff.kubelet.cri.ProcessRuntime;
 import dev.skiff.kubelet.prober.ProbeManager;
 import dev.skiff.kubelet.prober.Prober;
+import dev.skiff.kubelet.streaming.StreamingServer;
 import dev.skiff.runtime.Component;
 import dev.skiff.runtime.EventRecorder;
 import dev.skiff.runtime.ComponentContext;
@@ -77,6 +78,7 @@ public final class NodeAgent implements Component {
     private final String nodeName;
     private final ProcessRuntime runtime;
     private final LogServer logServer;
+    private final StreamingServer streaming;
     private final NodeStatusReporter node;
     private final PodWorkers workers;
     private final SharedIndexInformer<Pod> informer;
@@ -103,8 +105,12 @@ public final class NodeAgent implements Component {
       });
       runtime = new ProcessRuntime(root);
       informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
+      streaming = new StreamingServer(Integer.parseInt(ctx.options().getOrDefault("streaming-port", "0")),
+          (ns, name, container) -> StreamTargets.resolve(informer.getIndexer().getByKey(ns + "/" + name), name, container,
+              runtime, nodeIp), runtime::pid);
       logServer = new LogServer(port, runtime,
           (ns, name) -> informer.getIndexer().getByKey(ns + "/" + name));
+      logServer.redirectStreaming(streaming.port());
       node = new NodeStatusReporter(client, nodeName, nodeIp, logServer.port(), runtime.version(), root.getParent(), clock);
       node.register();
       statuses = new StatusManager(client);
@@ -256,6 +262,7 @@ public final class NodeAgent implements Component {
       probes.close();
       recorder.close();
       logServer.close();
+      streaming.close();
       if (abrupt) {
         runtime.abandon();
       } else {
