@@ -98,8 +98,13 @@ public final class PodStreamProxy {
     // accepts exactly the protocol chosen here. A failure after the upgrade is reported in-band.
     CompletableFuture<WebSocket> agent = new CompletableFuture<>();
     Relay relay = new Relay(agent, !kind.equals("portForward"));
-    HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5)).subprotocols(protocol)
-        .buildAsync(URI.create(location), relay).whenComplete((ws, err) -> {
+    WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
+    if (!protocol.startsWith("SPDY")) {
+      // The JDK client refuses "SPDY/3.1+portforward.k8s.io" ('/' is not a token character):
+      // the agent's portForward endpoint speaks only that protocol and takes an upgrade without one.
+      builder.subprotocols(protocol);
+    }
+    builder.buildAsync(URI.create(location), relay).whenComplete((ws, err) -> {
           if (err != null) {
             agent.completeExceptionally(err instanceof java.util.concurrent.CompletionException c && c.getCause() != null
                 ? c.getCause() : err);

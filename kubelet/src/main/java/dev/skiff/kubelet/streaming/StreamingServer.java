@@ -68,7 +68,7 @@ public final class StreamingServer implements AutoCloseable {
       container.setMaxBinaryMessageSize(4 * 1024 * 1024);
       container.addMapping("/exec/*", (req, resp, cb) -> remoteCommand(req, resp, cb, true));
       container.addMapping("/attach/*", (req, resp, cb) -> remoteCommand(req, resp, cb, false));
-      // PORTFORWARD_MAPPING
+      container.addMapping("/portForward/*", this::portForward);
     });
     ws.setHandler(new Handler.Abstract() {
       @Override
@@ -131,6 +131,31 @@ public final class StreamingServer implements AutoCloseable {
     resp.setAcceptedSubProtocol(protocol);
     String id = target.containerId();
     return new RemoteCommandSession(target, opts, protocol.startsWith("v5"), () -> pids.applyAsLong(id));
+  }
+
+  private Object portForward(ServerUpgradeRequest req, ServerUpgradeResponse resp, org.eclipse.jetty.util.Callback cb) {
+    String[] parts = path(req, "/portForward/");
+    if (parts.length != 2) {
+      reject(resp, cb, 400, "expected /portForward/<namespace>/<pod>");
+      return null;
+    }
+    StreamTarget target;
+    try {
+      target = resolver.resolve(parts[0], parts[1], null);
+    } catch (StreamTarget.StreamException e) {
+      reject(resp, cb, e.status(), e.getMessage());
+      return null;
+    }
+    if (req.hasSubProtocol(PortForwardSession.SPDY_PROTOCOL)) {
+      resp.setAcceptedSubProtocol(PortForwardSession.SPDY_PROTOCOL);
+      return new PortForwardSession(target);
+    }
+    if (req.getSubProtocols().isEmpty()) {
+      return new PortForwardSession(target); // the API server's hop (its client cannot name this protocol)
+    }
+    reject(resp, cb, 400, "unsupported subprotocol(s) " + req.getSubProtocols()
+        + "; supported: [" + PortForwardSession.SPDY_PROTOCOL + "]");
+    return null;
   }
 
   /** A plain-text error before the upgrade (the API server passes the message on to the client). */
