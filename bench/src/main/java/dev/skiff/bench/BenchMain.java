@@ -13,10 +13,11 @@ public final class BenchMain {
       case "api-apply" -> ApiApplyBench.run();
       case "job-1000" -> JobBench.run();
       case "pod-startup" -> PodStartupBench.run();
+      case "exec" -> ExecBench.run();
       case "deploy-1000" -> DeployBench.run();
       case "scheduler" -> SchedulerBench.run(args);
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|scheduler");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|exec|deploy-1000|scheduler");
         System.exit(2);
       }
     }

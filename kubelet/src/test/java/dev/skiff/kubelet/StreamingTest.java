@@ -89,6 +89,27 @@ class StreamingTest {
   }
 
   @Test
+  void execNeedsCreateOnPodsExecNotJustGet() throws Exception {
+    f.apply("""
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: {name: exec-get-only}
+        rules:
+        - {apiGroups: [""], resources: [pods, pods/exec], verbs: [get, list]}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: exec-get-only}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec-get-only}
+        subjects:
+        - {apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}
+        """);
+    Kubectl.Result r = f.server.kubectl().run("exec", "--as=bob", "shell", "--", "true");
+    assertThat(r.code()).isNotZero();
+    assertThat(r.err()).contains("cannot create resource \"pods/exec\"");
+  }
+
+  @Test
   void attachStreamsTheRunningContainersOutputUntilItExits() throws Exception {
     f.apply("""
         apiVersion: v1
