@@ -39,7 +39,9 @@ import org.slf4j.LoggerFactory;
  * exist), all handed to {@link PodWorkers}: one virtual thread per pod.
  *
  * <p>Options ({@code --set kubelet.KEY=VALUE}): {@code port} for the log server (default 0:
- * any free loopback port; the Node's daemonEndpoints tells the API server which).
+ * any free loopback port; the Node's daemonEndpoints tells the API server which) and
+ * {@code streaming-port} for the exec/attach/port-forward server (default 0; the log server
+ * redirects to it). Probes run in a {@link ProbeManager}.
  * Stopping the agent never stops containers: a new agent over the same data directory
  * re-adopts them.
  */
