@@ -72,7 +72,7 @@ final class PodStatusBuilder {
     for (Container ic : inits) {
       ContainerStatus latest = PodSync.last(byName.get(ic.getName()));
       if (PodSync.isSidecar(ic)) {
-        if (latest == null) {
+        if (latest == null || (latest.state() == ContainerStatus.State.RUNNING && !probes.started(latest.id()))) {
           initDone = false;
           pendingInits.add(ic.getName());
         }

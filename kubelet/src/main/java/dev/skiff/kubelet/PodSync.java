@@ -88,8 +88,13 @@ final class PodSync implements PodWorkers.PodSyncer {
         } else if (latest.state() == ContainerStatus.State.EXITED) {
           requeue = min(requeue, restart(pod, ic, latest, waiting));
         }
-        if (last(byName(uid).get(ic.getName())) == null) {
+        ContainerStatus now = last(byName(uid).get(ic.getName()));
+        if (now == null) {
           initDone = false; // could not start: the next init container waits
+          break;
+        }
+        if (probes != null && now.state() == ContainerStatus.State.RUNNING && !probes.started(now.id(), ic)) {
+          initDone = false; // started means its startupProbe succeeded (sidecar-containers.md)
           break;
         }
         continue;

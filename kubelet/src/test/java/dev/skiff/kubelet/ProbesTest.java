@@ -189,6 +189,50 @@ class ProbesTest {
   }
 
   @Test
+  void aSidecarsStartupProbeHoldsBackTheNextInitContainer() throws Exception {
+    Path flag = f.data.resolve("sidecar-started");
+    f.apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: sidecar-startup}
+        spec:
+          nodeName: node-a
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 2
+          initContainers:
+          - name: proxy
+            image: envoy
+            restartPolicy: Always
+            command: [sleep, "3600"]
+            startupProbe:
+              exec: {command: [test, -f, %s]}
+              periodSeconds: 1
+              failureThreshold: 60
+          - name: setup
+            image: busybox
+            command: ["true"]
+          containers:
+          - name: app
+            image: busybox
+            command: [sleep, "3600"]
+        """.formatted(flag));
+    f.await("sidecar-startup", p -> p.getStatus() != null && p.getStatus().getInitContainerStatuses() != null
+        && !p.getStatus().getInitContainerStatuses().isEmpty()
+        && p.getStatus().getInitContainerStatuses().get(0).getState().getRunning() != null);
+    Thread.sleep(2500); // several startup periods
+    Pod held = f.get("sidecar-startup");
+    assertThat(held.getStatus().getInitContainerStatuses().get(0).getStarted()).isFalse();
+    assertThat(held.getStatus().getInitContainerStatuses().get(1).getState().getWaiting()).isNotNull();
+    assertThat(condition(held, "Initialized")).isEqualTo("False");
+    assertThat(phase(held)).isEqualTo("Pending");
+    Files.createFile(flag);
+    Pod running = f.await("sidecar-startup", p -> "Running".equals(phase(p)));
+    assertThat(running.getStatus().getInitContainerStatuses().get(1).getState().getTerminated().getExitCode()).isZero();
+    assertThat(condition(running, "Initialized")).isEqualTo("True");
+    f.server.kubectl().run("delete", "pod", "sidecar-startup", "--wait=false").ok();
+  }
+
+  @Test
   void tcpSocketReadiness() throws Exception {
     try (var ss = new java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
       f.apply("""

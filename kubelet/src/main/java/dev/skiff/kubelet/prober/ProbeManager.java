@@ -107,6 +107,15 @@ public final class ProbeManager implements AutoCloseable {
   }
 
   /**
+   * As {@link #started(String)}, for an instance the manager may not know yet: one with a
+   * startup probe has not started until its worker says so.
+   */
+  public boolean started(String containerId, Container spec) {
+    Entry e = containers.get(containerId);
+    return e == null ? spec.getStartupProbe() == null : e.started;
+  }
+
+  /**
    * The message of the liveness or startup failure of this instance, or null; the pod sync kills
    * the container when it is set.
    */
