@@ -292,6 +292,7 @@ public final class ApiServer implements AutoCloseable {
     dev.skiff.apiserver.nodes.PodLogProxy.install(handler, registry);
     // Node agents on other machines join with the node token (`skiff agent --token`).
     dev.skiff.apiserver.nodes.NodeCredentials.install(handler, pki);
+    dev.skiff.apiserver.nodes.PodStreamProxy.install(handler, registry);
   }
 
   private Authenticator authenticator() throws IOException {

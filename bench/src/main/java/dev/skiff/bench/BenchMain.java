@@ -13,6 +13,7 @@ public final class BenchMain {
       case "api-apply" -> ApiApplyBench.run();
       case "job-1000" -> JobBench.run();
       case "pod-startup" -> PodStartupBench.run();
+      case "exec" -> ExecBench.run();
       case "deploy-1000" -> DeployBench.run();
       case "real-pods" -> RealPodsBench.run();
       case "workloads" -> WorkloadsBench.run();
@@ -24,7 +25,7 @@ public final class BenchMain {
       case "gateway" -> GatewayBench.run();
       case "cold-start" -> ColdStartBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|deploy-1000|real-pods|workloads|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready|gateway|cold-start");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|exec|deploy-1000|real-pods|workloads|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready|gateway|cold-start");
         System.exit(2);
       }
     }

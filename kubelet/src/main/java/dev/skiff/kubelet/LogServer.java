@@ -47,6 +47,23 @@ final class LogServer implements AutoCloseable {
     server.start();
   }
 
+  /**
+   * exec, attach and portForward are served by the streaming server on {@code port}: requests
+   * here are redirected to it (as the kubelet once redirected to the CRI streaming server).
+   */
+  void redirectStreaming(int port) {
+    for (String prefix : List.of("/exec/", "/attach/", "/portForward/")) {
+      server.createContext(prefix, ex -> {
+        try (ex) {
+          String q = ex.getRequestURI().getRawQuery();
+          ex.getResponseHeaders().set("Location", "ws://127.0.0.1:" + port + ex.getRequestURI().getRawPath()
+              + (q == null ? "" : "?" + q));
+          ex.sendResponseHeaders(302, -1);
+        }
+      });
+    }
+  }
+
   int port() {
     return server.getAddress().getPort();
   }

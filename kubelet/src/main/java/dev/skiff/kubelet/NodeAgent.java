@@ -7,7 +7,11 @@ import dev.skiff.kubelet.sandbox.PodNetwork;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import dev.skiff.kubelet.prober.ProbeManager;
+import dev.skiff.kubelet.prober.Prober;
+import dev.skiff.kubelet.streaming.StreamingServer;
 import dev.skiff.runtime.Component;
+import dev.skiff.runtime.EventRecorder;
 import dev.skiff.runtime.ComponentContext;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -40,7 +44,9 @@ import org.slf4j.LoggerFactory;
  * exist), all handed to {@link PodWorkers}: one virtual thread per pod.
  *
  * <p>Options ({@code --set kubelet.KEY=VALUE}): {@code port} for the log server (default 0:
- * any free loopback port; the Node's daemonEndpoints tells the API server which).
+ * any free loopback port; the Node's daemonEndpoints tells the API server which) and
+ * {@code streaming-port} for the exec/attach/port-forward server (default 0; the log server
+ * redirects to it). Probes run in a {@link ProbeManager}.
  * Stopping the agent never stops containers: a new agent over the same data directory
  * re-adopts them.
  */
@@ -83,6 +89,7 @@ public final class NodeAgent implements Component {
     private final String nodeName;
     private final ProcessRuntime runtime;
     private final LogServer logServer;
+    private final StreamingServer streaming;
     private final NodeStatusReporter node;
     private final PodWorkers workers;
     private final SharedIndexInformer<Pod> informer;
@@ -91,6 +98,8 @@ public final class NodeAgent implements Component {
     private final Thread loop;
     private final StatusManager statuses;
     private final ServiceEnv serviceEnv;
+    private final EventRecorder recorder;
+    private final ProbeManager probes;
     private volatile boolean stopped;
     private Map<String, ContainerStatus.State> lastRelist = new HashMap<>();
 
@@ -98,8 +107,8 @@ public final class NodeAgent implements Component {
       this.client = ctx.client();
       this.nodeName = ctx.nodeName();
       Path root = ctx.dataDir().resolve("kubelet");
-      String nodeIp = option(ctx, "node-ip", null);
-      nodeIp = nodeIp != null ? nodeIp : NodeStatusReporter.hostIp();
+      String configuredIp = option(ctx, "node-ip", null);
+      String nodeIp = configuredIp != null ? configuredIp : NodeStatusReporter.hostIp();
       int port = Integer.parseInt(option(ctx, "port", "0"));
       Clock clock = Clock.systemUTC();
       timers = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -111,8 +120,12 @@ public final class NodeAgent implements Component {
       NamespaceLauncher.Mode mountMode = NamespaceLauncher.detect();
       runtime = new ProcessRuntime(root, network, mountMode);
       informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
+      streaming = new StreamingServer(Integer.parseInt(option(ctx, "streaming-port", "0")),
+          (ns, name, container) -> StreamTargets.resolve(informer.getIndexer().getByKey(ns + "/" + name), name, container,
+              runtime, nodeIp), runtime::pid);
       logServer = new LogServer(port, runtime,
           (ns, name) -> informer.getIndexer().getByKey(ns + "/" + name));
+      logServer.redirectStreaming(streaming.port());
       node = new NodeStatusReporter(client, nodeName, nodeIp, logServer.port(), runtime.version(), root.getParent(), clock);
       node.register();
       // Says how pods are networked here (CONTRACTS.md: bridge as root, else the host's network).
@@ -128,7 +141,19 @@ public final class NodeAgent implements Component {
           new PodDns(option(ctx, "cluster-dns", "10.43.0.10"), option(ctx, "cluster-domain", "cluster.local"),
               Path.of("/etc/resolv.conf"), Path.of("/etc/hosts")),
           mountMode, root.resolve("pods"));
-      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock, mounts), timers);
+      recorder = new EventRecorder(client, "kubelet", nodeName, dev.skiff.runtime.Clock.system());
+      probes = new ProbeManager(new Prober(), runtime::pid, new ProbeManager.Listener() {
+        @Override
+        public void resultChanged(String podUid) {
+          events.add(new Lifecycle(podUid)); // the pod's status is rewritten at once
+        }
+
+        @Override
+        public void probeFailed(Pod pod, io.fabric8.kubernetes.api.model.Container c, ProbeManager.Kind kind, String msg) {
+          recorder.event(pod, EventRecorder.WARNING, "Unhealthy", "%s", msg);
+        }
+      });
+      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock, mounts, probes, recorder), timers);
       runtime.onContainerExit(id -> {
         ContainerStatus s = runtime.containerStatus(id);
         if (s != null) {
@@ -282,7 +307,10 @@ public final class NodeAgent implements Component {
       serviceEnv.close();
       loop.interrupt();
       workers.stop();
+      probes.close();
+      recorder.close();
       logServer.close();
+      streaming.close();
       if (abrupt) {
         runtime.abandon();
       } else {

@@ -31,6 +31,25 @@ final class PodStatusBuilder {
 
   record Result(PodStatus status, boolean terminal) {}
 
+  /** Probe results by container id (ProbeManager); without probes every running container is ready. */
+  interface Probes {
+    Probes NONE = new Probes() {
+      @Override
+      public boolean ready(String containerId) {
+        return true;
+      }
+
+      @Override
+      public boolean started(String containerId) {
+        return true;
+      }
+    };
+
+    boolean ready(String containerId);
+
+    boolean started(String containerId);
+  }
+
   static Result build(Pod pod, Map<String, List<ContainerStatus>> byName, Map<String, String[]> waiting,
       boolean deleting, String nodeIp, Clock clock) {
     return build(pod, byName, waiting, deleting, false, nodeIp, nodeIp, clock);
@@ -39,6 +58,12 @@ final class PodStatusBuilder {
   /** {@code stopping}: the pod's containers were stopped for good (nothing restarts any more). */
   static Result build(Pod pod, Map<String, List<ContainerStatus>> byName, Map<String, String[]> waiting,
       boolean deleting, boolean stopping, String nodeIp, String podIp, Clock clock) {
+    return build(pod, byName, waiting, deleting, stopping, nodeIp, podIp, clock, Probes.NONE);
+  }
+
+  /** As above, with container readiness and started from the probes. */
+  static Result build(Pod pod, Map<String, List<ContainerStatus>> byName, Map<String, String[]> waiting,
+      boolean deleting, boolean stopping, String nodeIp, String podIp, Clock clock, Probes probes) {
     String policy = PodSync.restartPolicy(pod);
     List<Container> inits = pod.getSpec().getInitContainers() == null ? List.of() : pod.getSpec().getInitContainers();
     boolean initDone = true;
@@ -47,7 +72,7 @@ final class PodStatusBuilder {
     for (Container ic : inits) {
       ContainerStatus latest = PodSync.last(byName.get(ic.getName()));
       if (PodSync.isSidecar(ic)) {
-        if (latest == null) {
+        if (latest == null || (latest.state() == ContainerStatus.State.RUNNING && !probes.started(latest.id()))) {
           initDone = false;
           pendingInits.add(ic.getName());
         }
@@ -66,7 +91,8 @@ final class PodStatusBuilder {
       ContainerStatus latest = PodSync.last(byName.get(ic.getName()));
       boolean restartable = !deleting && !stopping && latest != null && latest.state() == ContainerStatus.State.EXITED
           && (PodSync.isSidecar(ic) || (!policy.equals("Never") && latest.exitCode() != 0));
-      var ics = container(ic, byName.get(ic.getName()), waiting.get(ic.getName()), restartable, "PodInitializing", false);
+      var ics = container(ic, byName.get(ic.getName()), waiting.get(ic.getName()), restartable, "PodInitializing", false,
+          probes);
       if (!PodSync.isSidecar(ic)) {
         ics.setReady(ics.getState().getTerminated() != null && ics.getState().getTerminated().getExitCode() == 0);
       }
@@ -84,7 +110,7 @@ final class PodStatusBuilder {
       boolean restartable = !deleting && !stopping && latest != null && latest.state() == ContainerStatus.State.EXITED
           && PodSync.shouldRestart(policy, latest.exitCode());
       var cs = container(c, instances, waiting.get(c.getName()), restartable, inits.isEmpty() || initDone
-          ? "ContainerCreating" : "PodInitializing", true);
+          ? "ContainerCreating" : "PodInitializing", true, probes);
       statuses.add(cs);
       // getPhase counts (kubelet_pods.go)
       if (cs.getState().getRunning() != null) {
@@ -165,7 +191,7 @@ final class PodStatusBuilder {
   }
 
   private static io.fabric8.kubernetes.api.model.ContainerStatus container(Container c, List<ContainerStatus> instances,
-      String[] waiting, boolean restartable, String defaultWaiting, boolean regular) {
+      String[] waiting, boolean restartable, String defaultWaiting, boolean regular, Probes probes) {
     var cs = new io.fabric8.kubernetes.api.model.ContainerStatus();
     cs.setName(c.getName());
     cs.setImage(c.getImage());
@@ -186,8 +212,9 @@ final class PodStatusBuilder {
       cs.setState(new ContainerStateBuilder().withNewRunning()
           .withStartedAt(latest.startedAt() == null ? null : time(latest.startedAt())).endRunning().build());
       // Without probes a running container is ready (readiness defaults to Success).
-      cs.setReady(latest.state() == ContainerStatus.State.RUNNING);
-      cs.setStarted(true);
+      boolean started = probes.started(latest.id());
+      cs.setReady(latest.state() == ContainerStatus.State.RUNNING && started && probes.ready(latest.id()));
+      cs.setStarted(started);
       if (previous != null) {
         cs.setLastState(new ContainerStateBuilder().withTerminated(terminated(previous)).build());
       }

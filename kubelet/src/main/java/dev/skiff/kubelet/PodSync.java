@@ -6,6 +6,8 @@ import dev.skiff.kubelet.cri.ContainerRuntime;
 import dev.skiff.kubelet.cri.ContainerStatus;
 import dev.skiff.kubelet.cri.Mount;
 import dev.skiff.kubelet.cri.PodSandboxConfig;
+import dev.skiff.kubelet.prober.ProbeManager;
+import dev.skiff.runtime.EventRecorder;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -41,20 +43,27 @@ final class PodSync implements PodWorkers.PodSyncer {
   private final ContainerMounts mounts;
   /** Containers whose last start failed: uid/name -> {reason, message}. */
   private final Map<String, String[]> startErrors = new ConcurrentHashMap<>();
+  private final ProbeManager probes;
+  private final EventRecorder events;
 
   PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock) {
-    this(runtime, client, env, statuses, clock, null);
+    this(runtime, client, env, statuses, clock, null, null, null);
   }
 
-  /** With volumes and DNS files ({@code mounts} null: containers get no mounts). */
+  /**
+   * {@code mounts} (volumes and DNS files; null: containers get no mounts), {@code probes} and
+   * {@code events} may be null (no probes: running containers are ready).
+   */
   PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock,
-      ContainerMounts mounts) {
+      ContainerMounts mounts, ProbeManager probes, EventRecorder events) {
     this.mounts = mounts;
     this.runtime = runtime;
     this.client = client;
     this.env = env;
     this.statuses = statuses;
     this.clock = clock;
+    this.probes = probes;
+    this.events = events;
   }
 
   @Override
@@ -71,6 +80,9 @@ final class PodSync implements PodWorkers.PodSyncer {
     Map<String, String[]> waiting = new HashMap<>();
     Duration requeue = null;
     Map<String, List<ContainerStatus>> byName = byName(uid);
+    if (killUnhealthy(pod, policy, byName)) {
+      byName = byName(uid);
+    }
 
     boolean initDone = true;
     for (Container ic : list(pod.getSpec().getInitContainers())) {
@@ -83,8 +95,13 @@ final class PodSync implements PodWorkers.PodSyncer {
         } else if (latest.state() == ContainerStatus.State.EXITED) {
           requeue = min(requeue, restart(pod, ic, latest, waiting));
         }
-        if (last(byName(uid).get(ic.getName())) == null) {
+        ContainerStatus now = last(byName(uid).get(ic.getName()));
+        if (now == null) {
           initDone = false; // could not start: the next init container waits
+          break;
+        }
+        if (probes != null && now.state() == ContainerStatus.State.RUNNING && !probes.started(now.id(), ic)) {
+          initDone = false; // started means its startupProbe succeeded (sidecar-containers.md)
           break;
         }
         continue;
@@ -113,10 +130,88 @@ final class PodSync implements PodWorkers.PodSyncer {
     if (mounts != null && requeue == null && waiting.isEmpty()) {
       mounts.refresh(pod); // configMap/secret/token content follows its sources while the pod runs
     }
-    PodStatusBuilder.Result result = PodStatusBuilder.build(pod, byName(uid), waiting, false, false, env.nodeIp(),
-        podIp(uid), clock);
+    PodStatusBuilder.Result result;
+    String podIp = podIp(uid);
+    if (probes == null) {
+      result = PodStatusBuilder.build(pod, byName(uid), waiting, false, false, env.nodeIp(), podIp, clock);
+    } else {
+      Map<String, List<ContainerStatus>> now = byName(uid);
+      PodStatusBuilder.Probes view = probeView();
+      result = PodStatusBuilder.build(pod, now, waiting, false, false, env.nodeIp(), podIp, clock, view);
+      // Workers for new instances start now; their initial results (readiness false) go into
+      // this very status, so build it again (cheap: a pure function).
+      probes.sync(pod, result.status().getPodIP(), running(pod, now));
+      result = PodStatusBuilder.build(pod, now, waiting, false, false, env.nodeIp(), podIp, clock, view);
+    }
     statuses.update(pod, result.status());
     return new PodWorkers.SyncResult(result.terminal(), requeue);
+  }
+
+  private PodStatusBuilder.Probes probeView() {
+    return new PodStatusBuilder.Probes() {
+      @Override
+      public boolean ready(String containerId) {
+        return probes.ready(containerId);
+      }
+
+      @Override
+      public boolean started(String containerId) {
+        return probes.started(containerId);
+      }
+    };
+  }
+
+  /** Containers that may have probes: regular containers and sidecars. */
+  private static List<Container> probed(Pod pod) {
+    List<Container> out = new ArrayList<>(pod.getSpec().getContainers());
+    list(pod.getSpec().getInitContainers()).stream().filter(PodSync::isSidecar).forEach(out::add);
+    return out;
+  }
+
+  private static List<ProbeManager.Running> running(Pod pod, Map<String, List<ContainerStatus>> byName) {
+    List<ProbeManager.Running> out = new ArrayList<>();
+    for (Container c : probed(pod)) {
+      ContainerStatus latest = last(byName.get(c.getName()));
+      if (latest != null && latest.state() == ContainerStatus.State.RUNNING) {
+        out.add(new ProbeManager.Running(latest.id(), c, latest.startedAt()));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Kills the running containers whose liveness or startup probe failed
+   * (kuberuntime_manager.go computePodActions): the restart that follows is the ordinary one,
+   * so it counts in restartCount, honours restartPolicy and CrashLoopBackOff.
+   */
+  private boolean killUnhealthy(Pod pod, String policy, Map<String, List<ContainerStatus>> byName) {
+    if (probes == null) {
+      return false;
+    }
+    boolean killed = false;
+    for (Container c : probed(pod)) {
+      ContainerStatus latest = last(byName.get(c.getName()));
+      if (latest == null || latest.state() != ContainerStatus.State.RUNNING || probes.livenessFailure(latest.id()) == null) {
+        continue;
+      }
+      ProbeManager.Kind kind = probes.failedKind(latest.id());
+      io.fabric8.kubernetes.api.model.Probe probe = kind == ProbeManager.Kind.STARTUP ? c.getStartupProbe() : c.getLivenessProbe();
+      String message = "Container " + c.getName() + " failed " + (kind == ProbeManager.Kind.STARTUP ? "startup" : "liveness")
+          + " probe";
+      if (isSidecar(c) || !policy.equals("Never")) {
+        message += ", will be restarted";
+      }
+      if (events != null) {
+        events.event(pod, EventRecorder.NORMAL, "Killing", message);
+      }
+      // The probe's own terminationGracePeriodSeconds wins over the pod's (ProbeTerminationGracePeriod).
+      long grace = probe != null && probe.getTerminationGracePeriodSeconds() != null ? probe.getTerminationGracePeriodSeconds()
+          : pod.getSpec().getTerminationGracePeriodSeconds() != null ? pod.getSpec().getTerminationGracePeriodSeconds() : 30;
+      probes.remove(latest.id());
+      runtime.stopContainer(latest.id(), grace);
+      killed = true;
+    }
+    return killed;
   }
 
   private Duration restart(Pod pod, Container c, ContainerStatus latest, Map<String, String[]> waiting) throws Exception {
@@ -168,6 +263,9 @@ final class PodSync implements PodWorkers.PodSyncer {
         : pod.getMetadata().getDeletionGracePeriodSeconds() != null ? pod.getMetadata().getDeletionGracePeriodSeconds()
         : pod.getSpec().getTerminationGracePeriodSeconds() != null ? pod.getSpec().getTerminationGracePeriodSeconds()
         : 30;
+    if (probes != null) {
+      probes.removePod(uid); // a terminating pod is no longer probed
+    }
     // Regular containers first, then init containers (sidecars) - pod-lifecycle.md
     runtime.stopPodSandbox(uid, grace);
     if (!runtime.listPodSandboxes().contains(uid)) {
@@ -204,6 +302,9 @@ final class PodSync implements PodWorkers.PodSyncer {
     }
     startErrors.keySet().removeIf(k -> k.startsWith(uid + "/"));
     statuses.forget(uid);
+    if (probes != null) {
+      probes.removePod(uid);
+    }
   }
 
   /** The pod's own IP, else (host network) the node's. */

@@ -22,8 +22,15 @@ final class AgentFixture implements AutoCloseable {
   final KubernetesClient client;
   final Path data;
   NodeAgent.Running agent;
+  private final Map<String, String> options;
 
   AgentFixture() throws Exception {
+    this(Map.of());
+  }
+
+  /** With agent options ({@code --set kubelet.KEY=VALUE}), e.g. node-ip. */
+  AgentFixture(Map<String, String> options) throws Exception {
+    this.options = options;
     server = TestServer.start();
     client = Clients.forKubeconfig(server.kubeconfig());
     data = Files.createTempDirectory("skiff-kubelet");
@@ -31,7 +38,7 @@ final class AgentFixture implements AutoCloseable {
   }
 
   void startAgent() throws Exception {
-    agent = new NodeAgent().start(new ComponentContext(client, data, NODE, Map.of()));
+    agent = new NodeAgent().start(new ComponentContext(client, data, NODE, options));
   }
 
   String apply(String yaml) throws Exception {

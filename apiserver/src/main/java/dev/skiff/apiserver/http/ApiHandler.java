@@ -197,6 +197,14 @@ public final class ApiHandler extends Handler.Abstract {
     RequestAttributes attrs = new RequestAttributes(info.resourceRequest(), info.verb(),
         info.group(), info.version(), info.resource(), info.subresource(), namespace, info.name(), path);
     Authorizer.Decision d = authorizer.authorize(user, attrs);
+    if (d.allowed() && "get".equals(attrs.verb()) && "pods".equals(attrs.resource()) && "".equals(attrs.apiGroup())
+        && attrs.subresource() != null && java.util.List.of("exec", "attach", "portforward").contains(attrs.subresource())) {
+      // A WebSocket (GET) exec/attach/portforward also needs create, as a SPDY POST does
+      // (kube-apiserver AuthorizePodWebsocketUpgradeCreatePermission, on since 1.31).
+      attrs = new RequestAttributes(true, "create", info.group(), info.version(), info.resource(), info.subresource(),
+          namespace, info.name(), path);
+      d = authorizer.authorize(user, attrs);
+    }
     if (!d.allowed()) {
       // apierrors.NewForbidden(GroupResource{group, resource}, name, ...): details carry them too.
       com.fasterxml.jackson.databind.node.ObjectNode details = Json.object();

@@ -51,8 +51,12 @@ public final class Kubectl {
     p.getOutputStream().close();
     var out = p.getInputStream();
     var err = p.getErrorStream();
-    var outF = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(out));
-    var errF = java.util.concurrent.CompletableFuture.supplyAsync(() -> read(err));
+    // Own threads, not the common pool: blocking reads there starve the JDK HttpClient (which
+    // completes futures on the common pool), e.g. the API server's connection to a node agent.
+    var outF = new java.util.concurrent.CompletableFuture<String>();
+    var errF = new java.util.concurrent.CompletableFuture<String>();
+    Thread.ofVirtual().start(() -> outF.complete(read(out)));
+    Thread.ofVirtual().start(() -> errF.complete(read(err)));
     if (!p.waitFor(60, TimeUnit.SECONDS)) {
       p.destroyForcibly();
       throw new AssertionError("kubectl timed out: " + String.join(" ", args));

@@ -459,6 +459,15 @@ public final class ProcessRuntime implements ContainerRuntime {
     return c == null ? null : c.status();
   }
 
+  /**
+   * The pid of a running container's shim (its process group leader), or 0 when the container
+   * is unknown or not running. For exec, attach and probes ({@link ContainerExec}).
+   */
+  public long pid(String containerId) {
+    Ctr c = containers.get(containerId);
+    return c == null || c.exited ? 0 : c.pid;
+  }
+
   @Override
   public List<ContainerStatus> listContainers(String sandboxId) {
     List<ContainerStatus> out = new ArrayList<>();

@@ -1,0 +1,319 @@
+package dev.skiff.apiserver.nodes;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.skiff.apiserver.api.ApiException;
+import dev.skiff.apiserver.http.ApiHandler;
+import dev.skiff.apiserver.http.Exchange;
+import dev.skiff.apiserver.http.RequestInfo;
+import dev.skiff.apiserver.http.WebSocketUpgrade;
+import dev.skiff.apiserver.registry.ResourceRegistry;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.eclipse.jetty.websocket.api.Callback;
+import org.eclipse.jetty.websocket.api.Session;
+
+/**
+ * The pods/exec, pods/attach and pods/portforward subresources (pkg/registry/core/pod/rest/
+ * subresources.go and pod/strategy.go ExecLocation/AttachLocation/PortForwardLocation): the
+ * client's WebSocket ({@code v5.channel.k8s.io}, {@code v4.channel.k8s.io},
+ * {@code SPDY/3.1+portforward.k8s.io}) is joined to one the API server opens to the pod's node
+ * agent, and binary messages are relayed both ways unchanged, so the agent speaks the
+ * protocol (as the kubelet does behind kube-apiserver's UpgradeAwareHandler).
+ *
+ * <p>The node agent is found like {@link PodLogProxy} finds it (daemonEndpoints on loopback);
+ * it redirects to its streaming server, whose answer before the upgrade (404, 400) becomes the
+ * client's error. Authorization: besides the request's own verb, a GET (WebSocket) needs
+ * {@code create} on the subresource, as kube-apiserver checks since 1.30
+ * (AuthorizePodWebsocketUpgradeCreatePermission; done in ApiHandler). Thread-safe.
+ */
+public final class PodStreamProxy {
+  // Its own executor: the JDK client otherwise completes some stages on the common pool, which
+  // blocking code elsewhere in the JVM can starve (seen: a 10 s stall of the handshake).
+  private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .executor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor())
+      .followRedirects(HttpClient.Redirect.NEVER).connectTimeout(Duration.ofSeconds(5)).build();
+  private static final List<String> SUPPORTED = List.of("v5.channel.k8s.io", "v4.channel.k8s.io",
+      "SPDY/3.1+portforward.k8s.io");
+  private static final List<String> EXEC_PARAMS = List.of("command", "stdin", "stdout", "stderr", "tty");
+
+  private PodStreamProxy() {}
+
+  public static void install(ApiHandler handler, ResourceRegistry registry) {
+    handler.addVirtual("", "v1", "pods/exec", (ex, info) -> serve(ex, info, registry, "exec"));
+    handler.addVirtual("", "v1", "pods/attach", (ex, info) -> serve(ex, info, registry, "attach"));
+    handler.addVirtual("", "v1", "pods/portforward", (ex, info) -> serve(ex, info, registry, "portForward"));
+  }
+
+  private static void serve(Exchange ex, RequestInfo info, ResourceRegistry registry, String kind) throws Exception {
+    if (!ex.method().equals("GET") && !ex.method().equals("POST")) {
+      throw ApiException.methodNotAllowed("the server does not allow this method on the requested resource");
+    }
+    ObjectNode pod = registry.storeForKind("", "Pod").getObject(info.namespace(), info.name());
+    StringBuilder url = new StringBuilder("/").append(kind).append('/').append(enc(info.namespace())).append('/')
+        .append(enc(info.name()));
+    if (!kind.equals("portForward")) {
+      url.append('/').append(enc(container(pod, ex.param("container"), info.name())));
+      char sep = '?';
+      for (String p : EXEC_PARAMS) {
+        for (String v : ex.params(p)) {
+          url.append(sep).append(p).append('=').append(enc(v));
+          sep = '&';
+        }
+      }
+    }
+    String nodeName = pod.path("spec").path("nodeName").asText("");
+    if (nodeName.isEmpty()) {
+      throw ApiException.badRequest("pod " + info.name() + " does not have a host assigned");
+    }
+    ObjectNode node = registry.storeForKind("", "Node").getObject(null, nodeName);
+    int port = node.path("status").path("daemonEndpoints").path("kubeletEndpoint").path("Port").asInt(0);
+    if (port <= 0) {
+      throw ApiException.badRequest("node " + nodeName + " has no kubelet endpoint");
+    }
+    if (!WebSocketUpgrade.requested(ex)) {
+      // SPDY (kubectl before 1.30, or its fallback) is not served: only WebSocket.
+      throw ApiException.badRequest("Upgrade request required: this server streams " + kind
+          + " over WebSocket only (kubectl 1.30+; set KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true on 1.29)");
+    }
+    List<String> offered = protocols(ex.header("Sec-WebSocket-Protocol"));
+    String protocol = offered.stream().filter(SUPPORTED::contains).findFirst().orElse(null);
+    if (protocol == null || protocol.startsWith("SPDY") != kind.equals("portForward")) {
+      throw ApiException.badRequest("unsupported subprotocol(s) " + offered + " for " + kind);
+    }
+    String location = streamingLocation("http://127.0.0.1:" + port + url, nodeName);
+    // The client is upgraded first and the agent dialed without blocking this thread; the agent
+    // accepts exactly the protocol chosen here. A failure after the upgrade is reported in-band.
+    CompletableFuture<WebSocket> agent = new CompletableFuture<>();
+    Relay relay = new Relay(agent, !kind.equals("portForward"));
+    WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
+    if (!protocol.startsWith("SPDY")) {
+      // The JDK client refuses "SPDY/3.1+portforward.k8s.io" ('/' is not a token character):
+      // the agent's portForward endpoint speaks only that protocol and takes an upgrade without one.
+      builder.subprotocols(protocol);
+    }
+    builder.buildAsync(URI.create(location), relay).whenComplete((ws, err) -> {
+          if (err != null) {
+            agent.completeExceptionally(err instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+                ? c.getCause() : err);
+          } else {
+            agent.complete(ws);
+          }
+        });
+    WebSocketUpgrade.upgrade(ex, protocol, new ClientSide(relay));
+  }
+
+  /** The agent answers its kubelet port with a redirect to its streaming server. */
+  private static String streamingLocation(String url, String nodeName) throws Exception {
+    HttpResponse<String> resp;
+    try {
+      resp = HTTP.send(HttpRequest.newBuilder(URI.create(url)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    } catch (java.io.IOException e) {
+      throw ApiException.internal("dialing the node agent of " + nodeName + ": " + e.getMessage());
+    }
+    if (resp.statusCode() / 100 == 3 && resp.headers().firstValue("Location").isPresent()) {
+      return resp.headers().firstValue("Location").get();
+    }
+    throw ApiException.internal("node agent of " + nodeName + " does not stream (" + resp.statusCode() + ")");
+  }
+
+  /** Why the agent refused, from its handshake answer. */
+  static String refusal(Throwable err) {
+    if (err instanceof WebSocketHandshakeException h) {
+      Object body = h.getResponse().body();
+      String msg = body instanceof byte[] b ? new String(b, StandardCharsets.UTF_8).trim()
+          : body == null ? "" : body.toString().trim();
+      return msg.isEmpty() ? "the node agent refused the stream (" + h.getResponse().statusCode() + ")" : msg;
+    }
+    return "connecting to the node agent: " + err;
+  }
+
+  /**
+   * Relays binary messages between the client (Jetty session) and the agent (JDK WebSocket),
+   * one message in flight per direction: the agent's next message is requested only once the
+   * previous one was written to the client, and the client's messages go to the agent in order,
+   * each acknowledged to Jetty once the agent side has taken it.
+   */
+  private static final class Relay implements WebSocket.Listener {
+    final CompletableFuture<WebSocket> agent;
+    final boolean channels;
+    volatile Session client;
+    CompletableFuture<?> toAgent;
+
+    Relay(CompletableFuture<WebSocket> agent, boolean channels) {
+      this.agent = agent;
+      this.channels = channels;
+      this.toAgent = agent;
+    }
+
+    @Override
+    public void onOpen(WebSocket webSocket) {
+      // no request(1) yet: messages flow once the client's session is open
+    }
+
+    @Override
+    public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
+      Session s = client;
+      ByteBuffer copy = ByteBuffer.allocate(data.remaining()).put(data).flip();
+      CompletableFuture<Void> done = new CompletableFuture<>();
+      s.sendPartialBinary(copy, last, Callback.from(() -> {
+        done.complete(null);
+        ws.request(1);
+      }, err -> {
+        done.completeExceptionally(err);
+        ws.abort();
+      }));
+      return done;
+    }
+
+    @Override
+    public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+      ws.request(1); // the protocols here are binary; nothing to relay
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onClose(WebSocket ws, int statusCode, String reason) {
+      Session s = client;
+      if (s != null && s.isOpen()) {
+        s.close(statusCode, reason, Callback.NOOP);
+      }
+      return null;
+    }
+
+    @Override
+    public void onError(WebSocket ws, Throwable error) {
+      Session s = client;
+      if (s != null && s.isOpen()) {
+        s.close(1011, "node agent connection failed", Callback.NOOP);
+      }
+    }
+  }
+
+  /** The client's session (public: Jetty invokes listeners through method handles). */
+  public static final class ClientSide implements Session.Listener.AutoDemanding {
+    private final Relay relay;
+
+    ClientSide(Relay relay) {
+      this.relay = relay;
+    }
+
+    @Override
+    public void onWebSocketOpen(Session session) {
+      relay.client = session;
+      relay.agent.whenComplete((ws, err) -> {
+        if (err == null) {
+          ws.request(1);
+          return;
+        }
+        if (relay.channels) {
+          // remotecommand: the error channel (3) carries a Status, then a normal close
+          byte[] status = ("{\"metadata\":{},\"status\":\"Failure\",\"message\":\""
+              + refusal(err).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", " ")
+              + "\",\"reason\":\"InternalError\",\"code\":500}").getBytes(StandardCharsets.UTF_8);
+          ByteBuffer msg = ByteBuffer.allocate(status.length + 1).put((byte) 3).put(status).flip();
+          session.sendBinary(msg, Callback.from(() -> session.close(1000, "", Callback.NOOP),
+              e -> session.close(1011, "", Callback.NOOP)));
+        } else {
+          session.close(1011, refusal(err), Callback.NOOP);
+        }
+      });
+    }
+
+    @Override
+    public void onWebSocketBinary(ByteBuffer payload, Callback callback) {
+      ByteBuffer copy = ByteBuffer.allocate(payload.remaining()).put(payload).flip();
+      synchronized (relay) {
+        relay.toAgent = relay.toAgent.thenCompose(v -> relay.agent.join().sendBinary(copy, true))
+            .whenComplete((v, err) -> {
+              if (err == null) {
+                callback.succeed();
+              } else {
+                callback.fail(err);
+              }
+            });
+      }
+    }
+
+    @Override
+    public void onWebSocketClose(int statusCode, String reason) {
+      synchronized (relay) {
+        relay.toAgent = relay.toAgent.handle((v, e) -> null).thenCompose(v -> {
+          WebSocket ws = relay.agent.getNow(null);
+          if (ws != null && !ws.isOutputClosed()) {
+            return ws.sendClose(WebSocket.NORMAL_CLOSURE, "").whenComplete((w, e) -> ws.abort());
+          }
+          return CompletableFuture.completedFuture(null);
+        });
+      }
+    }
+
+    @Override
+    public void onWebSocketError(Throwable cause) {
+      WebSocket ws = relay.agent.getNow(null);
+      if (ws != null) {
+        ws.abort();
+      }
+    }
+  }
+
+  private static String container(ObjectNode pod, String container, String podName) {
+    JsonNode containers = pod.path("spec").path("containers");
+    if (container == null || container.isEmpty()) {
+      if (containers.size() != 1 && containers.size() > 0) {
+        StringBuilder names = new StringBuilder();
+        containers.forEach(c -> names.append(names.isEmpty() ? "" : " ").append(c.path("name").asText()));
+        throw ApiException.badRequest("a container name must be specified for pod " + podName
+            + ", choose one of: [" + names + "]");
+      }
+      return containers.path(0).path("name").asText();
+    }
+    for (String list : List.of("containers", "initContainers", "ephemeralContainers")) {
+      for (JsonNode c : pod.path("spec").path(list)) {
+        if (container.equals(c.path("name").asText())) {
+          return container;
+        }
+      }
+    }
+    throw ApiException.badRequest("container " + container + " is not valid for pod " + podName);
+  }
+
+  private static List<String> protocols(String header) {
+    List<String> out = new ArrayList<>();
+    if (header != null) {
+      for (String p : header.split(",")) {
+        if (!p.isBlank()) {
+          out.add(p.trim());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Jetty's error pages are HTML; keep the message. */
+  private static String stripHtml(String s) {
+    int i = s.indexOf("<th>MESSAGE:</th><td>");
+    if (i >= 0) {
+      int start = i + "<th>MESSAGE:</th><td>".length();
+      int end = s.indexOf("</td>", start);
+      return s.substring(start, end < 0 ? s.length() : end).replace("&quot;", "\"").replace("&amp;", "&");
+    }
+    return s;
+  }
+
+  private static String enc(String s) {
+    return URLEncoder.encode(s, StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,336 @@
+package dev.skiff.kubelet.streaming;
+
+import com.pty4j.PtyProcess;
+import com.pty4j.PtyProcessBuilder;
+import com.pty4j.WinSize;
+import dev.skiff.kubelet.cri.ContainerExec;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.function.LongSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.eclipse.jetty.websocket.api.Callback;
+import org.eclipse.jetty.websocket.api.Session;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One exec or attach session over WebSocket in the Kubernetes channel protocol
+ * ({@code v4.channel.k8s.io} / {@code v5.channel.k8s.io}; apimachinery
+ * pkg/util/remotecommand/constants.go and kubelet pkg/kubelet/cri/streaming/remotecommand):
+ * every binary message starts with a channel byte - 0 stdin (client to server), 1 stdout,
+ * 2 stderr, 3 error (one metav1.Status JSON at the end), 4 resize ({"Width":w,"Height":h}),
+ * 255 close (v5 only; payload: the channel closed by the client, 0 = stdin EOF).
+ *
+ * <p>exec starts the command in the container's environment ({@link ContainerExec}); with
+ * {@code tty} it runs on a pseudo-terminal (pty4j), stdout carries the terminal and there is no
+ * stderr. attach follows the container's CRI log from now on (stdout and stderr as their own
+ * channels) until the container exits; its stdin is not connected yet. The session ends with
+ * the Status on channel 3 and a normal close (1000).
+ *
+ * <p>Sends are serialized; each blocks until written, so a slow client slows only this session.
+ */
+public final class RemoteCommandSession implements Session.Listener.AutoDemanding {
+  private static final Logger log = LoggerFactory.getLogger(RemoteCommandSession.class);
+  static final int STDIN = 0, STDOUT = 1, STDERR = 2, ERROR = 3, RESIZE = 4, CLOSE = 255;
+  private static final Pattern SIZE = Pattern.compile("\"Width\"\\s*:\\s*(\\d+).*?\"Height\"\\s*:\\s*(\\d+)", Pattern.DOTALL);
+
+  /** What to run: exec (command) or attach (command null). */
+  record Options(List<String> command, boolean stdin, boolean stdout, boolean stderr, boolean tty) {}
+
+  private final StreamTarget target;
+  private final Options opts;
+  private final boolean v5;
+  private final LongSupplier alive; // attach: the container's pid while it runs, 0 once exited
+  private volatile Session session;
+  private volatile Process process;
+  private volatile OutputStream stdin;
+  private volatile WinSize pendingSize;
+  private final Object sendLock = new Object();
+  private volatile boolean finished;
+  /** Counted down once the process (and its stdin) exists: stdin that arrives earlier waits for it. */
+  private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+
+  RemoteCommandSession(StreamTarget target, Options opts, boolean v5, LongSupplier alive) {
+    this.target = target;
+    this.opts = opts;
+    this.v5 = v5;
+    this.alive = alive;
+  }
+
+  @Override
+  public void onWebSocketOpen(Session s) {
+    this.session = s;
+    Thread.ofVirtual().name("stream-" + target.containerId()).start(opts.command() == null ? this::attach : this::exec);
+  }
+
+  @Override
+  public void onWebSocketBinary(ByteBuffer payload, Callback callback) {
+    try {
+      if (!payload.hasRemaining()) {
+        return;
+      }
+      int channel = payload.get() & 0xff;
+      byte[] data = new byte[payload.remaining()];
+      payload.get(data);
+      if (channel == STDIN || channel == CLOSE) {
+        started.await(30, java.util.concurrent.TimeUnit.SECONDS);
+      }
+      switch (channel) {
+        case STDIN -> {
+          OutputStream in = stdin;
+          if (in != null && data.length > 0) {
+            in.write(data);
+            in.flush();
+          }
+        }
+        case RESIZE -> resize(new String(data, StandardCharsets.UTF_8));
+        case CLOSE -> {
+          if (v5 && data.length > 0 && data[0] == STDIN) {
+            closeStdin();
+          }
+        }
+        default -> { }
+      }
+    } catch (IOException e) {
+      log.debug("stdin of {}: {}", target.containerId(), e.toString()); // the process is gone
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      callback.succeed();
+    }
+  }
+
+  @Override
+  public void onWebSocketClose(int statusCode, String reason) {
+    if (!finished) {
+      // The client went away: an exec's process dies with it (kubelet kills it via the stream's context).
+      Process p = process;
+      if (p != null) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+      }
+      finished = true;
+    }
+  }
+
+  private void resize(String json) {
+    Matcher m = SIZE.matcher(json);
+    if (!m.find()) {
+      return;
+    }
+    WinSize size = new WinSize(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
+    Process p = process;
+    if (p instanceof PtyProcess pty) {
+      pty.setWinSize(size);
+    } else {
+      pendingSize = size; // the size to start the terminal with
+    }
+  }
+
+  private void closeStdin() throws IOException {
+    OutputStream in = stdin;
+    if (in != null && !(process instanceof PtyProcess)) {
+      in.close(); // EOF for the command (a terminal has no EOF to give; the user types ^D)
+    }
+  }
+
+  private void exec() {
+    try {
+      ContainerExec.Spec spec = ContainerExec.spec(target.pid(), opts.command());
+      Process p;
+      if (opts.tty()) {
+        var env = new java.util.HashMap<>(spec.env());
+        env.putIfAbsent("TERM", "xterm");
+        // kubectl sends the terminal size right after connecting; give it a moment to arrive
+        for (int i = 0; i < 20 && pendingSize == null; i++) {
+          Thread.sleep(5);
+        }
+        WinSize size = pendingSize == null ? new WinSize(80, 24) : pendingSize;
+        p = new PtyProcessBuilder(spec.command().toArray(String[]::new)).setEnvironment(env)
+            .setDirectory(spec.workingDir().toString()).setInitialColumns(size.getColumns())
+            .setInitialRows(size.getRows()).setRedirectErrorStream(true).setConsole(false).start();
+      } else {
+        ProcessBuilder pb = new ProcessBuilder(spec.command()).directory(spec.workingDir().toFile());
+        pb.environment().clear();
+        pb.environment().putAll(spec.env());
+        if (!opts.stdin()) {
+          pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        }
+        p = pb.start();
+      }
+      process = p;
+      if (opts.stdin()) {
+        stdin = p.getOutputStream();
+      } else if (!opts.tty()) {
+        p.getOutputStream().close();
+      }
+      started.countDown();
+      List<Thread> pumps = new ArrayList<>();
+      pumps.add(pump(p.getInputStream(), STDOUT, opts.stdout() || opts.tty()));
+      if (!opts.tty()) {
+        pumps.add(pump(p.getErrorStream(), STDERR, opts.stderr()));
+      }
+      int code = p.waitFor();
+      for (Thread t : pumps) {
+        t.join(opts.tty() ? 500 : 5000); // a pty may stay open in a background child; do not hang on it
+      }
+      finish(code == 0 ? success() : exitStatus(code));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (IOException | RuntimeException e) {
+      finish(failure("InternalError", "failed to exec in container: " + e.getMessage()));
+    } finally {
+      started.countDown();
+    }
+  }
+
+  private Thread pump(InputStream in, int channel, boolean forward) {
+    return Thread.ofVirtual().start(() -> {
+      byte[] buf = new byte[32 * 1024];
+      try (in) {
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+          if (forward && n > 0) {
+            send(channel, buf, 0, n);
+          }
+        }
+      } catch (IOException e) {
+        // EOF on a pty is EIO; a closed session ends the pump too
+      }
+    });
+  }
+
+  /** Follows the CRI log from its current end (kuberuntime logs format) until the container exits. */
+  private void attach() {
+    started.countDown(); // attach's stdin is not connected: input is dropped
+    try (RandomAccessFile f = new RandomAccessFile(target.logPath().toFile(), "r")) {
+      long pos = f.length();
+      StringBuilder partial = new StringBuilder();
+      byte[] buf = new byte[32 * 1024];
+      while (!finished) {
+        long len = f.length();
+        if (len > pos) {
+          f.seek(pos);
+          int n = f.read(buf, 0, (int) Math.min(buf.length, len - pos));
+          pos += n;
+          partial.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+          int nl;
+          while ((nl = partial.indexOf("\n")) >= 0) {
+            deliver(partial.substring(0, nl));
+            partial.delete(0, nl + 1);
+          }
+          continue;
+        }
+        if (alive.getAsLong() == 0) {
+          break;
+        }
+        Thread.sleep(10);
+      }
+      finish(success());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (IOException e) {
+      finish(failure("InternalError", "attach: " + e.getMessage()));
+    }
+  }
+
+  /** One CRI log line: {@code <time> <stream> <F|P> <content>}. */
+  private void deliver(String line) throws IOException {
+    String[] f = line.split(" ", 4);
+    if (f.length < 3) {
+      return;
+    }
+    boolean err = f[1].equals("stderr");
+    if ((err && !opts.stderr() && !opts.tty()) || (!err && !opts.stdout())) {
+      return;
+    }
+    String content = (f.length == 4 ? f[3] : "") + (f[2].equals("F") ? "\n" : "");
+    byte[] b = content.getBytes(StandardCharsets.UTF_8);
+    send(err && !opts.tty() ? STDERR : STDOUT, b, 0, b.length);
+  }
+
+  private void finish(String status) {
+    if (finished) {
+      return;
+    }
+    try {
+      byte[] b = status.getBytes(StandardCharsets.UTF_8);
+      send(ERROR, b, 0, b.length);
+    } catch (IOException e) {
+      // client gone
+    }
+    finished = true;
+    Session s = session;
+    if (s != null && s.isOpen()) {
+      s.close(1000, "", Callback.NOOP);
+    }
+  }
+
+  private void send(int channel, byte[] data, int off, int len) throws IOException {
+    Session s = session;
+    if (s == null || !s.isOpen()) {
+      throw new IOException("session closed");
+    }
+    ByteBuffer msg = ByteBuffer.allocate(len + 1);
+    msg.put((byte) channel).put(data, off, len).flip();
+    synchronized (sendLock) {
+      CompletableFuture<Void> done = new CompletableFuture<>();
+      s.sendBinary(msg, Callback.from(() -> done.complete(null), done::completeExceptionally));
+      try {
+        done.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException(e);
+      } catch (ExecutionException e) {
+        throw new IOException(e.getCause());
+      }
+    }
+  }
+
+  static String success() {
+    return "{\"metadata\":{},\"status\":\"Success\"}";
+  }
+
+  /** kubelet: exec.CodeExitError -> NonZeroExitCode with an ExitCode cause (remotecommand/httpstream.go). */
+  String exitStatus(int code) {
+    String cmd = opts.command() == null ? "" : String.join(" ", opts.command());
+    return "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command terminated with non-zero exit code: "
+        + "error executing command [" + jsonEscape(cmd) + "], exit code " + code + "\",\"reason\":\"NonZeroExitCode\","
+        + "\"details\":{\"causes\":[{\"reason\":\"ExitCode\",\"message\":\"" + code + "\"}]}}";
+  }
+
+  static String failure(String reason, String message) {
+    return "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"" + jsonEscape(message) + "\",\"reason\":\""
+        + reason + "\",\"code\":500}";
+  }
+
+  static String jsonEscape(String s) {
+    StringBuilder b = new StringBuilder();
+    for (char c : s.toCharArray()) {
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        case '\n' -> b.append("\\n");
+        case '\r' -> b.append("\\r");
+        case '\t' -> b.append("\\t");
+        default -> {
+          if (c < 0x20) {
+            b.append(String.format("\\u%04x", (int) c));
+          } else {
+            b.append(c);
+          }
+        }
+      }
+    }
+    return b.toString();
+  }
+}

@@ -1,0 +1,35 @@
+package dev.skiff.kubelet.streaming;
+
+import io.fabric8.kubernetes.api.model.Container;
+import java.nio.file.Path;
+
+/**
+ * A running container as the streaming server needs it: its id, its shim's pid (exec enters its
+ * environment), its CRI log (attach follows it), its spec and the pod's IP (port-forward).
+ */
+public record StreamTarget(String containerId, long pid, Path logPath, Container spec, String podIp) {
+
+  /** Finds the running container {@code container} of pod {@code namespace/pod} on this node. */
+  @FunctionalInterface
+  public interface Resolver {
+    /**
+     * @param container the container name, or null/empty for the pod's only (or first) one
+     * @throws StreamException (with an HTTP status) when there is no such running container
+     */
+    StreamTarget resolve(String namespace, String pod, String container) throws StreamException;
+  }
+
+  /** Why a stream cannot start; {@code status} is the HTTP status to answer. */
+  public static final class StreamException extends Exception {
+    private final int status;
+
+    public StreamException(int status, String message) {
+      super(message);
+      this.status = status;
+    }
+
+    public int status() {
+      return status;
+    }
+  }
+}

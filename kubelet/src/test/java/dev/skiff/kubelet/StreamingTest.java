@@ -1,0 +1,131 @@
+package dev.skiff.kubelet;
+
+import static dev.skiff.kubelet.AgentFixture.phase;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.skiff.apiserver.testing.Kubectl;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** exec and attach with the real kubectl through the API server to the agent's streaming server. */
+class StreamingTest {
+  static AgentFixture f;
+
+  @BeforeAll
+  static void start() throws Exception {
+    f = new AgentFixture();
+    f.apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: shell}
+        spec:
+          nodeName: node-a
+          terminationGracePeriodSeconds: 2
+          containers:
+          - name: main
+            image: busybox
+            command: [sleep, "3600"]
+            workingDir: /tmp
+            env:
+            - {name: GREETING, value: hello-from-env}
+        """);
+    f.await("shell", p -> "Running".equals(phase(p)));
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    f.close();
+  }
+
+  @Test
+  void execReturnsOutputAndTheExitCodeWithKubectl132And133() throws Exception {
+    for (String binary : java.util.List.of(Kubectl.DEFAULT, Kubectl.V1_33)) {
+      Kubectl.Result r = f.server.kubectl(binary).run("exec", "shell", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3");
+      assertThat(r.out()).as(binary).isEqualTo("hi\n");
+      assertThat(r.err()).as(binary).contains("oops").contains("command terminated with exit code 3");
+      assertThat(r.code()).as(binary).isEqualTo(3);
+      Kubectl.Result ok = f.server.kubectl(binary).run("exec", "shell", "--", "true");
+      assertThat(ok.code()).as(binary + ": " + ok.err()).isZero();
+    }
+  }
+
+  @Test
+  void execRunsInTheContainersEnvironmentAndDirectory() throws Exception {
+    Kubectl.Result r = f.server.kubectl().run("exec", "shell", "-c", "main", "--", "sh", "-c", "echo $GREETING; pwd");
+    assertThat(r.out()).isEqualTo("hello-from-env\n/tmp\n");
+  }
+
+  @Test
+  void execWithStdinPiped() throws Exception {
+    Kubectl.Result r = f.server.kubectl().runWithInput("one\ntwo\n", "exec", "-i", "shell", "--", "sh", "-c",
+        "tr a-z A-Z; echo done");
+    assertThat(r.out()).isEqualTo("ONE\nTWO\ndone\n");
+    assertThat(r.code()).isZero();
+  }
+
+  @Test
+  void execWithATtyGetsAPseudoTerminalOfTheClientsSize() throws Exception {
+    // script(1) gives kubectl a terminal; its size is set first, kubectl sends it on channel 4.
+    String kubectl = Kubectl.DEFAULT + " --kubeconfig " + f.server.kubeconfig();
+    Process p = new ProcessBuilder("script", "-qec", "stty cols 91 rows 27; " + kubectl
+        + " exec -it shell -- sh -c 'tty; stty size; exit 5'", "/dev/null").redirectErrorStream(true).start();
+    p.getOutputStream().close();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(out).containsPattern("/dev/pts/\\d+").contains("27 91").contains("command terminated with exit code 5");
+  }
+
+  @Test
+  void execErrors() throws Exception {
+    Kubectl.Result r = f.server.kubectl().run("exec", "shell", "-c", "nope", "--", "true");
+    assertThat(r.code()).isNotZero();
+    assertThat(r.err()).contains("container nope is not valid for pod shell");
+    Kubectl.Result missing = f.server.kubectl().run("exec", "shell", "--", "/no/such/binary");
+    assertThat(missing.code()).isNotZero();
+    assertThat(missing.err()).contains("/no/such/binary");
+  }
+
+  @Test
+  void execNeedsCreateOnPodsExecNotJustGet() throws Exception {
+    f.apply("""
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: {name: exec-get-only}
+        rules:
+        - {apiGroups: [""], resources: [pods, pods/exec], verbs: [get, list]}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: exec-get-only}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: exec-get-only}
+        subjects:
+        - {apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}
+        """);
+    Kubectl.Result r = f.server.kubectl().run("exec", "--as=bob", "shell", "--", "true");
+    assertThat(r.code()).isNotZero();
+    assertThat(r.err()).contains("cannot create resource \"pods/exec\"");
+  }
+
+  @Test
+  void attachStreamsTheRunningContainersOutputUntilItExits() throws Exception {
+    f.apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: talker}
+        spec:
+          nodeName: node-a
+          restartPolicy: Never
+          containers:
+          - name: main
+            image: busybox
+            command: [sh, -c, 'sleep 3; for i in 1 2 3; do echo line$i; echo warn$i >&2; sleep 0.2; done']
+        """);
+    f.await("talker", p -> "Running".equals(phase(p)));
+    Kubectl.Result r = f.server.kubectl().run("attach", "talker", "-c", "main");
+    assertThat(r.out()).contains("line1\nline2\nline3\n");
+    assertThat(r.err()).contains("warn1");
+  }
+}
