@@ -155,7 +155,15 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
           Thread.sleep(5);
         }
         WinSize size = pendingSize == null ? new WinSize(80, 24) : pendingSize;
-        p = new PtyProcessBuilder(spec.command().toArray(String[]::new)).setEnvironment(env)
+        List<String> command = spec.command();
+        if (spec.nsenter()) {
+          // Through nsenter into the container's mount namespace the initial size pty4j gives the
+          // terminal reads as 0x0 (reproduced outside Skiff); set it again from inside first.
+          command = new java.util.ArrayList<>(command);
+          command.addAll(command.indexOf("--") + 1, List.of("/bin/sh", "-c",
+              "stty rows " + size.getRows() + " cols " + size.getColumns() + " 2>/dev/null; exec \"$@\"", "sh"));
+        }
+        p = new PtyProcessBuilder(command.toArray(String[]::new)).setEnvironment(env)
             .setDirectory(spec.workingDir().toString()).setInitialColumns(size.getColumns())
             .setInitialRows(size.getRows()).setRedirectErrorStream(true).setConsole(false).start();
       } else {
