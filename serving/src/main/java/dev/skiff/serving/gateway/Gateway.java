@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Executors;
@@ -91,11 +92,19 @@ public final class Gateway implements Component {
     config.setSendDateHeader(false); // the app's Date header passes through
     config.setSendXPoweredBy(false);
     config.setRelativeRedirectAllowed(true);
-    ServerConnector connector = new ServerConnector(server, 1, 1,
-        new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
-    connector.setIdleTimeout(TimeUnit.MINUTES.toMillis(10));
-    connector.setAcceptQueueSize(1024);
-    server.addConnector(connector);
+    // One listener per address of this node, never the wildcard: a wildcard :80 would keep the
+    // service proxy from binding ClusterIP:80 for every other Service (docs/services.md).
+    List<String> addresses = listenAddresses(ctx);
+    List<ServerConnector> connectors = new java.util.ArrayList<>();
+    for (String address : addresses) {
+      ServerConnector connector = new ServerConnector(server, 1, 1,
+          new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
+      connector.setHost(address);
+      connector.setIdleTimeout(TimeUnit.MINUTES.toMillis(10));
+      connector.setAcceptQueueSize(1024);
+      server.addConnector(connector);
+      connectors.add(connector);
+    }
     server.setHandler(new ProxyHandler(view, http1, h2c,
         b -> {
           if (autoscaler != null) {
@@ -106,16 +115,14 @@ public final class Gateway implements Component {
 
     String opt = ctx.options().get("gateway.port");
     if (opt != null) {
-      connector.setPort(Integer.parseInt(opt));
-      server.start();
+      bind(server, connectors, Integer.parseInt(opt));
     } else {
       // 80 when we may bind it (root), else 8081; if that is taken too (another server on this
       // machine), a free port: the bound port is published in config-network either way.
       boolean started = false;
       for (int p : new int[] {80, 8081, 0}) {
-        connector.setPort(p);
         try {
-          server.start();
+          bind(server, connectors, p);
           started = true;
           break;
         } catch (IOException e) {
@@ -127,7 +134,7 @@ public final class Gateway implements Component {
         throw new IOException("gateway: no port could be bound");
       }
     }
-    int port = connector.getLocalPort();
+    int port = connectors.get(0).getLocalPort();
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "gateway-sampler");
       t.setDaemon(true);
@@ -139,6 +146,50 @@ public final class Gateway implements Component {
     recordPort(client, port);
     log.info("gateway listening on port {}", port);
     return new Running(server, view, autoscaler, sampler, port);
+  }
+
+  /**
+   * Binds every listener to {@code port}; with 0 the first picks a free port and the others
+   * follow it, so one port serves every address.
+   */
+  private static void bind(Server server, List<ServerConnector> connectors, int port) throws Exception {
+    if (port == 0 && connectors.size() > 1) {
+      ServerConnector first = connectors.get(0);
+      first.setPort(0);
+      first.open();
+      port = first.getLocalPort();
+      for (int i = 1; i < connectors.size(); i++) {
+        connectors.get(i).setPort(port);
+      }
+    } else {
+      for (ServerConnector c : connectors) {
+        c.setPort(port);
+      }
+    }
+    server.start();
+  }
+
+  /**
+   * 127.0.0.1 and this node's InternalIP addresses ({@code gateway.address=a,b} overrides), so
+   * that Route URLs answer locally and the Route's Service endpoints (the nodes' addresses) too.
+   */
+  static List<String> listenAddresses(ComponentContext ctx) {
+    String opt = ctx.options().get("gateway.address");
+    if (opt != null && !opt.isBlank()) {
+      return List.of(opt.split(","));
+    }
+    java.util.LinkedHashSet<String> out = new java.util.LinkedHashSet<>();
+    out.add("127.0.0.1");
+    try {
+      var node = ctx.client().nodes().withName(ctx.nodeName()).get();
+      if (node != null && node.getStatus() != null && node.getStatus().getAddresses() != null) {
+        node.getStatus().getAddresses().stream().filter(a -> "InternalIP".equals(a.getType())
+            && !a.getAddress().contains(":")).forEach(a -> out.add(a.getAddress()));
+      }
+    } catch (RuntimeException e) {
+      log.info("gateway: cannot read node {} ({}); listening on loopback only", ctx.nodeName(), e.getMessage());
+    }
+    return List.copyOf(out);
   }
 
   private static ClientConnector connector() {
