@@ -72,6 +72,10 @@ final class ClusterZone {
 
   /** The answer to a query for a name in the zone (see {@link #contains}). */
   Answer answer(Message query) {
+    return answer(query, 0);
+  }
+
+  private Answer answer(Message query, int depth) {
     Record q = query.getQuestion();
     Name qname = q.getName();
     int qtype = q.getType();
@@ -111,6 +115,13 @@ final class ClusterZone {
                 records.add(new CNAMERecord(qname, DClass.IN, TTL, target));
                 if (qtype != Type.CNAME && !target.subdomain(origin)) {
                   chase = target;
+                } else if (qtype != Type.CNAME && depth < 8) {
+                  // A target in the zone is answered here too, as CoreDNS's kubernetes plugin
+                  // does: stub resolvers (glibc) do not chase a bare CNAME themselves.
+                  Message inner = Message.newQuery(Record.newRecord(target, qtype, DClass.IN));
+                  Answer a = answer(inner, depth + 1);
+                  records.addAll(a.message().getSection(Section.ANSWER));
+                  chase = a.chase();
                 }
               }
             }

@@ -62,6 +62,9 @@ class ClusterDnsTest {
     Service ext = service("ext", null, "ExternalName", List.of());
     ext.getSpec().setExternalName("example.com");
     client.services().resource(ext).create();
+    Service alias = service("alias", null, "ExternalName", List.of());
+    alias.getSpec().setExternalName("web.default.svc.cluster.local");
+    client.services().resource(alias).create();
     dns = new ClusterDns().start(new ComponentContext(client, Files.createTempDirectory("skiff-dns"), "node-a", Map.of(
         "dns.port", "0", "node-ip", "127.0.0.1", "dns.upstream", "127.0.0.1:" + upstream.getLocalPort(),
         "dns.upstream-timeout-ms", "300")));
@@ -238,6 +241,14 @@ class ClusterDnsTest {
     assertThat(((CNAMERecord) ans.get(0)).getTarget().toString()).isEqualTo("example.com.");
     assertThat(ans).hasSize(2);
     assertThat(ans.get(1).rdataToString()).isEqualTo("93.184.216.34");
+  }
+
+  @Test
+  void anExternalNameInsideTheClusterIsAnsweredHere() throws Exception {
+    List<Record> ans = query("alias.default.svc.cluster.local.", Type.A, false).getSection(Section.ANSWER);
+    assertThat(ans).hasSize(2);
+    assertThat(((CNAMERecord) ans.get(0)).getTarget().toString()).isEqualTo("web.default.svc.cluster.local.");
+    assertThat(ans.get(1).rdataToString()).isEqualTo("10.43.200.7");
   }
 
   @Test
