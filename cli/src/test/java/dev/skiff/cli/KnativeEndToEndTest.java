@@ -84,8 +84,7 @@ class KnativeEndToEndTest {
   static void stop() throws Exception {
     if (server != null) {
       kubectl.run("delete", "ksvc", "--all", "-A", "--wait=true", "--timeout=60s");
-      kubectl.run("delete", "deployments", "--all", "-A", "--wait=true", "--timeout=60s");
-      kubectl.run("delete", "pods", "--all", "-A", "--wait=true", "--timeout=60s");
+      ServicesEndToEndTest.deleteEveryPod(kubectl);
       server.close();
     }
   }

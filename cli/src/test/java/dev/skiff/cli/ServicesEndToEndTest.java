@@ -101,8 +101,7 @@ class ServicesEndToEndTest {
   @AfterAll
   static void stop() throws Exception {
     if (server != null) {
-      kubectl.run("delete", "deployment", "web", "--wait=true", "--timeout=60s");
-      kubectl.run("delete", "pod", "--all", "--wait=true", "--timeout=60s");
+      deleteEveryPod(kubectl);
       server.close();
     }
   }
@@ -191,6 +190,18 @@ class ServicesEndToEndTest {
     load.join();
     assertThat(failures).as("failed requests during the rollout (%d succeeded)", ok.get()).isEmpty();
     assertThat(ok.get()).isGreaterThan(10);
+  }
+
+  /**
+   * Deletes workloads until no pod is left, so that no process outlives the server (the agent
+   * leaves running pods alone when it stops). The garbage collector removes ReplicaSets in the
+   * background, and one not yet gone recreates a deleted pod: hence the loop.
+   */
+  static void deleteEveryPod(Kubectl kubectl) {
+    long deadline = System.currentTimeMillis() + 90_000;
+    while (System.currentTimeMillis() < deadline && !kubectl.run("get", "pods", "-A", "-o", "name").stdout().isBlank()) {
+      kubectl.run("delete", "deployments,replicasets,pods", "--all", "-A", "--wait=true", "--timeout=30s");
+    }
   }
 
   private static Set<String> podNames() {
