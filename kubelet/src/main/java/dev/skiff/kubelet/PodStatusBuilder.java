@@ -220,12 +220,14 @@ final class PodStatusBuilder {
       }
       return cs;
     }
-    if (restartable) {
-      String[] w = waiting != null ? waiting : new String[] {"CrashLoopBackOff", null};
+    if (restartable && waiting != null) {
+      String[] w = waiting;
       cs.setState(new ContainerStateBuilder().withNewWaiting().withReason(w[0]).withMessage(w[1]).endWaiting().build());
       cs.setLastState(new ContainerStateBuilder().withTerminated(terminated(latest)).build());
       return cs;
     }
+    // Also a restartable container that exited after this sync decided (its exit event brings
+    // the next sync, which restarts it or reports the back-off): terminated until then.
     cs.setState(new ContainerStateBuilder().withTerminated(terminated(latest)).build());
     if (previous != null) {
       cs.setLastState(new ContainerStateBuilder().withTerminated(terminated(previous)).build());

@@ -42,9 +42,11 @@ class PodStatusBuilderTest {
       "Never, 0, Succeeded, terminated",
       "Never, 1, Failed, terminated",
       "OnFailure, 0, Succeeded, terminated",
-      "OnFailure, 2, Running, waiting",
-      "Always, 0, Running, waiting",
-      "Always, 1, Running, waiting",
+      // Restartable: terminated until the next sync restarts it or reports its back-off
+      // (kubelet_pods.go convertToAPIContainerStatuses keeps the original state without a reason).
+      "OnFailure, 2, Running, terminated",
+      "Always, 0, Running, terminated",
+      "Always, 1, Running, terminated",
   })
   void anExitedContainer(String policy, int code, String phase, String state) {
     var r = PodStatusBuilder.build(pod(policy), Map.of("c", List.of(exited(0, code))), Map.of(), false, "10.0.0.1", CLOCK);
@@ -53,6 +55,17 @@ class PodStatusBuilderTest {
     assertThat(cs.getState().getRunning()).as("never running after an exit").isNull();
     assertThat(state.equals("terminated") ? cs.getState().getTerminated() : cs.getState().getWaiting()).isNotNull();
     assertThat(r.terminal()).isEqualTo(phase.equals("Succeeded") || phase.equals("Failed"));
+  }
+
+  @Test
+  void aContainerInBackOffWaitsWithTheReasonTheSyncGave() {
+    String[] backOff = {"CrashLoopBackOff", "back-off 10s restarting failed container=c"};
+    var r = PodStatusBuilder.build(pod("Always"), Map.of("c", List.of(exited(0, 1))), Map.of("c", backOff), false,
+        "10.0.0.1", CLOCK);
+    var cs = r.status().getContainerStatuses().get(0);
+    assertThat(cs.getState().getWaiting().getReason()).isEqualTo("CrashLoopBackOff");
+    assertThat(cs.getState().getWaiting().getMessage()).startsWith("back-off 10s");
+    assertThat(cs.getLastState().getTerminated().getExitCode()).isEqualTo(1);
   }
 
   @Test
