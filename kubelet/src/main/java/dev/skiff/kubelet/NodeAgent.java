@@ -7,6 +7,7 @@ import dev.skiff.kubelet.sandbox.PodNetwork;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import dev.skiff.kubelet.prober.LifecycleHooks;
 import dev.skiff.kubelet.prober.ProbeManager;
 import dev.skiff.kubelet.prober.Prober;
 import dev.skiff.kubelet.streaming.StreamingServer;
@@ -153,7 +154,8 @@ public final class NodeAgent implements Component {
           recorder.event(pod, EventRecorder.WARNING, "Unhealthy", "%s", msg);
         }
       });
-      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock, mounts, probes, recorder), timers);
+      LifecycleHooks hooks = new LifecycleHooks(new Prober(), runtime::pid);
+      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock, mounts, probes, hooks, recorder), timers);
       runtime.onContainerExit(id -> {
         ContainerStatus s = runtime.containerStatus(id);
         if (s != null) {

@@ -6,6 +6,7 @@ import dev.skiff.kubelet.cri.ContainerRuntime;
 import dev.skiff.kubelet.cri.ContainerStatus;
 import dev.skiff.kubelet.cri.Mount;
 import dev.skiff.kubelet.cri.PodSandboxConfig;
+import dev.skiff.kubelet.prober.LifecycleHooks;
 import dev.skiff.kubelet.prober.ProbeManager;
 import dev.skiff.runtime.EventRecorder;
 import io.fabric8.kubernetes.api.model.Container;
@@ -44,10 +45,11 @@ final class PodSync implements PodWorkers.PodSyncer {
   /** Containers whose last start failed: uid/name -> {reason, message}. */
   private final Map<String, String[]> startErrors = new ConcurrentHashMap<>();
   private final ProbeManager probes;
+  private final LifecycleHooks hooks;
   private final EventRecorder events;
 
   PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock) {
-    this(runtime, client, env, statuses, clock, null, null, null);
+    this(runtime, client, env, statuses, clock, null, null, null, null);
   }
 
   /**
@@ -55,7 +57,7 @@ final class PodSync implements PodWorkers.PodSyncer {
    * {@code events} may be null (no probes: running containers are ready).
    */
   PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock,
-      ContainerMounts mounts, ProbeManager probes, EventRecorder events) {
+      ContainerMounts mounts, ProbeManager probes, LifecycleHooks hooks, EventRecorder events) {
     this.mounts = mounts;
     this.runtime = runtime;
     this.client = client;
@@ -63,6 +65,7 @@ final class PodSync implements PodWorkers.PodSyncer {
     this.statuses = statuses;
     this.clock = clock;
     this.probes = probes;
+    this.hooks = hooks;
     this.events = events;
   }
 
@@ -240,6 +243,7 @@ final class PodSync implements PodWorkers.PodSyncer {
       String id = runtime.createContainer(uid, cfg);
       runtime.startContainer(id);
       startErrors.remove(key);
+      postStart(pod, c, id, podIp);
       // Dead-container cleanup keeps the last terminated instance (MaxPerPodContainerCount 1).
       for (ContainerStatus old : runtime.listContainers(uid)) {
         if (old.name().equals(c.getName()) && old.attempt() < attempt - 1
@@ -256,6 +260,85 @@ final class PodSync implements PodWorkers.PodSyncer {
     }
   }
 
+  /**
+   * postStart (handlers.go): runs right after the container starts; a failure is a
+   * FailedPostStartHook event and the container is killed, to be restarted per restartPolicy.
+   */
+  private void postStart(Pod pod, Container c, String id, String podIp) {
+    if (hooks == null || c.getLifecycle() == null || c.getLifecycle().getPostStart() == null) {
+      return;
+    }
+    // The hook runs in the container's namespaces: wait until they exist (the runtime reports
+    // the container running once its mounts are in place).
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    ContainerStatus st = runtime.containerStatus(id);
+    while (st != null && st.state() == ContainerStatus.State.CREATED && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      st = runtime.containerStatus(id);
+    }
+    if (st == null || st.state() != ContainerStatus.State.RUNNING) {
+      return; // exited already: nothing to hook into
+    }
+    String failure = hooks.run(c.getLifecycle().getPostStart(), c, id, podIp != null ? podIp : env.nodeIp(),
+        Duration.ofSeconds(30));
+    if (failure != null) {
+      if (events != null) {
+        events.event(pod, EventRecorder.WARNING, "FailedPostStartHook", "PostStartHook failed: %s", failure);
+      }
+      runtime.stopContainer(id, 0);
+    }
+  }
+
+  /**
+   * preStop hooks of the running containers, in parallel, within the grace period
+   * (kuberuntime_container.go killContainer: the hook's time comes out of the grace period,
+   * and at least 2 s remain for SIGTERM). Returns the grace left for stopping.
+   */
+  private long preStop(Pod pod, long grace) throws InterruptedException {
+    if (hooks == null || grace <= 0) {
+      return grace;
+    }
+    String uid = pod.getMetadata().getUid();
+    List<Thread> running = new java.util.ArrayList<>();
+    long t0 = System.nanoTime();
+    List<Container> all = new java.util.ArrayList<>(pod.getSpec().getContainers());
+    if (pod.getSpec().getInitContainers() != null) {
+      all.addAll(pod.getSpec().getInitContainers());
+    }
+    for (Container c : all) {
+      if (c.getLifecycle() == null || c.getLifecycle().getPreStop() == null) {
+        continue;
+      }
+      ContainerStatus latest = last(byName(uid).get(c.getName()));
+      if (latest == null || latest.state() != ContainerStatus.State.RUNNING) {
+        continue;
+      }
+      running.add(Thread.ofVirtual().name("prestop-" + c.getName()).start(() -> {
+        String failure = hooks.run(c.getLifecycle().getPreStop(), c, latest.id(), podIp(uid), Duration.ofSeconds(grace));
+        if (failure != null && events != null) {
+          events.event(pod, EventRecorder.WARNING, "FailedPreStopHook", "PreStopHook failed: %s", failure);
+        }
+      }));
+    }
+    long deadline = t0 + Duration.ofSeconds(grace).toNanos();
+    for (Thread t : running) {
+      long left = deadline - System.nanoTime();
+      if (left > 0) {
+        t.join(Duration.ofNanos(left));
+      }
+    }
+    if (running.isEmpty()) {
+      return grace;
+    }
+    long spent = Duration.ofNanos(System.nanoTime() - t0).toSeconds();
+    return Math.max(2, grace - spent);
+  }
+
   @Override
   public void syncTerminatingPod(Pod pod, Long gracePeriodOverride) throws Exception {
     String uid = pod.getMetadata().getUid();
@@ -266,6 +349,7 @@ final class PodSync implements PodWorkers.PodSyncer {
     if (probes != null) {
       probes.removePod(uid); // a terminating pod is no longer probed
     }
+    grace = preStop(pod, grace);
     // Regular containers first, then init containers (sidecars) - pod-lifecycle.md
     runtime.stopPodSandbox(uid, grace);
     if (!runtime.listPodSandboxes().contains(uid)) {

@@ -217,6 +217,37 @@ class NodeAgentTest {
   }
 
   @Test
+  void lifecycleHooksRunAfterStartAndBeforeTheStopSignal() throws Exception {
+    java.nio.file.Path marks = java.nio.file.Files.createTempDirectory("hooks");
+    f.apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: hooked}
+        spec:
+          nodeName: node-a
+          terminationGracePeriodSeconds: 5
+          volumes: [{name: marks, hostPath: {path: %s}}]
+          containers:
+          - name: main
+            image: busybox
+            volumeMounts: [{name: marks, mountPath: /marks}]
+            # Ignores SIGTERM: only the preStop hook's file and the final SIGKILL end it.
+            command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]
+            lifecycle:
+              postStart: {exec: {command: ["sh", "-c", "echo started > /marks/post-start"]}}
+              preStop: {exec: {command: ["sh", "-c", "echo stopping > /marks/pre-stop; sleep 1"]}}
+        """.formatted(marks));
+    f.await("hooked", x -> "Running".equals(phase(x)));
+    assertThat(AgentFixture.until(java.time.Duration.ofSeconds(10),
+        () -> java.nio.file.Files.exists(marks.resolve("post-start"))))
+        .as(() -> f.server.kubectl().run("get", "events", "-o", "wide").out()).isTrue();
+    assertThat(java.nio.file.Files.exists(marks.resolve("pre-stop"))).isFalse();
+    f.server.kubectl().run("delete", "pod", "hooked", "--wait=true").ok();
+    assertThat(java.nio.file.Files.readString(marks.resolve("pre-stop"))).isEqualTo("stopping\n");
+    assertThat(f.get("hooked")).isNull();
+  }
+
+  @Test
   void environmentFieldRefsConfigMapsAndArgsExpansion() throws Exception {
     f.apply("""
         apiVersion: v1
