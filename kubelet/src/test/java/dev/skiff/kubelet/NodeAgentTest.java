@@ -240,7 +240,13 @@ class NodeAgentTest {
     f.await("hooked", x -> "Running".equals(phase(x)));
     assertThat(AgentFixture.until(java.time.Duration.ofSeconds(10),
         () -> java.nio.file.Files.exists(marks.resolve("post-start"))))
-        .as(() -> f.server.kubectl().run("get", "events", "-o", "wide").out()).isTrue();
+        .as(() -> {
+          try {
+            return f.server.kubectl().run("get", "events", "-o", "wide").out();
+          } catch (Exception e) {
+            return e.toString();
+          }
+        }).isTrue();
     assertThat(java.nio.file.Files.exists(marks.resolve("pre-stop"))).isFalse();
     f.server.kubectl().run("delete", "pod", "hooked", "--wait=true").ok();
     assertThat(java.nio.file.Files.readString(marks.resolve("pre-stop"))).isEqualTo("stopping\n");

@@ -42,6 +42,12 @@ public final class ContainerExec {
     }
     if (differs(pid, "mnt")) {
       ns.add("-m");
+      // The sandbox may also chroot a container (a top-level mountPath that is not on the
+      // host); -r takes the target's root directory too.
+      ns.add("-r");
+    }
+    if (differs(pid, "uts")) {
+      ns.add("-u");
     }
     if (ns.isEmpty()) {
       return new Spec(List.copyOf(argv), env, Files.isDirectory(cwd) ? cwd : Path.of("/"), false);
