@@ -130,18 +130,7 @@ public final class DaemonSetController implements AutoCloseable {
   // ---- event routing ----
 
   private List<String> daemonSetsFor(HasMetadata obj) {
-    String ns = obj.getMetadata().getNamespace();
-    OwnerReference ref = Keys.controllerOf(obj);
-    if (ref != null) {
-      return "DaemonSet".equals(ref.getKind()) ? List.of(Keys.of(ns, ref.getName())) : List.of();
-    }
-    List<String> out = new ArrayList<>();
-    for (DaemonSet ds : dsLister.list(ns)) {
-      if (!Selectors.isEmpty(ds.getSpec().getSelector()) && Selectors.matches(ds.getSpec().getSelector(), obj.getMetadata().getLabels())) {
-        out.add(Keys.of(ds));
-      }
-    }
-    return out;
+    return Selectors.owners(obj, "DaemonSet", dsLister.list(obj.getMetadata().getNamespace()), ds -> ds.getSpec().getSelector());
   }
 
   private DaemonSet owner(Pod pod) {

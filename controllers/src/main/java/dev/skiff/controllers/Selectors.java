@@ -14,6 +14,29 @@ final class Selectors {
   private Selectors() {
   }
 
+  /**
+   * Keys of the workloads of {@code kind} an object belongs to: its controller if it has one
+   * (of that kind, else none), or for an orphan every candidate whose non-empty selector matches
+   * it (the candidates that may adopt it).
+   */
+  static <T extends io.fabric8.kubernetes.api.model.HasMetadata> List<String> owners(
+      io.fabric8.kubernetes.api.model.HasMetadata obj, String kind, List<T> candidates,
+      java.util.function.Function<T, LabelSelector> selectorOf) {
+    String ns = obj.getMetadata().getNamespace();
+    io.fabric8.kubernetes.api.model.OwnerReference ref = dev.skiff.runtime.Keys.controllerOf(obj);
+    if (ref != null) {
+      return kind.equals(ref.getKind()) ? List.of(dev.skiff.runtime.Keys.of(ns, ref.getName())) : List.of();
+    }
+    List<String> out = new java.util.ArrayList<>();
+    for (T c : candidates) {
+      LabelSelector sel = selectorOf.apply(c);
+      if (!isEmpty(sel) && matches(sel, obj.getMetadata().getLabels())) {
+        out.add(dev.skiff.runtime.Keys.of(c));
+      }
+    }
+    return out;
+  }
+
   static boolean matches(LabelSelector selector, Map<String, String> labels) {
     if (selector == null) {
       return false;

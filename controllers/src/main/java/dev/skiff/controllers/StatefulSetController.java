@@ -111,18 +111,7 @@ public final class StatefulSetController implements AutoCloseable {
 
   /** The set controlling {@code obj}, or for an orphan every set whose selector matches it. */
   private List<String> setsFor(io.fabric8.kubernetes.api.model.HasMetadata obj) {
-    String ns = obj.getMetadata().getNamespace();
-    OwnerReference ref = Keys.controllerOf(obj);
-    if (ref != null) {
-      return "StatefulSet".equals(ref.getKind()) ? List.of(Keys.of(ns, ref.getName())) : List.of();
-    }
-    List<String> out = new ArrayList<>();
-    for (StatefulSet s : setLister.list(ns)) {
-      if (!Selectors.isEmpty(s.getSpec().getSelector()) && Selectors.matches(s.getSpec().getSelector(), obj.getMetadata().getLabels())) {
-        out.add(Keys.of(s));
-      }
-    }
-    return out;
+    return Selectors.owners(obj, "StatefulSet", setLister.list(obj.getMetadata().getNamespace()), s -> s.getSpec().getSelector());
   }
 
   // ---- identity helpers (stateful_set_utils.go) ----

@@ -15,7 +15,6 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.utils.Serialization;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -26,7 +25,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 
 /**
  * The Configuration controller (knative.dev/serving pkg/reconciler/configuration): stamps out one
@@ -207,20 +205,7 @@ final class ConfigurationReconciler {
   }
 
   private Result writeStatus(Configuration cfg, Status st) {
-    if (Objects.equals(Serialization.asJson(st), Serialization.asJson(cfg.getStatus()))) {
-      return Result.done();
-    }
-    Configuration next = Knative.copy(cfg);
-    next.setStatus(st);
-    try {
-      client.resources(Configuration.class).inNamespace(cfg.getMetadata().getNamespace()).resource(next).updateStatus();
-    } catch (KubernetesClientException e) {
-      if (e.getCode() == 409 || e.getCode() == 404) {
-        return Result.requeue();
-      }
-      throw e;
-    }
-    return Result.done();
+    return StatusWriter.write(client, Configuration.class, cfg, st, null);
   }
 
   /** configuration/resources/revision.go MakeRevision. */

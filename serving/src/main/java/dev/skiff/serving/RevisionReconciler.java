@@ -333,25 +333,13 @@ final class RevisionReconciler {
   }
 
   private Result writeStatus(Revision rev, Status st) {
-    if (Objects.equals(Serialization.asJson(st), Serialization.asJson(rev.getStatus()))) {
-      return Result.done();
-    }
-    Revision next = Knative.copy(rev);
-    next.setStatus(st);
-    try {
-      client.resources(Revision.class).inNamespace(rev.getMetadata().getNamespace()).resource(next).updateStatus();
-    } catch (KubernetesClientException e) {
-      if (e.getCode() == 409 || e.getCode() == 404) {
-        return Result.requeue();
+    return StatusWriter.write(client, Revision.class, rev, st, () -> {
+      if (st.isFalse("Ready") && (rev.getStatus() == null || !rev.getStatus().isFalse("Ready"))) {
+        var c = st.condition("Ready");
+        recorder.event(rev, EventRecorder.WARNING, c.getReason() == null ? "Failed" : c.getReason(), "%s",
+            c.getMessage() == null ? "" : c.getMessage());
       }
-      throw e;
-    }
-    if (st.isFalse("Ready") && (rev.getStatus() == null || !rev.getStatus().isFalse("Ready"))) {
-      var c = st.condition("Ready");
-      recorder.event(rev, EventRecorder.WARNING, c.getReason() == null ? "Failed" : c.getReason(), "%s",
-          c.getMessage() == null ? "" : c.getMessage());
-    }
-    return Result.done();
+    });
   }
 
   /** The serving container's port: its first containerPort, else 8080 (v1.DefaultUserPort). */

@@ -485,19 +485,6 @@ final class RouteReconciler {
   }
 
   private Result writeStatus(Route route, Status st) {
-    if (Objects.equals(Serialization.asJson(st), Serialization.asJson(route.getStatus()))) {
-      return Result.done();
-    }
-    Route next = Knative.copy(route);
-    next.setStatus(st);
-    try {
-      client.resources(Route.class).inNamespace(route.getMetadata().getNamespace()).resource(next).updateStatus();
-    } catch (KubernetesClientException e) {
-      if (e.getCode() == 409 || e.getCode() == 404) {
-        return Result.requeue();
-      }
-      throw e;
-    }
-    return Result.done();
+    return StatusWriter.write(client, Route.class, route, st, null);
   }
 }

@@ -144,21 +144,7 @@ final class ServiceReconciler {
   }
 
   private Result writeStatus(KService svc, Status st) {
-    if (Objects.equals(io.fabric8.kubernetes.client.utils.Serialization.asJson(st),
-        io.fabric8.kubernetes.client.utils.Serialization.asJson(svc.getStatus()))) {
-      return Result.done();
-    }
-    KService next = Knative.copy(svc);
-    next.setStatus(st);
-    try {
-      client.resources(KService.class).inNamespace(svc.getMetadata().getNamespace()).resource(next).updateStatus();
-    } catch (KubernetesClientException e) {
-      if (e.getCode() == 409 || e.getCode() == 404) {
-        return Result.requeue();
-      }
-      throw e;
-    }
-    return Result.done();
+    return StatusWriter.write(client, KService.class, svc, st, null);
   }
 
   private static boolean differs(ObjectMeta meta, Spec spec, io.fabric8.kubernetes.client.CustomResource<Spec, Status> want) {

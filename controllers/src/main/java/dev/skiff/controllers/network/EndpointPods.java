@@ -21,6 +21,18 @@ final class EndpointPods {
   private EndpointPods() {}
 
   /** The Service's selector, or null when the controllers leave it alone (no selector, ExternalName). */
+  /** Keys of the Services in the pod's namespace whose selector matches it. */
+  static List<String> servicesSelecting(dev.skiff.runtime.Lister<Service> services, Pod pod) {
+    List<String> keys = new ArrayList<>();
+    for (Service svc : services.list(pod.getMetadata().getNamespace())) {
+      Map<String, String> sel = selector(svc);
+      if (sel != null && matches(sel, pod)) {
+        keys.add(dev.skiff.runtime.Keys.of(svc));
+      }
+    }
+    return keys;
+  }
+
   static Map<String, String> selector(Service svc) {
     if (svc.getSpec() == null || "ExternalName".equals(svc.getSpec().getType())) {
       return null;

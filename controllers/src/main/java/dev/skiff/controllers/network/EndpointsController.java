@@ -80,14 +80,7 @@ public final class EndpointsController implements AutoCloseable {
   }
 
   private List<String> servicesSelecting(Pod pod) {
-    List<String> keys = new ArrayList<>();
-    for (Service svc : services.list(pod.getMetadata().getNamespace())) {
-      Map<String, String> sel = EndpointPods.selector(svc);
-      if (sel != null && EndpointPods.matches(sel, pod)) {
-        keys.add(Keys.of(svc));
-      }
-    }
-    return keys;
+    return EndpointPods.servicesSelecting(services, pod);
   }
 
   Result sync(String key) {
