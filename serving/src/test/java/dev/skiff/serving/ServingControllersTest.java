@@ -290,6 +290,8 @@ class ServingControllersTest {
     Deployment zero = deployment("helloworld-go-00001");
     zero.getStatus().setReadyReplicas(0);
     zero.getStatus().setReplicas(0);
+    // As the Deployment controller would: scaling bumped the generation, and it observed it.
+    zero.getStatus().setObservedGeneration(zero.getMetadata().getGeneration());
     client.apps().deployments().inNamespace("default").resource(zero).updateStatus();
     await("no traffic", () -> {
       Revision r = revision("helloworld-go-00001");
