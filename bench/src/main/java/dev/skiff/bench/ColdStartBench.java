@@ -79,7 +79,10 @@ final class ColdStartBench {
       public void onClose(WatcherException cause) {}
     })) {
       KnativeObjects.ensureCrds(client);
-      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("knative-serving").endMetadata().build()).create();
+      // The API server creates knative-serving at start; createOr keeps working either way.
+      if (client.namespaces().withName("knative-serving").get() == null) {
+        client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("knative-serving").endMetadata().build()).create();
+      }
       client.configMaps().inNamespace("knative-serving").resource(new ConfigMapBuilder().withNewMetadata()
           .withName("config-autoscaler").endMetadata().addToData("stable-window", "6s")
           .addToData("scale-to-zero-grace-period", "1s").build()).create();
