@@ -86,19 +86,7 @@ final class PodStartupBench {
     } finally {
       agent.close();
       // The agent never kills containers when it stops; the benchmark cleans up after itself.
-      try (var rt = new dev.skiff.kubelet.cri.ProcessRuntime(dir.resolve("kubelet"))) {
-        List<Thread> stops = new ArrayList<>();
-        for (String sb : rt.listPodSandboxes()) {
-          stops.add(Thread.ofVirtual().start(() -> rt.stopPodSandbox(sb, 0)));
-        }
-        for (Thread t : stops) {
-          t.join();
-        }
-        // and leaves no network namespaces, veths or bridge behind (the emptied runtime drops it)
-        for (String sb : rt.listPodSandboxes()) {
-          rt.removePodSandbox(sb);
-        }
-      }
+      dev.skiff.kubelet.cri.ProcessRuntime.removeAll(dir.resolve("kubelet"));
       client.close();
       server.close();
       Bench.deleteTree(dir);

@@ -71,15 +71,7 @@ final class RealPodsBench {
         parts.get(i).close();
       }
       // The agent never kills containers when it stops; the benchmark cleans up after itself.
-      try (var rt = new dev.skiff.kubelet.cri.ProcessRuntime(dir.resolve("kubelet"))) {
-        List<Thread> stops = new ArrayList<>();
-        for (String sb : rt.listPodSandboxes()) {
-          stops.add(Thread.ofVirtual().start(() -> rt.stopPodSandbox(sb, 0)));
-        }
-        for (Thread t : stops) {
-          t.join();
-        }
-      }
+      dev.skiff.kubelet.cri.ProcessRuntime.removeAll(dir.resolve("kubelet"));
       client.close();
       server.close();
       Bench.deleteTree(dir);

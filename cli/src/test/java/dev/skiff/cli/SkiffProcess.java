@@ -96,5 +96,12 @@ final class SkiffProcess implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     stop();
+    // Pods the tests left (e.g. Deployments of images without a command) still hold their
+    // sandboxes: network namespaces and veths outlive the server otherwise.
+    try {
+      dev.skiff.kubelet.cri.ProcessRuntime.removeAll(dataDir.resolve("kubelet"));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 }

@@ -1,7 +1,6 @@
 package dev.skiff.kubelet;
 
 import dev.skiff.apiserver.testing.TestServer;
-import dev.skiff.kubelet.cri.ContainerStatus;
 import dev.skiff.kubelet.cri.ProcessRuntime;
 import dev.skiff.runtime.Clients;
 import dev.skiff.runtime.ComponentContext;
@@ -99,18 +98,9 @@ final class AgentFixture implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    ProcessRuntime rt = agent.runtime();
     agent.close();
-    // Tests leave no processes behind: the agent never kills on stop, so do it here.
-    try (ProcessRuntime cleanup = new ProcessRuntime(data.resolve("kubelet"))) {
-      for (ContainerStatus s : cleanup.listContainers(null)) {
-        cleanup.stopContainer(s.id(), 0);
-      }
-      // ...and no network namespaces, links or mounts: closing the emptied runtime drops the bridge.
-      for (String sandbox : cleanup.listPodSandboxes()) {
-        cleanup.removePodSandbox(sandbox);
-      }
-    }
+    // Tests leave no processes, network namespaces, links or mounts behind.
+    ProcessRuntime.removeAll(data.resolve("kubelet"));
     client.close();
     server.close();
   }

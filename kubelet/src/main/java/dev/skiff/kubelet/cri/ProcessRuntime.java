@@ -78,6 +78,26 @@ public final class ProcessRuntime implements ContainerRuntime {
     adopt();
   }
 
+  /**
+   * Stops and removes every pod sandbox kept under {@code root}: processes, network namespaces,
+   * veths, mounts, and then the bridge. The agent never kills pods when it stops (they outlive
+   * an agent restart); tests and benchmarks that are done with a node call this instead.
+   */
+  public static void removeAll(Path root) throws IOException, InterruptedException {
+    try (ProcessRuntime rt = new ProcessRuntime(root)) {
+      List<Thread> stops = new java.util.ArrayList<>();
+      for (String sb : rt.listPodSandboxes()) {
+        stops.add(Thread.ofVirtual().start(() -> rt.stopPodSandbox(sb, 0)));
+      }
+      for (Thread t : stops) {
+        t.join();
+      }
+      for (String sb : rt.listPodSandboxes()) {
+        rt.removePodSandbox(sb);
+      }
+    }
+  }
+
   @Override
   public String version() {
     return VERSION;
