@@ -54,6 +54,7 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
   private volatile Process process;
   private volatile OutputStream stdin;
   private volatile WinSize pendingSize;
+  private final java.util.concurrent.CountDownLatch sizeKnown = new java.util.concurrent.CountDownLatch(1);
   private final Object sendLock = new Object();
   private volatile boolean finished;
   /** Counted down once the process (and its stdin) exists: stdin that arrives earlier waits for it. */
@@ -133,6 +134,7 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       pty.setWinSize(size);
     } else {
       pendingSize = size; // the size to start the terminal with
+      sizeKnown.countDown();
     }
   }
 
@@ -150,10 +152,10 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       if (opts.tty()) {
         var env = new java.util.HashMap<>(spec.env());
         env.putIfAbsent("TERM", "xterm");
-        // kubectl sends the terminal size right after connecting; give it a moment to arrive
-        for (int i = 0; i < 20 && pendingSize == null; i++) {
-          Thread.sleep(5);
-        }
+        // kubectl sends the terminal size right after connecting (always, for a tty session); wait
+        // for it so the command starts at the client's size. 100 ms was too short on a loaded CI
+        // machine; a client that never sends one costs a second, once.
+        sizeKnown.await(1, java.util.concurrent.TimeUnit.SECONDS);
         WinSize size = pendingSize == null ? new WinSize(80, 24) : pendingSize;
         List<String> command = spec.command();
         if (spec.nsenter()) {
