@@ -1,5 +1,6 @@
 package dev.skiff.controllers;
 
+import dev.skiff.runtime.LeaderElected;
 import dev.skiff.apiserver.testing.TestServer;
 import dev.skiff.runtime.Clients;
 import dev.skiff.runtime.ComponentContext;
@@ -18,16 +19,16 @@ final class Harness {
   static final Map<String, String> FAST_LEASE = Map.of(
       "leaseDurationSeconds", "3", "renewDeadlineSeconds", "2", "retryPeriodMillis", "300");
 
-  static ControllerManager.Running startManager(TestServer server, KubernetesClient client) throws Exception {
+  static LeaderElected startManager(TestServer server, KubernetesClient client) throws Exception {
     return startManager(server, client, Map.of());
   }
 
   /** With extra options, e.g. {@code disable}. */
-  static ControllerManager.Running startManager(TestServer server, KubernetesClient client, Map<String, String> extra)
+  static LeaderElected startManager(TestServer server, KubernetesClient client, Map<String, String> extra)
       throws Exception {
     Map<String, String> opts = new java.util.HashMap<>(FAST_LEASE);
     opts.putAll(extra);
-    return (ControllerManager.Running) new ControllerManager().start(
+    return new ControllerManager().start(
         new ComponentContext(client, Files.createTempDirectory("cm"), "test", opts));
   }
 

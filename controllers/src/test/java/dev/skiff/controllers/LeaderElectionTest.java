@@ -1,5 +1,6 @@
 package dev.skiff.controllers;
 
+import dev.skiff.runtime.LeaderElected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.skiff.apiserver.testing.TestServer;
@@ -12,8 +13,8 @@ class LeaderElectionTest {
   void twoManagersActOnceAndTheSurvivorTakesOver() throws Exception {
     try (TestServer server = TestServer.start(); KubernetesClient c1 = Harness.client(server);
         KubernetesClient c2 = Harness.client(server)) {
-      ControllerManager.Running m1 = Harness.startManager(server, c1);
-      ControllerManager.Running m2 = Harness.startManager(server, c2);
+      LeaderElected m1 = Harness.startManager(server, c1);
+      LeaderElected m2 = Harness.startManager(server, c2);
       try {
         assertThat(Harness.until(Duration.ofSeconds(15), () -> m1.isLeader() || m2.isLeader())).isTrue();
         Thread.sleep(1000);
@@ -27,8 +28,8 @@ class LeaderElectionTest {
         assertThat(c1.v1().events().inNamespace("default").list().getItems().stream()
             .filter(e -> "SuccessfulCreate".equals(e.getReason())).count()).isEqualTo(5);
         // The leader goes away without releasing: the other takes over within the lease duration.
-        ControllerManager.Running leader = m1.isLeader() ? m1 : m2;
-        ControllerManager.Running other = leader == m1 ? m2 : m1;
+        LeaderElected leader = m1.isLeader() ? m1 : m2;
+        LeaderElected other = leader == m1 ? m2 : m1;
         leader.abandon();
         assertThat(Harness.until(Duration.ofSeconds(10), other::isLeader)).isTrue();
         new dev.skiff.apiserver.testing.Kubectl(dev.skiff.apiserver.testing.Kubectl.DEFAULT, server.kubeconfig(), server.home())

@@ -1,5 +1,6 @@
 package dev.skiff.controllers;
 
+import dev.skiff.runtime.LeaderElected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.skiff.apiserver.testing.Kubectl;
@@ -42,7 +43,7 @@ class NodeLifecycleControllerTest {
   static TestServer server;
   static KubernetesClient client;
   static FakeClock clock;
-  static ControllerManager.Running manager;
+  static LeaderElected manager;
   static Kubectl kubectl;
 
   @BeforeAll
@@ -56,7 +57,7 @@ class NodeLifecycleControllerTest {
     clock = new FakeClock(System.currentTimeMillis());
     Map<String, String> opts = new HashMap<>(Harness.FAST_LEASE);
     opts.put("disable", "replicaset,deployment,statefulset,daemonset,batch");
-    manager = (ControllerManager.Running) new ControllerManager(clock).start(
+    manager = (LeaderElected) new ControllerManager(clock).start(
         new ComponentContext(client, Files.createTempDirectory("cm"), "test", opts));
     // The controllers must be running before a test moves the clock: a node first seen after a
     // step starts its grace period there.

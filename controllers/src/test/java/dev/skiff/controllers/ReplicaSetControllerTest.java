@@ -1,5 +1,6 @@
 package dev.skiff.controllers;
 
+import dev.skiff.runtime.LeaderElected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.skiff.apiserver.testing.TestServer;
@@ -19,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class ReplicaSetControllerTest {
   static TestServer server;
   static KubernetesClient client;
-  static ControllerManager.Running manager;
+  static LeaderElected manager;
   static FakeKubelet kubelet;
 
   @BeforeAll

@@ -1,5 +1,6 @@
 package dev.skiff.controllers;
 
+import dev.skiff.runtime.LeaderElected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.skiff.apiserver.testing.Kubectl;
@@ -28,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class StatefulSetControllerTest {
   static TestServer server;
   static KubernetesClient client;
-  static ControllerManager.Running manager;
+  static LeaderElected manager;
   static FakeKubelet kubelet;
   static Kubectl kubectl;
 
