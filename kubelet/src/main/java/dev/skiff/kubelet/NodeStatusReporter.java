@@ -56,7 +56,6 @@ final class NodeStatusReporter {
   private final String runtimeVersion;
   private final Path dataDir;
   private final Clock clock;
-  private String lastPosted;
   private Instant lastPostedAt = Instant.EPOCH;
   private String nodeUid;
 
@@ -104,19 +103,45 @@ final class NodeStatusReporter {
     return l;
   }
 
-  /** Computes the status; posts it if it changed, on {@code force}, or every 5 minutes. */
+  /**
+   * Computes the status and posts it if it differs from the server's copy (heartbeat times aside),
+   * on {@code force}, or every 5 minutes. Comparing with the server rather than with our own last
+   * post matters: when the node lifecycle controller has marked the node Unknown while this agent
+   * was alive but stalled, the next tick puts Ready=True back at once instead of up to 5 minutes
+   * later (pkg/kubelet/kubelet_node_status.go tryUpdateNodeStatus, nodeStatusHasChanged).
+   */
   void postStatus(boolean force) {
-    NodeStatus status = status(null);
-    String json = Serialization.asJson(status);
+    Node current = client.nodes().withName(nodeName).get();
+    NodeStatus server = current == null ? null : current.getStatus();
     Instant now = clock.instant();
-    if (!force && json.equals(lastPosted) && Duration.between(lastPostedAt, now).compareTo(REPORT_FREQUENCY) < 0) {
+    NodeStatus desired = status(now, server);
+    boolean changed = !comparable(desired).equals(comparable(server));
+    if (!force && !changed && Duration.between(lastPostedAt, now).compareTo(REPORT_FREQUENCY) < 0) {
       return;
     }
-    NodeStatus withTimes = status(now);
     client.nodes().withName(nodeName).subresource("status").patch(PatchContext.of(PatchType.JSON_MERGE),
-        "{\"status\":" + Serialization.asJson(withTimes) + "}");
-    lastPosted = json;
+        "{\"status\":" + Serialization.asJson(desired) + "}");
     lastPostedAt = now;
+  }
+
+  /** The fields this reporter owns, without heartbeat or transition times, as JSON. */
+  static String comparable(NodeStatus s) {
+    if (s == null) {
+      return "";
+    }
+    NodeStatus c = new NodeStatus();
+    c.setCapacity(s.getCapacity());
+    c.setAllocatable(s.getAllocatable());
+    c.setAddresses(s.getAddresses());
+    c.setNodeInfo(s.getNodeInfo());
+    c.setDaemonEndpoints(s.getDaemonEndpoints());
+    List<NodeCondition> conditions = new ArrayList<>();
+    for (NodeCondition nc : s.getConditions() == null ? List.<NodeCondition>of() : s.getConditions()) {
+      conditions.add(new NodeCondition(null, null, nc.getMessage(), nc.getReason(), nc.getStatus(), nc.getType()));
+    }
+    conditions.sort(java.util.Comparator.comparing(NodeCondition::getType));
+    c.setConditions(conditions);
+    return Serialization.asJson(c);
   }
 
   /** Renews (or creates) the node's Lease. */
@@ -142,8 +167,11 @@ final class NodeStatusReporter {
     leases.resource(lease).update();
   }
 
-  /** The status with condition timestamps at {@code at} (or none, for change detection). */
-  NodeStatus status(Instant at) {
+  /**
+   * The status with heartbeats at {@code at}; a condition keeps the server's lastTransitionTime
+   * while its status is unchanged, else it transitions at {@code at}.
+   */
+  NodeStatus status(Instant at, NodeStatus server) {
     Map<String, Quantity> capacity = capacity(dataDir);
     NodeStatus s = new NodeStatus();
     s.setCapacity(capacity);
@@ -164,31 +192,22 @@ final class NodeStatusReporter {
     var endpoints = new io.fabric8.kubernetes.api.model.NodeDaemonEndpoints();
     endpoints.setKubeletEndpoint(new io.fabric8.kubernetes.api.model.DaemonEndpoint(kubeletPort));
     s.setDaemonEndpoints(endpoints);
-    String t = at == null ? null : PodStatusBuilder.time(at);
+    String t = PodStatusBuilder.time(at);
+    List<NodeCondition> old = server == null || server.getConditions() == null ? List.of() : server.getConditions();
     List<NodeCondition> c = new ArrayList<>();
-    c.add(condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", t));
-    c.add(condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", t));
-    c.add(condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", t));
-    c.add(condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", t));
+    c.add(condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", t, old));
+    c.add(condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", t, old));
+    c.add(condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", t, old));
+    c.add(condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", t, old));
     s.setConditions(c);
     return s;
   }
 
-  private NodeCondition condition(String type, String status, String reason, String message, String t) {
-    NodeCondition c = new NodeCondition();
-    c.setType(type);
-    c.setStatus(status);
-    c.setReason(reason);
-    c.setMessage(message);
-    c.setLastHeartbeatTime(t);
-    c.setLastTransitionTime(t == null ? null : transitionTime(type, status, t));
-    return c;
-  }
-
-  private final Map<String, String> transitions = new java.util.HashMap<>();
-
-  private String transitionTime(String type, String status, String t) {
-    return transitions.computeIfAbsent(type + "=" + status, k -> t);
+  private static NodeCondition condition(String type, String status, String reason, String message, String t,
+      List<NodeCondition> old) {
+    String transition = old.stream().filter(o -> type.equals(o.getType()) && status.equals(o.getStatus()))
+        .map(NodeCondition::getLastTransitionTime).filter(java.util.Objects::nonNull).findFirst().orElse(t);
+    return new NodeCondition(t, transition, message, reason, status, type);
   }
 
   static Map<String, Quantity> capacity(Path dataDir) {
