@@ -81,6 +81,7 @@ class AgentJoinTest {
       admin.run("delete", "pod", "on-joined", "--wait=true", "--timeout=60s");
       agent.destroy();
       agent.waitFor(30, TimeUnit.SECONDS);
+      dev.skiff.kubelet.cri.ProcessRuntime.removeAll(data.resolve("kubelet")); // whatever the agent left
     }
   }
 
