@@ -373,11 +373,12 @@ class NodeAgentTest {
             command: [sh, -c, 'echo proxy up > proxy-up; exec sleep 3600']
           - name: setup
             image: busybox
-            command: [sh, -c, 'test -f proxy-up && echo setup-saw-proxy']
+            # a started sidecar may not have run its first line yet (upstream gives no more either)
+            command: [sh, -c, 'for i in $(seq 100); do test -f proxy-up && break; sleep 0.05; done; test -f proxy-up && echo setup-saw-proxy']
           containers:
           - name: app
             image: busybox
-            command: [sh, -c, 'sleep 1; echo app done']
+            command: [sh, -c, 'sleep 2; echo app done']
         """);
     Pod running = f.await("with-sidecar", p -> "Running".equals(phase(p)));
     var sidecar = running.getStatus().getInitContainerStatuses().get(0);
