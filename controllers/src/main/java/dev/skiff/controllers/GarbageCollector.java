@@ -58,6 +58,14 @@ public final class GarbageCollector implements AutoCloseable {
 
   public static final String FOREGROUND = "foregroundDeletion";
   public static final String ORPHAN = "orphan";
+  /** How long a monitor that cannot list may hold up decisions that need the whole graph. */
+  static final Duration SYNC_PATIENCE = Duration.ofSeconds(30);
+  /**
+   * How long an owner's orphan/foreground finalizer waits for monitors that have not yet shown
+   * anything as new as the owner's change (their watch may still carry a dependent created just
+   * before; acting without it would orphan too little or finish too early).
+   */
+  static final Duration GRAPH_SETTLE = Duration.ofMillis(500);
   static final String CRD_RESOURCE = "apiextensions.k8s.io/customresourcedefinitions";
 
   /** Where an object of the graph lives. */
@@ -83,6 +91,14 @@ public final class GarbageCollector implements AutoCloseable {
   private final Set<String> absentOwners = ConcurrentHashMap.newKeySet();
   /** Dependent UIDs already warned about an unresolvable owner kind. */
   private final Set<String> warnedUnresolvable = ConcurrentHashMap.newKeySet();
+  /**
+   * Owners whose dependents were orphaned. A dependent the graph learns of only afterwards (its
+   * watch lagged behind the owner's) loses the reference instead of being deleted as dangling.
+   * Grows by one UID per orphaning deletion while this collector leads.
+   */
+  private final Set<String> orphanedOwners = ConcurrentHashMap.newKeySet();
+  /** owner uid -> when a finalizer decision about it first waited for the graph to settle. */
+  private final Map<String, Long> settling = new ConcurrentHashMap<>();
   private final LinkedBlockingQueue<Boolean> resyncRequests = new LinkedBlockingQueue<>();
   private volatile ApiDiscovery discovery = ApiDiscovery.empty();
   private volatile long lastOnDemandResync;
@@ -116,10 +132,13 @@ public final class GarbageCollector implements AutoCloseable {
         while (!closed && !resync()) {
           Thread.sleep(1000); // discovery failed: the server may still be starting
         }
-        // Upstream waits for every monitor's first list before the first decision.
-        while (!closed && !monitors.values().stream().allMatch(MetadataInformer::hasSynced)) {
+        // Upstream waits for every monitor's first list before the first decision; a resource
+        // that cannot be listed holds the start up for at most SYNC_PATIENCE.
+        while (!closed && !allSynced()) {
           Thread.sleep(10);
         }
+        monitors.values().stream().filter(m -> !m.hasSynced()).forEach(m ->
+            log.warn("garbage collector: {} not listable; starting without it", m.resource().id()));
         synchronized (this) {
           if (closed) {
             return;
@@ -210,6 +229,7 @@ public final class GarbageCollector implements AutoCloseable {
     public void onDelete(ApiResource resource, ObjectMetadata obj) {
       String key = itemKey(resource, obj.key());
       nodes.remove(obj.uid());
+      settling.remove(obj.uid());
       for (Owner ref : obj.owners()) {
         Set<String> deps = dependents.get(ref.uid());
         if (deps != null) {
@@ -291,11 +311,13 @@ public final class GarbageCollector implements AutoCloseable {
     ObjectMetadata obj = item.obj();
     if (obj.deleting()) {
       if (obj.finalizers().contains(ORPHAN)) {
-        if (!allSynced()) {
-          return Result.requeueAfter(Duration.ofSeconds(1)); // the dependents list may be incomplete
+        if (!allSynced() || !graphSettled(obj)) {
+          return Result.requeueAfter(Duration.ofMillis(100)); // the dependents list may be incomplete
         }
+        orphanedOwners.add(obj.uid());
         orphanDependents(obj);
         removeFinalizer(item, ORPHAN);
+        settling.remove(obj.uid());
         return Result.done();
       }
       if (obj.finalizers().contains(FOREGROUND)) {
@@ -305,6 +327,12 @@ public final class GarbageCollector implements AutoCloseable {
     }
     List<Owner> refs = obj.owners();
     if (refs.isEmpty()) {
+      return Result.done();
+    }
+    if (refs.stream().anyMatch(r -> orphanedOwners.contains(r.uid()))) {
+      List<Owner> keep = new ArrayList<>(refs);
+      keep.removeIf(r -> orphanedOwners.contains(r.uid()));
+      patchOwnerRefs(item, keep); // the update brings the key back for its other owners
       return Result.done();
     }
     List<Owner> solid = new ArrayList<>();
@@ -350,8 +378,29 @@ public final class GarbageCollector implements AutoCloseable {
     return Result.done();
   }
 
+  /**
+   * Whether the graph has seen every change up to the owner's: every monitor has observed a
+   * revision at least the owner's, or {@link #GRAPH_SETTLE} has passed since we first asked
+   * (a quiet resource shows nothing newer until its next event or bookmark). Real time, not the
+   * context clock: a fake clock in tests must not stall deletions.
+   */
+  private boolean graphSettled(ObjectMetadata owner) {
+    long rv;
+    try {
+      rv = Long.parseLong(owner.resourceVersion());
+    } catch (NumberFormatException | NullPointerException e) {
+      rv = Long.MAX_VALUE;
+    }
+    long need = rv;
+    if (monitors.values().stream().allMatch(m -> m.lastRevision() >= need)) {
+      return true;
+    }
+    long first = settling.computeIfAbsent(owner.uid(), u -> System.nanoTime());
+    return System.nanoTime() - first >= GRAPH_SETTLE.toNanos();
+  }
+
   private boolean allSynced() {
-    return monitors.values().stream().allMatch(MetadataInformer::hasSynced);
+    return monitors.values().stream().allMatch(m -> m.hasSyncedOrGaveUp(SYNC_PATIENCE));
   }
 
   private boolean hasDependents(ObjectMetadata obj) {
@@ -432,10 +481,10 @@ public final class GarbageCollector implements AutoCloseable {
 
   /** Foreground: delete dependents; drop the finalizer once no blocking dependent is left. */
   private Result processForeground(Item ownerItem) throws Exception {
-    if (!allSynced()) {
-      return Result.requeueAfter(Duration.ofSeconds(1)); // a new monitor may still hold dependents
-    }
     ObjectMetadata owner = ownerItem.obj();
+    if (!allSynced() || !graphSettled(owner)) {
+      return Result.requeueAfter(Duration.ofMillis(100)); // a monitor may still hold dependents
+    }
     String uid = owner.uid();
     int blocking = 0;
     for (String depKey : List.copyOf(dependents.getOrDefault(uid, Set.of()))) {
@@ -465,6 +514,7 @@ public final class GarbageCollector implements AutoCloseable {
     }
     if (blocking == 0) {
       removeFinalizer(ownerItem, FOREGROUND);
+      settling.remove(uid);
       return Result.done();
     }
     // Dependents' deletions enqueue this owner; look again anyway in case an event was missed.
@@ -473,6 +523,8 @@ public final class GarbageCollector implements AutoCloseable {
 
   private void orphanDependents(ObjectMetadata owner) throws Exception {
     String uid = owner.uid();
+    log.debug("garbage collector: orphaning the dependents of {} {}: {}", owner.key(), uid,
+        dependents.getOrDefault(uid, Set.of()));
     for (String depKey : List.copyOf(dependents.getOrDefault(uid, Set.of()))) {
       Item dep = lookup(depKey);
       if (dep == null) {

@@ -128,8 +128,11 @@ class CustomResourceGarbageCollectionTest {
         });
     client.genericKubernetesResources(WIDGETS).inNamespace("default").withName("fg-owner")
         .withPropagationPolicy(DeletionPropagation.FOREGROUND).delete();
+    // The child (which has a dependent itself) is deleted in foreground too; once its own
+    // dependent is gone the collector drops its foregroundDeletion finalizer, leaving ours.
     assertThat(until(() -> get(WIDGETS, "fg-child").getMetadata().getDeletionTimestamp() != null
-        && getCm("fg-grandchild") == null)).isTrue();
+        && getCm("fg-grandchild") == null
+        && get(WIDGETS, "fg-child").getMetadata().getFinalizers().equals(List.of("test.skiff.dev/hold")))).isTrue();
     var waiting = get(WIDGETS, "fg-owner");
     assertThat(waiting).isNotNull();
     assertThat(waiting.getMetadata().getFinalizers()).contains("foregroundDeletion");
@@ -148,8 +151,9 @@ class CustomResourceGarbageCollectionTest {
     create(WIDGETS, "or-child", ref(owner, true));
     kubectl.run("delete", "widget", "or-owner", "--cascade=orphan").ok();
     assertThat(until(() -> get(WIDGETS, "or-owner") == null)).isTrue();
-    assertThat(until(() -> getCm("or-cm").getMetadata().getOwnerReferences().isEmpty()
-        && get(WIDGETS, "or-child").getMetadata().getOwnerReferences().isEmpty())).isTrue();
+    boolean stripped = until(() -> getCm("or-cm").getMetadata().getOwnerReferences().isEmpty()
+        && get(WIDGETS, "or-child").getMetadata().getOwnerReferences().isEmpty());
+    assertThat(stripped).as("or-cm %s, or-child %s", getCm("or-cm"), get(WIDGETS, "or-child")).isTrue();
     Thread.sleep(500);
     assertThat(getCm("or-cm")).isNotNull();
     assertThat(get(WIDGETS, "or-child")).isNotNull();

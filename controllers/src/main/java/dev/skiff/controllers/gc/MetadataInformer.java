@@ -38,6 +38,8 @@ public final class MetadataInformer implements AutoCloseable {
   private final Handler handler;
   private final Map<String, ObjectMetadata> cache = new ConcurrentHashMap<>();
   private volatile boolean synced;
+  private volatile long startedNanos;
+  private volatile long lastRevision = -1;
   private volatile boolean closed;
   private volatile InputStream watchStream;
   private Thread thread;
@@ -55,6 +57,7 @@ public final class MetadataInformer implements AutoCloseable {
   /** Starts the list+watch loop. */
   public synchronized MetadataInformer start() {
     if (thread == null) {
+      startedNanos = System.nanoTime();
       thread = Thread.ofVirtual().name("gc-informer-" + resource.id()).start(this::run);
     }
     return this;
@@ -63,6 +66,35 @@ public final class MetadataInformer implements AutoCloseable {
   /** True once the first list has been delivered. */
   public boolean hasSynced() {
     return synced;
+  }
+
+  /**
+   * True once synced, or when the first list has been failing for longer than {@code patience}
+   * (a resource that cannot be listed must not hold up decisions about every other one).
+   */
+  public boolean hasSyncedOrGaveUp(java.time.Duration patience) {
+    long started = startedNanos;
+    return synced || (started != 0 && System.nanoTime() - started > patience.toNanos());
+  }
+
+  /**
+   * The newest resourceVersion this informer has observed (list, event or bookmark) as a number,
+   * or -1 before the first list or when versions are not numeric. Skiff's versions are revisions
+   * of one store, so they order changes across resources.
+   */
+  public long lastRevision() {
+    return lastRevision;
+  }
+
+  private void observed(String resourceVersion) {
+    try {
+      long rv = Long.parseLong(resourceVersion);
+      if (rv > lastRevision) {
+        lastRevision = rv;
+      }
+    } catch (NumberFormatException | NullPointerException e) {
+      // opaque version: no ordering known
+    }
   }
 
   /** The cached metadata of {@code namespace/name} (or {@code name}), or null. */
@@ -152,10 +184,12 @@ public final class MetadataInformer implements AutoCloseable {
       }
     }
     synced = true;
+    observed(l.resourceVersion());
     return l.resourceVersion();
   }
 
   private void apply(MetadataClient.WatchEvent e) {
+    observed(e.object().resourceVersion());
     switch (e.type()) {
       case "ADDED", "MODIFIED" -> put(e.object());
       case "DELETED" -> {
