@@ -212,6 +212,10 @@ public final class GarbageCollector implements AutoCloseable {
 
     @Override
     public void onUpdate(ApiResource resource, ObjectMetadata old, ObjectMetadata cur) {
+      if (old.owners().equals(cur.owners()) && old.deleting() == cur.deleting()
+          && old.finalizers().equals(cur.finalizers())) {
+        return; // a status or label change: nothing the graph or a decision depends on (processGraphChanges)
+      }
       String key = itemKey(resource, cur.key());
       for (Owner ref : old.owners()) {
         if (cur.owners().stream().noneMatch(r -> r.uid().equals(ref.uid()))) {
