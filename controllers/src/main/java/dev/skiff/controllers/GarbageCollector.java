@@ -168,6 +168,9 @@ public final class GarbageCollector implements AutoCloseable {
       log.debug("garbage collector: discovery failed: {}", e.toString());
       return false;
     }
+    if (closed) {
+      return false;
+    }
     discovery = d;
     Set<String> wanted = new HashSet<>();
     for (ApiResource r : d.deletable()) {
@@ -178,7 +181,8 @@ public final class GarbageCollector implements AutoCloseable {
       });
     }
     for (String id : List.copyOf(monitors.keySet())) {
-      if (!wanted.contains(id)) {
+      MetadataInformer known = monitors.get(id);
+      if (!wanted.contains(id) && known != null && !d.failed(known.resource().group())) {
         MetadataInformer m = monitors.remove(id);
         if (m != null) {
           m.close();
@@ -285,6 +289,7 @@ public final class GarbageCollector implements AutoCloseable {
     }
     if (t != null) {
       t.interrupt();
+      t.join(Duration.ofSeconds(2)); // no monitor is added after this
     }
     controller.stop(Duration.ofSeconds(5));
     monitors.values().forEach(MetadataInformer::close);

@@ -21,17 +21,19 @@ public final class ApiDiscovery {
   private final Map<String, ApiResource> byApiVersionKind;
   private final Map<String, ApiResource> byGroupKind;
   private final List<ApiResource> deletable;
+  private final Set<String> failed;
 
   private ApiDiscovery(Map<String, ApiResource> byApiVersionKind, Map<String, ApiResource> byGroupKind,
-      List<ApiResource> deletable) {
+      List<ApiResource> deletable, Set<String> failed) {
     this.byApiVersionKind = byApiVersionKind;
     this.byGroupKind = byGroupKind;
     this.deletable = deletable;
+    this.failed = failed;
   }
 
   /** An empty snapshot (nothing resolves). */
   public static ApiDiscovery empty() {
-    return new ApiDiscovery(Map.of(), Map.of(), List.of());
+    return new ApiDiscovery(Map.of(), Map.of(), List.of(), Set.of());
   }
 
   /**
@@ -42,10 +44,11 @@ public final class ApiDiscovery {
     Map<String, ApiResource> byAvk = new HashMap<>();
     Map<String, ApiResource> byGk = new HashMap<>();
     List<ApiResource> deletable = new ArrayList<>();
+    Set<String> failed = new java.util.HashSet<>();
     JsonNode core = client.getJson("/api");
     if (core != null) {
       for (JsonNode v : core.path("versions")) {
-        readVersion(client, "", v.asText(), true, byAvk, byGk, deletable);
+        readVersion(client, "", v.asText(), true, byAvk, byGk, deletable, failed);
       }
     }
     JsonNode groups = client.getJson("/apis");
@@ -55,19 +58,20 @@ public final class ApiDiscovery {
         String preferred = g.path("preferredVersion").path("version").asText(null);
         for (JsonNode v : g.path("versions")) {
           String version = v.path("version").asText();
-          readVersion(client, group, version, version.equals(preferred), byAvk, byGk, deletable);
+          readVersion(client, group, version, version.equals(preferred), byAvk, byGk, deletable, failed);
         }
       }
     }
-    return new ApiDiscovery(Map.copyOf(byAvk), Map.copyOf(byGk), List.copyOf(deletable));
+    return new ApiDiscovery(Map.copyOf(byAvk), Map.copyOf(byGk), List.copyOf(deletable), Set.copyOf(failed));
   }
 
   private static void readVersion(MetadataClient client, String group, String version, boolean preferred,
-      Map<String, ApiResource> byAvk, Map<String, ApiResource> byGk, List<ApiResource> deletable) {
+      Map<String, ApiResource> byAvk, Map<String, ApiResource> byGk, List<ApiResource> deletable, Set<String> failed) {
     JsonNode list;
     try {
       list = client.getJson(group.isEmpty() ? "/api/" + version : "/apis/" + group + "/" + version);
     } catch (Exception e) {
+      failed.add(group);
       return;
     }
     if (list == null) {
@@ -100,6 +104,14 @@ public final class ApiDiscovery {
   public ApiResource resolve(String apiVersion, String kind) {
     ApiResource r = byApiVersionKind.get(apiVersion + "/" + kind);
     return r != null ? r : byGroupKind.get(ApiResource.groupOf(apiVersion) + "/" + kind);
+  }
+
+  /**
+   * Whether some version of {@code group} could not be read: its monitors must be kept as they
+   * are (upstream keeps the previous resources of groups whose discovery failed).
+   */
+  public boolean failed(String group) {
+    return failed.contains(group);
   }
 
   /** The resources to monitor, one version per group. */
