@@ -146,4 +146,19 @@ class KnativeCascadeTest {
     assertThat(kubectl.run("get", "revision", "or-00001", "-o", "jsonpath={.metadata.ownerReferences[0].kind}").ok()
         .out()).isEqualTo("Configuration");
   }
+
+  @Test
+  void aRevisionDeletedByRevisionGcTakesItsDeploymentAndPodsWithIt() throws Exception {
+    chain("gc");
+    // What the serving module's revision GC does to a revision past its retention.
+    kubectl.run("delete", "revision", "gc-00001").ok();
+    assertThat(Harness.until(Duration.ofSeconds(30), () -> {
+      try {
+        return count("revision,deployment,replicaset,pod", "gc-00001") == 0;
+      } catch (Exception e) {
+        return false;
+      }
+    })).isTrue();
+    assertThat(count("ksvc,configuration,route", "gc")).isEqualTo(3);
+  }
 }
