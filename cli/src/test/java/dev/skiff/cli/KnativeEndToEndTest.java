@@ -179,4 +179,24 @@ class KnativeEndToEndTest {
     assertThat(ok(curl("-s", "-m", "30", url("default"))).stdout()).isEqualTo("Hello Go Sample v1!\n");
     assertThat(ok(kubectl.run("describe", "rev", "helloworld-go-00001")).stdout()).contains("ScaledToZero");
   }
+
+  /** What is left of helloworld-go in {@code ns}: Knative objects, Deployments, ReplicaSets, pods, Services. */
+  static String leftovers(String ns) {
+    return kubectl.run("-n", ns, "get", "configuration,route,revision,deployment,replicaset,pod,service", "-o", "name")
+        .stdout().lines().filter(l -> l.contains("helloworld-go")).collect(java.util.stream.Collectors.joining(" "));
+  }
+
+  @Test
+  @Order(5)
+  void deletingTheKnativeServiceDeletesEverythingItCreated() throws Exception {
+    // The garbage collector follows ownerReferences through the custom resources: ksvc ->
+    // Configuration and Route -> Revisions -> Deployment -> ReplicaSet -> pods (and the Route's
+    // placeholder Service). Nothing is deleted by hand.
+    assertThat(leftovers("seed")).contains("revision").contains("deployment").contains("replicaset");
+    assertThat(leftovers("default")).contains("helloworld-go-00002");
+    ok(kubectl.run("-n", "seed", "delete", "ksvc", "helloworld-go"));
+    ok(kubectl.run("delete", "ksvc", "helloworld-go"));
+    eventually(120_000, "everything of the seed's ksvc deleted", () -> leftovers("seed").isEmpty());
+    eventually(120_000, "everything of both revisions deleted", () -> leftovers("default").isEmpty());
+  }
 }

@@ -142,8 +142,11 @@ final class WatchStream {
 
   private byte[] bookmark(boolean initialEnd) {
     ObjectNode o = Json.object();
-    o.put("kind", store.descriptor().kind);
-    o.put("apiVersion", store.descriptor().apiVersion());
+    // The watch encoder transforms every event's object alike (handlers/watch.go), bookmarks
+    // included: a metadata-only watcher gets PartialObjectMetadata bookmarks.
+    boolean partial = neg.shape() == Negotiation.Shape.PARTIAL_METADATA;
+    o.put("kind", partial ? "PartialObjectMetadata" : store.descriptor().kind);
+    o.put("apiVersion", partial ? "meta.k8s.io/v1" : store.descriptor().apiVersion());
     ObjectNode m = o.putObject("metadata");
     m.put("resourceVersion", Long.toString(hub.revision()));
     if (initialEnd) {
