@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class CustomResourceGarbageCollectionTest {
   static TestServer server;
   static KubernetesClient client;
-  static ControllerManager.Running manager;
+  static dev.skiff.runtime.LeaderElected manager;
   static Kubectl kubectl;
 
   static final ResourceDefinitionContext WIDGETS = new ResourceDefinitionContext.Builder().withGroup("example.com")

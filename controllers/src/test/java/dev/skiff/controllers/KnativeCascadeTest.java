@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class KnativeCascadeTest {
   static TestServer server;
   static KubernetesClient client;
-  static ControllerManager.Running manager;
+  static dev.skiff.runtime.LeaderElected manager;
   static FakeKubelet kubelet;
   static Kubectl kubectl;
 
