@@ -5,9 +5,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.skiff.apiserver.api.ApiException;
 import dev.skiff.apiserver.http.ApiHandler;
 import dev.skiff.apiserver.http.Exchange;
+import dev.skiff.apiserver.http.RawUpgrade;
 import dev.skiff.apiserver.http.RequestInfo;
 import dev.skiff.apiserver.http.WebSocketUpgrade;
 import dev.skiff.apiserver.registry.ResourceRegistry;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -47,6 +52,8 @@ public final class PodStreamProxy {
       .followRedirects(HttpClient.Redirect.NEVER).connectTimeout(Duration.ofSeconds(5)).build();
   private static final List<String> SUPPORTED = List.of("v5.channel.k8s.io", "v4.channel.k8s.io",
       "SPDY/3.1+portforward.k8s.io");
+  private static final String SPDY_31 = "SPDY/3.1";
+  private static final String STREAM_PROTOCOL = "X-Stream-Protocol-Version";
   private static final List<String> EXEC_PARAMS = List.of("command", "stdin", "stdout", "stderr", "tty");
 
   private PodStreamProxy() {}
@@ -83,10 +90,12 @@ public final class PodStreamProxy {
     if (port <= 0) {
       throw ApiException.badRequest("node " + nodeName + " has no kubelet endpoint");
     }
+    if (RawUpgrade.requested(ex, SPDY_31)) {
+      spdy(ex, "http://127.0.0.1:" + port + url, nodeName);
+      return;
+    }
     if (!WebSocketUpgrade.requested(ex)) {
-      // SPDY (kubectl before 1.30, or its fallback) is not served: only WebSocket.
-      throw ApiException.badRequest("Upgrade request required: this server streams " + kind
-          + " over WebSocket only (kubectl 1.30+; set KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true on 1.29)");
+      throw ApiException.badRequest("Upgrade request required");
     }
     List<String> offered = protocols(ex.header("Sec-WebSocket-Protocol"));
     String protocol = offered.stream().filter(SUPPORTED::contains).findFirst().orElse(null);
@@ -113,6 +122,82 @@ public final class PodStreamProxy {
           }
         });
     WebSocketUpgrade.upgrade(ex, protocol, new ClientSide(relay));
+  }
+
+  /**
+   * Plain SPDY/3.1 (kubectl up to 1.29 for exec and attach, up to 1.30 for port-forward): the
+   * upgrade request goes to the agent's streaming server as it came (method, path, the offered
+   * {@code X-Stream-Protocol-Version}s); its 101 is passed back with the chosen version and the
+   * two connections are joined as raw bytes - the agent speaks SPDY. Any other answer is the
+   * client's error, with the agent's message.
+   */
+  private static void spdy(Exchange ex, String url, String nodeName) throws Exception {
+    URI location = URI.create(streamingLocation(url, nodeName));
+    Socket backend = new Socket();
+    try {
+      backend.connect(new InetSocketAddress(location.getHost(), location.getPort()), 5000);
+      StringBuilder req = new StringBuilder(ex.method()).append(' ').append(location.getRawPath())
+          .append(location.getRawQuery() == null ? "" : "?" + location.getRawQuery()).append(" HTTP/1.1\r\n")
+          .append("Host: ").append(location.getHost()).append(':').append(location.getPort()).append("\r\n")
+          .append("Connection: Upgrade\r\nUpgrade: ").append(SPDY_31).append("\r\nContent-Length: 0\r\n");
+      for (String v : ex.headers(STREAM_PROTOCOL)) {
+        req.append(STREAM_PROTOCOL).append(": ").append(v).append("\r\n");
+      }
+      req.append("\r\n");
+      OutputStream out = backend.getOutputStream();
+      out.write(req.toString().getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      InputStream in = backend.getInputStream();
+      String head = readHead(in);
+      String[] lines = head.split("\r\n");
+      String[] statusLine = lines[0].split(" ", 3);
+      int status = Integer.parseInt(statusLine[1]);
+      java.util.Map<String, String> headers = new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+      for (int i = 1; i < lines.length; i++) {
+        int c = lines[i].indexOf(':');
+        if (c > 0) {
+          headers.put(lines[i].substring(0, c).trim(), lines[i].substring(c + 1).trim());
+        }
+      }
+      if (status != 101) {
+        int len = Integer.parseInt(headers.getOrDefault("Content-Length", "0"));
+        String msg = new String(in.readNBytes(Math.min(len, 64 * 1024)), StandardCharsets.UTF_8).trim();
+        backend.close();
+        throw new ApiException(status, status == 404 ? "NotFound" : status == 403 ? "Forbidden" : "BadRequest",
+            msg.isEmpty() ? "the node agent refused the stream (" + status + ")" : msg, null);
+      }
+      java.util.Map<String, String> answer = new java.util.LinkedHashMap<>();
+      answer.put("Connection", "Upgrade");
+      answer.put("Upgrade", SPDY_31);
+      if (headers.containsKey(STREAM_PROTOCOL)) {
+        answer.put(STREAM_PROTOCOL, headers.get(STREAM_PROTOCOL));
+      }
+      RawUpgrade.relay(ex, answer, backend);
+    } catch (java.io.IOException | RuntimeException e) {
+      backend.close();
+      if (e instanceof ApiException a) {
+        throw a;
+      }
+      throw ApiException.internal("dialing the node agent of " + nodeName + ": " + e.getMessage());
+    }
+  }
+
+  /** An HTTP response head, up to and without the empty line. */
+  private static String readHead(InputStream in) throws java.io.IOException {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    int last4 = 0;
+    while (last4 != 0x0d0a0d0a) {
+      int c = in.read();
+      if (c < 0) {
+        throw new java.io.EOFException("the node agent closed the connection");
+      }
+      b.write(c);
+      last4 = (last4 << 8) | c;
+      if (b.size() > 64 * 1024) {
+        throw new java.io.IOException("response head too large");
+      }
+    }
+    return b.toString(StandardCharsets.ISO_8859_1).trim();
   }
 
   /** The agent answers its kubelet port with a redirect to its streaming server. */

@@ -50,7 +50,7 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
   private final Options opts;
   private final boolean v5;
   private final LongSupplier alive; // attach: the container's pid while it runs, 0 once exited
-  private volatile Session session;
+  private volatile Transport transport;
   private volatile Process process;
   private volatile OutputStream stdin;
   private volatile WinSize pendingSize;
@@ -67,9 +67,37 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     this.alive = alive;
   }
 
+  /**
+   * Where the session's output goes: WebSocket messages with a channel byte, or SPDY streams
+   * ({@link SpdyRemoteCommand}). {@code send} blocks until written; {@code close} ends the
+   * session after the status went out on {@link #ERROR}.
+   */
+  interface Transport {
+    void send(int channel, byte[] data, int off, int len) throws IOException;
+
+    void close();
+  }
+
   @Override
   public void onWebSocketOpen(Session s) {
-    this.session = s;
+    start(new Transport() {
+      @Override
+      public void send(int channel, byte[] data, int off, int len) throws IOException {
+        sendMessage(s, channel, data, off, len);
+      }
+
+      @Override
+      public void close() {
+        if (s.isOpen()) {
+          s.close(1000, "", Callback.NOOP);
+        }
+      }
+    });
+  }
+
+  /** Starts the exec or attach on a virtual thread, writing to {@code t}. */
+  void start(Transport t) {
+    this.transport = t;
     Thread.ofVirtual().name("stream-" + target.containerId()).start(opts.command() == null ? this::attach : this::exec);
   }
 
@@ -82,38 +110,57 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       int channel = payload.get() & 0xff;
       byte[] data = new byte[payload.remaining()];
       payload.get(data);
-      if (channel == STDIN || channel == CLOSE) {
-        started.await(30, java.util.concurrent.TimeUnit.SECONDS);
-      }
       switch (channel) {
-        case STDIN -> {
-          OutputStream in = stdin;
-          if (in != null && data.length > 0) {
-            in.write(data);
-            in.flush();
-          }
-        }
+        case STDIN -> stdin(data);
         case RESIZE -> resize(new String(data, StandardCharsets.UTF_8));
         case CLOSE -> {
           if (v5 && data.length > 0 && data[0] == STDIN) {
-            closeStdin();
+            stdinEof();
           }
         }
         default -> { }
       }
-    } catch (IOException e) {
-      log.debug("stdin of {}: {}", target.containerId(), e.toString()); // the process is gone
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     } finally {
       callback.succeed();
     }
   }
 
+  /** Client input for the process's stdin; input that arrives before the process exists waits for it. */
+  void stdin(byte[] data) {
+    try {
+      started.await(30, java.util.concurrent.TimeUnit.SECONDS);
+      OutputStream in = stdin;
+      if (in != null && data.length > 0) {
+        in.write(data);
+        in.flush();
+      }
+    } catch (IOException e) {
+      log.debug("stdin of {}: {}", target.containerId(), e.toString()); // the process is gone
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** The client closed its stdin. */
+  void stdinEof() {
+    try {
+      started.await(30, java.util.concurrent.TimeUnit.SECONDS);
+      closeStdin();
+    } catch (IOException e) {
+      log.debug("stdin of {}: {}", target.containerId(), e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   @Override
   public void onWebSocketClose(int statusCode, String reason) {
+    clientGone();
+  }
+
+  /** The client went away: an exec's process dies with it (kubelet kills it via the stream's context). */
+  void clientGone() {
     if (!finished) {
-      // The client went away: an exec's process dies with it (kubelet kills it via the stream's context).
       Process p = process;
       if (p != null) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
@@ -123,7 +170,8 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     }
   }
 
-  private void resize(String json) {
+  /** A terminal size from the client, {@code {"Width":w,"Height":h}}. */
+  void resize(String json) {
     Matcher m = SIZE.matcher(json);
     if (!m.find()) {
       return;
@@ -279,15 +327,22 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       // client gone
     }
     finished = true;
-    Session s = session;
-    if (s != null && s.isOpen()) {
-      s.close(1000, "", Callback.NOOP);
+    Transport t = transport;
+    if (t != null) {
+      t.close();
     }
   }
 
   private void send(int channel, byte[] data, int off, int len) throws IOException {
-    Session s = session;
-    if (s == null || !s.isOpen()) {
+    Transport t = transport;
+    if (t == null) {
+      throw new IOException("session closed");
+    }
+    t.send(channel, data, off, len);
+  }
+
+  private void sendMessage(Session s, int channel, byte[] data, int off, int len) throws IOException {
+    if (!s.isOpen()) {
       throw new IOException("session closed");
     }
     ByteBuffer msg = ByteBuffer.allocate(len + 1);
