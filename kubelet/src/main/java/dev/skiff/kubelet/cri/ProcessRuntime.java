@@ -271,6 +271,9 @@ public final class ProcessRuntime implements ContainerRuntime {
       throw new IOException("container " + containerId + " is not in state CREATED");
     }
     List<String> cmd = new ArrayList<>(List.of("/usr/bin/setsid"));
+    if (c.config.stdin()) {
+      cmd.addAll(ContainerStdin.create(c.dir, c.config.stdinOnce()));
+    }
     if (!c.cgroupProcs.isEmpty()) {
       // joins its cgroups before anything of the container runs (the same pid all along)
       StringBuilder join = new StringBuilder();
@@ -346,6 +349,7 @@ public final class ProcessRuntime implements ContainerRuntime {
       if (c.exited) {
         return;
       }
+      ContainerStdin.release(c.dir);
       Path exit = c.dir.resolve("exit");
       if (!Files.exists(exit) && c.killed) {
         // SIGKILL took the shim too: the agent writes what the runtime would report (128+9).
@@ -477,6 +481,15 @@ public final class ProcessRuntime implements ContainerRuntime {
   public ContainerStatus containerStatus(String containerId) {
     Ctr c = containers.get(containerId);
     return c == null ? null : c.status();
+  }
+
+  /**
+   * A writer to a running container's stdin for attach ({@link ContainerStdin#open}), or null
+   * when it has none (no {@code stdin: true}, or {@code stdinOnce} and already attached once).
+   */
+  public java.io.OutputStream openStdin(String containerId) throws IOException {
+    Ctr c = containers.get(containerId);
+    return c == null || c.exited ? null : ContainerStdin.open(c.dir);
   }
 
   /**

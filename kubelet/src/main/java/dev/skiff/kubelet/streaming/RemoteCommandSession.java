@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * <p>exec starts the command in the container's environment ({@link ContainerExec}); with
  * {@code tty} it runs on a pseudo-terminal (pty4j), stdout carries the terminal and there is no
  * stderr. attach follows the container's CRI log from now on (stdout and stderr as their own
- * channels) until the container exits; its stdin is not connected yet. The session ends with
+ * channels) until the container exits, and with stdin writes to the container's stdin
+ * ({@link StreamTarget.Stdin}; closed when the client's input ends or it detaches). The session ends with
  * the Status on channel 3 and a normal close (1000).
  *
  * <p>Sends are serialized; each blocks until written, so a slow client slows only this session.
@@ -269,11 +270,19 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
 
   /** Follows the CRI log from its current end (kuberuntime logs format) until the container exits. */
   private void attach() {
-    started.countDown(); // attach's stdin is not connected: input is dropped
     try (RandomAccessFile f = new RandomAccessFile(target.logPath().toFile(), "r")) {
-      long pos = f.length();
+      long pos = f.length(); // before stdin is connected: the output it causes is not missed
+      if (opts.stdin() && target.stdin() != null) {
+        try {
+          stdin = target.stdin().open(); // null: the container has no stdin (input is dropped)
+        } catch (IOException e) {
+          log.debug("stdin of {}: {}", target.containerId(), e.toString());
+        }
+      }
+      started.countDown();
       StringBuilder partial = new StringBuilder();
       byte[] buf = new byte[32 * 1024];
+      long exitedAt = 0;
       while (!finished) {
         long len = f.length();
         if (len > pos) {
@@ -288,7 +297,11 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
           }
           continue;
         }
-        if (alive.getAsLong() == 0) {
+        if (exitedAt == 0 && alive.getAsLong() == 0) {
+          exitedAt = System.nanoTime();
+        }
+        // The log copier writes the last lines shortly after the exit: give it 300 ms of quiet.
+        if (exitedAt != 0 && System.nanoTime() - exitedAt > 300_000_000L) {
           break;
         }
         Thread.sleep(10);
@@ -298,6 +311,19 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       Thread.currentThread().interrupt();
     } catch (IOException e) {
       finish(failure("InternalError", "attach: " + e.getMessage()));
+    } finally {
+      started.countDown();
+      closeQuietly(stdin); // detached: a stdinOnce container's stdin ends here
+    }
+  }
+
+  private static void closeQuietly(OutputStream out) {
+    if (out != null) {
+      try {
+        out.close();
+      } catch (IOException e) {
+        // closing anyway
+      }
     }
   }
 
