@@ -4,18 +4,15 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.skiff.kubelet.cri.ContainerRuntime;
 import dev.skiff.kubelet.cri.ContainerStatus;
+import dev.skiff.kubelet.cri.CriLogFollower;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.RandomAccessFile;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
@@ -125,72 +122,43 @@ final class LogServer implements AutoCloseable {
     Instant since = q.containsKey("sinceTime") ? Instant.parse(q.get("sinceTime"))
         : q.containsKey("sinceSeconds") ? Instant.now().minusSeconds(Long.parseLong(q.get("sinceSeconds"))) : null;
     int tail = q.containsKey("tailLines") ? Integer.parseInt(q.get("tailLines")) : -1;
-    Path log = target.logPath();
     long[] written = {0};
-    long pos = 0;
-    // First pass: the existing content (with tailLines applied), then follow appended lines.
-    List<byte[]> first = new ArrayList<>();
-    if (Files.exists(log)) {
-      try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
-        pos = readLines(f, 0, first);
-      }
-    }
-    Deque<byte[]> lines = new ArrayDeque<>(first);
-    if (tail >= 0) {
-      while (lines.size() > tail) {
-        lines.removeFirst();
-      }
-    }
-    for (byte[] l : lines) {
-      if (!emit(l, since, timestamps, limit, written, out)) {
-        return;
-      }
-    }
-    out.flush();
-    while (follow) {
-      ContainerStatus now = runtime.containerStatus(target.id());
-      boolean done = now == null || (now.state() == ContainerStatus.State.EXITED
-          && runtime.awaitLogComplete(target.id(), 0));
-      List<byte[]> more = new ArrayList<>();
-      if (Files.exists(log)) {
-        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
-          pos = readLines(f, pos, more);
+    // First pass: the current log (with tailLines applied; rotated files are not read, as the
+    // kubelet reads only the current one), then follow appended lines, across rotations.
+    try (CriLogFollower follower = new CriLogFollower(target.logPath(), false)) {
+      Deque<byte[]> lines = new ArrayDeque<>(follower.poll());
+      if (tail >= 0) {
+        while (lines.size() > tail) {
+          lines.removeFirst();
         }
       }
-      for (byte[] l : more) {
+      for (byte[] l : lines) {
         if (!emit(l, since, timestamps, limit, written, out)) {
           return;
         }
       }
-      if (!more.isEmpty()) {
-        out.flush();
-      }
-      if (done) {
-        return;
-      }
-      if (more.isEmpty()) {
-        Thread.sleep(20);
-      }
-    }
-  }
-
-  /** Reads complete CRI lines from {@code pos}; returns the new position. */
-  private static long readLines(RandomAccessFile f, long pos, List<byte[]> into) throws IOException {
-    long len = f.length();
-    if (len <= pos) {
-      return pos;
-    }
-    byte[] buf = new byte[(int) Math.min(len - pos, 64L << 20)];
-    f.seek(pos);
-    f.readFully(buf);
-    int start = 0;
-    for (int i = 0; i < buf.length; i++) {
-      if (buf[i] == '\n') {
-        into.add(java.util.Arrays.copyOfRange(buf, start, i));
-        start = i + 1;
+      out.flush();
+      while (follow) {
+        ContainerStatus now = runtime.containerStatus(target.id());
+        boolean done = now == null || (now.state() == ContainerStatus.State.EXITED
+            && runtime.awaitLogComplete(target.id(), 0));
+        List<byte[]> more = follower.poll();
+        for (byte[] l : more) {
+          if (!emit(l, since, timestamps, limit, written, out)) {
+            return;
+          }
+        }
+        if (!more.isEmpty()) {
+          out.flush();
+        }
+        if (done) {
+          return;
+        }
+        if (more.isEmpty()) {
+          Thread.sleep(20);
+        }
       }
     }
-    return pos + start;
   }
 
   /** Writes one CRI entry's content; false once limitBytes is reached. */

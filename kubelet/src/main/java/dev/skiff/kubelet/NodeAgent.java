@@ -120,6 +120,8 @@ public final class NodeAgent implements Component {
       PodNetwork network = podNetwork(ctx, root);
       NamespaceLauncher.Mode mountMode = NamespaceLauncher.detect();
       runtime = new ProcessRuntime(root, network, mountMode);
+      runtime.setLogRotation(dev.skiff.kubelet.cri.LogRotation.parse(option(ctx, "container-log-max-size", null),
+          option(ctx, "container-log-max-files", null)));
       informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
       streaming = new StreamingServer(Integer.parseInt(option(ctx, "streaming-port", "0")),
           (ns, name, container) -> StreamTargets.resolve(informer.getIndexer().getByKey(ns + "/" + name), name, container,

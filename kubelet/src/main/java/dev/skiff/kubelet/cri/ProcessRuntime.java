@@ -59,6 +59,7 @@ public final class ProcessRuntime implements ContainerRuntime {
   private final Map<String, Properties> sandboxes = new ConcurrentHashMap<>();
   private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
+  private volatile LogRotation logRotation = LogRotation.DEFAULT;
 
   /** Opens the runtime over {@code root} (the agent's data directory), re-adopting what it finds. */
   public ProcessRuntime(Path root) throws IOException {
@@ -338,7 +339,7 @@ public final class ProcessRuntime implements ContainerRuntime {
         reap(c);
       }
       return c.exited;
-    });
+    }, () -> logRotation);
     c.copier.start(c.id);
     h.onExit().thenRun(() -> reap(c));
   }
@@ -475,6 +476,13 @@ public final class ProcessRuntime implements ContainerRuntime {
     Cgroups.remove(c.cgroupProcs);
     deleteTree(c.dir);
     Files.deleteIfExists(c.logPath);
+    LogRotation.deleteRotated(c.logPath);
+    Files.deleteIfExists(CriLogCopier.offsetsFile(c.logPath));
+  }
+
+  /** Sets how container logs rotate (the kubelet's containerLogMaxSize/MaxFiles); applies to running copiers too. */
+  public void setLogRotation(LogRotation rotation) {
+    this.logRotation = rotation;
   }
 
   @Override
@@ -618,7 +626,8 @@ public final class ProcessRuntime implements ContainerRuntime {
           }
           c.exited = true;
           // Output written while the agent was down still has to reach the log.
-          c.copier = new CriLogCopier(dir.resolve("stdout"), dir.resolve("stderr"), c.logPath, () -> true);
+          c.copier = new CriLogCopier(dir.resolve("stdout"), dir.resolve("stderr"), c.logPath, () -> true,
+              () -> logRotation);
           c.copier.start(c.id);
         }
       }

@@ -4,10 +4,10 @@ import com.pty4j.PtyProcess;
 import com.pty4j.PtyProcessBuilder;
 import com.pty4j.WinSize;
 import dev.skiff.kubelet.cri.ContainerExec;
+import dev.skiff.kubelet.cri.CriLogFollower;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -58,8 +58,15 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
   private final java.util.concurrent.CountDownLatch sizeKnown = new java.util.concurrent.CountDownLatch(1);
   private final Object sendLock = new Object();
   private volatile boolean finished;
-  /** Counted down once the process (and its stdin) exists: stdin that arrives earlier waits for it. */
-  private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+  /**
+   * Stdin that arrives before the process (and its stdin) exists is kept here, in order, and
+   * written when it starts - not waited for on the reader's thread, where it would hold up a
+   * terminal size sent behind it (exec -t waits for that size before it starts the process).
+   */
+  private final Object stdinLock = new Object();
+  private final java.io.ByteArrayOutputStream earlyStdin = new java.io.ByteArrayOutputStream();
+  private boolean earlyEof;
+  private boolean stdinReady;
 
   RemoteCommandSession(StreamTarget target, Options opts, boolean v5, LongSupplier alive) {
     this.target = target;
@@ -126,31 +133,61 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     }
   }
 
-  /** Client input for the process's stdin; input that arrives before the process exists waits for it. */
+  /** Client input for the process's stdin; input that arrives before the process exists is kept for it. */
   void stdin(byte[] data) {
-    try {
-      started.await(30, java.util.concurrent.TimeUnit.SECONDS);
-      OutputStream in = stdin;
-      if (in != null && data.length > 0) {
-        in.write(data);
-        in.flush();
+    synchronized (stdinLock) {
+      if (!stdinReady) {
+        earlyStdin.writeBytes(data);
+        return;
       }
-    } catch (IOException e) {
-      log.debug("stdin of {}: {}", target.containerId(), e.toString()); // the process is gone
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      writeStdin(data);
     }
   }
 
   /** The client closed its stdin. */
   void stdinEof() {
+    synchronized (stdinLock) {
+      if (!stdinReady) {
+        earlyEof = true;
+        return;
+      }
+      try {
+        closeStdin();
+      } catch (IOException e) {
+        log.debug("stdin of {}: {}", target.containerId(), e.toString());
+      }
+    }
+  }
+
+  /** The process and its stdin exist (or never will): early input goes in first. Idempotent. */
+  private void stdinReady() {
+    synchronized (stdinLock) {
+      if (stdinReady) {
+        return;
+      }
+      stdinReady = true;
+      writeStdin(earlyStdin.toByteArray());
+      earlyStdin.reset();
+      if (earlyEof) {
+        try {
+          closeStdin();
+        } catch (IOException e) {
+          log.debug("stdin of {}: {}", target.containerId(), e.toString());
+        }
+      }
+    }
+  }
+
+  private void writeStdin(byte[] data) {
+    OutputStream in = stdin;
+    if (in == null || data.length == 0) {
+      return;
+    }
     try {
-      started.await(30, java.util.concurrent.TimeUnit.SECONDS);
-      closeStdin();
+      in.write(data);
+      in.flush();
     } catch (IOException e) {
-      log.debug("stdin of {}: {}", target.containerId(), e.toString());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      log.debug("stdin of {}: {}", target.containerId(), e.toString()); // the process is gone
     }
   }
 
@@ -232,7 +269,7 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       } else if (!opts.tty()) {
         p.getOutputStream().close();
       }
-      started.countDown();
+      stdinReady();
       List<Thread> pumps = new ArrayList<>();
       pumps.add(pump(p.getInputStream(), STDOUT, opts.stdout() || opts.tty()));
       if (!opts.tty()) {
@@ -248,7 +285,7 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     } catch (IOException | RuntimeException e) {
       finish(failure("InternalError", "failed to exec in container: " + e.getMessage()));
     } finally {
-      started.countDown();
+      stdinReady();
     }
   }
 
@@ -270,8 +307,8 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
 
   /** Follows the CRI log from its current end (kuberuntime logs format) until the container exits. */
   private void attach() {
-    try (RandomAccessFile f = new RandomAccessFile(target.logPath().toFile(), "r")) {
-      long pos = f.length(); // before stdin is connected: the output it causes is not missed
+    // from the log's current end, before stdin is connected: the output it causes is not missed
+    try (CriLogFollower f = new CriLogFollower(target.logPath(), true)) {
       if (opts.stdin() && target.stdin() != null) {
         try {
           stdin = target.stdin().open(); // null: the container has no stdin (input is dropped)
@@ -279,21 +316,13 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
           log.debug("stdin of {}: {}", target.containerId(), e.toString());
         }
       }
-      started.countDown();
-      StringBuilder partial = new StringBuilder();
-      byte[] buf = new byte[32 * 1024];
+      stdinReady();
       long exitedAt = 0;
       while (!finished) {
-        long len = f.length();
-        if (len > pos) {
-          f.seek(pos);
-          int n = f.read(buf, 0, (int) Math.min(buf.length, len - pos));
-          pos += n;
-          partial.append(new String(buf, 0, n, StandardCharsets.UTF_8));
-          int nl;
-          while ((nl = partial.indexOf("\n")) >= 0) {
-            deliver(partial.substring(0, nl));
-            partial.delete(0, nl + 1);
+        List<byte[]> lines = f.poll();
+        if (!lines.isEmpty()) {
+          for (byte[] line : lines) {
+            deliver(new String(line, StandardCharsets.UTF_8));
           }
           continue;
         }
@@ -312,7 +341,7 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     } catch (IOException e) {
       finish(failure("InternalError", "attach: " + e.getMessage()));
     } finally {
-      started.countDown();
+      stdinReady();
       closeQuietly(stdin); // detached: a stdinOnce container's stdin ends here
     }
   }
