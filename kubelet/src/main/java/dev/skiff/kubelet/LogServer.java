@@ -30,14 +30,40 @@ import java.util.function.BiFunction;
  */
 final class LogServer implements AutoCloseable {
   private final HttpServer server;
+  private final String host;
+  private final boolean tls;
   private final ContainerRuntime runtime;
   private final BiFunction<String, String, Pod> pods;
 
   /** {@code pods} looks a pod up by namespace and name (the agent's cache). */
   LogServer(int port, ContainerRuntime runtime, BiFunction<String, String, Pod> pods) throws IOException {
+    this("127.0.0.1", port, null, runtime, pods);
+  }
+
+  /**
+   * On {@code host}:{@code port}; with {@code tls} HTTPS that requires a client certificate
+   * ({@link ServingTls}), else plain HTTP.
+   */
+  LogServer(String host, int port, javax.net.ssl.SSLContext tls, ContainerRuntime runtime,
+      BiFunction<String, String, Pod> pods) throws IOException {
     this.runtime = runtime;
     this.pods = pods;
-    server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
+    this.host = host;
+    this.tls = tls != null;
+    if (tls != null) {
+      com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(new InetSocketAddress(host, port), 64);
+      https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(tls) {
+        @Override
+        public void configure(com.sun.net.httpserver.HttpsParameters params) {
+          javax.net.ssl.SSLParameters p = getSSLContext().getDefaultSSLParameters();
+          p.setNeedClientAuth(true);
+          params.setSSLParameters(p);
+        }
+      });
+      server = https;
+    } else {
+      server = HttpServer.create(new InetSocketAddress(host, port), 64);
+    }
     server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
     server.createContext("/containerLogs/", this::logs);
     server.createContext("/healthz", ex -> answer(ex, 200, "ok"));
@@ -53,7 +79,8 @@ final class LogServer implements AutoCloseable {
       server.createContext(prefix, ex -> {
         try (ex) {
           String q = ex.getRequestURI().getRawQuery();
-          ex.getResponseHeaders().set("Location", "ws://127.0.0.1:" + port + ex.getRequestURI().getRawPath()
+          ex.getResponseHeaders().set("Location", (tls ? "wss://" : "ws://")
+              + (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port + ex.getRequestURI().getRawPath()
               + (q == null ? "" : "?" + q));
           ex.sendResponseHeaders(302, -1);
         }

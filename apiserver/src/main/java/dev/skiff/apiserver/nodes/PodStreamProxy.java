@@ -38,18 +38,13 @@ import org.eclipse.jetty.websocket.api.Session;
  * agent, and binary messages are relayed both ways unchanged, so the agent speaks the
  * protocol (as the kubelet does behind kube-apiserver's UpgradeAwareHandler).
  *
- * <p>The node agent is found like {@link PodLogProxy} finds it (daemonEndpoints on loopback);
+ * <p>The node agent is found like {@link PodLogProxy} finds it ({@link KubeletClient});
  * it redirects to its streaming server, whose answer before the upgrade (404, 400) becomes the
  * client's error. Authorization: besides the request's own verb, a GET (WebSocket) needs
  * {@code create} on the subresource, as kube-apiserver checks since 1.30
  * (AuthorizePodWebsocketUpgradeCreatePermission; done in ApiHandler). Thread-safe.
  */
 public final class PodStreamProxy {
-  // Its own executor: the JDK client otherwise completes some stages on the common pool, which
-  // blocking code elsewhere in the JVM can starve (seen: a 10 s stall of the handshake).
-  private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .executor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor())
-      .followRedirects(HttpClient.Redirect.NEVER).connectTimeout(Duration.ofSeconds(5)).build();
   private static final List<String> SUPPORTED = List.of("v5.channel.k8s.io", "v4.channel.k8s.io",
       "SPDY/3.1+portforward.k8s.io");
   private static final String SPDY_31 = "SPDY/3.1";
@@ -58,13 +53,14 @@ public final class PodStreamProxy {
 
   private PodStreamProxy() {}
 
-  public static void install(ApiHandler handler, ResourceRegistry registry) {
-    handler.addVirtual("", "v1", "pods/exec", (ex, info) -> serve(ex, info, registry, "exec"));
-    handler.addVirtual("", "v1", "pods/attach", (ex, info) -> serve(ex, info, registry, "attach"));
-    handler.addVirtual("", "v1", "pods/portforward", (ex, info) -> serve(ex, info, registry, "portForward"));
+  public static void install(ApiHandler handler, ResourceRegistry registry, KubeletClient kubelet) {
+    handler.addVirtual("", "v1", "pods/exec", (ex, info) -> serve(ex, info, registry, kubelet, "exec"));
+    handler.addVirtual("", "v1", "pods/attach", (ex, info) -> serve(ex, info, registry, kubelet, "attach"));
+    handler.addVirtual("", "v1", "pods/portforward", (ex, info) -> serve(ex, info, registry, kubelet, "portForward"));
   }
 
-  private static void serve(Exchange ex, RequestInfo info, ResourceRegistry registry, String kind) throws Exception {
+  private static void serve(Exchange ex, RequestInfo info, ResourceRegistry registry, KubeletClient kubelet,
+      String kind) throws Exception {
     if (!ex.method().equals("GET") && !ex.method().equals("POST")) {
       throw ApiException.methodNotAllowed("the server does not allow this method on the requested resource");
     }
@@ -86,12 +82,9 @@ public final class PodStreamProxy {
       throw ApiException.badRequest("pod " + info.name() + " does not have a host assigned");
     }
     ObjectNode node = registry.storeForKind("", "Node").getObject(null, nodeName);
-    int port = node.path("status").path("daemonEndpoints").path("kubeletEndpoint").path("Port").asInt(0);
-    if (port <= 0) {
-      throw ApiException.badRequest("node " + nodeName + " has no kubelet endpoint");
-    }
+    String base = kubelet.baseUrl(node);
     if (RawUpgrade.requested(ex, SPDY_31)) {
-      spdy(ex, "http://127.0.0.1:" + port + url, nodeName);
+      spdy(ex, kubelet, base + url, nodeName);
       return;
     }
     if (!WebSocketUpgrade.requested(ex)) {
@@ -102,12 +95,12 @@ public final class PodStreamProxy {
     if (protocol == null || protocol.startsWith("SPDY") != kind.equals("portForward")) {
       throw ApiException.badRequest("unsupported subprotocol(s) " + offered + " for " + kind);
     }
-    String location = streamingLocation("http://127.0.0.1:" + port + url, nodeName);
+    String location = streamingLocation(kubelet, base + url, nodeName);
     // The client is upgraded first and the agent dialed without blocking this thread; the agent
     // accepts exactly the protocol chosen here. A failure after the upgrade is reported in-band.
     CompletableFuture<WebSocket> agent = new CompletableFuture<>();
     Relay relay = new Relay(agent, !kind.equals("portForward"));
-    WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
+    WebSocket.Builder builder = kubelet.http().newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
     if (!protocol.startsWith("SPDY")) {
       // The JDK client refuses "SPDY/3.1+portforward.k8s.io" ('/' is not a token character):
       // the agent's portForward endpoint speaks only that protocol and takes an upgrade without one.
@@ -131,11 +124,15 @@ public final class PodStreamProxy {
    * two connections are joined as raw bytes - the agent speaks SPDY. Any other answer is the
    * client's error, with the agent's message.
    */
-  private static void spdy(Exchange ex, String url, String nodeName) throws Exception {
-    URI location = URI.create(streamingLocation(url, nodeName));
-    Socket backend = new Socket();
+  private static void spdy(Exchange ex, KubeletClient kubelet, String url, String nodeName) throws Exception {
+    URI location = URI.create(streamingLocation(kubelet, url, nodeName));
+    Socket backend;
     try {
-      backend.connect(new InetSocketAddress(location.getHost(), location.getPort()), 5000);
+      backend = kubelet.connect(location);
+    } catch (java.io.IOException e) {
+      throw ApiException.internal("dialing the node agent of " + nodeName + ": " + e.getMessage());
+    }
+    try {
       StringBuilder req = new StringBuilder(ex.method()).append(' ').append(location.getRawPath())
           .append(location.getRawQuery() == null ? "" : "?" + location.getRawQuery()).append(" HTTP/1.1\r\n")
           .append("Host: ").append(location.getHost()).append(':').append(location.getPort()).append("\r\n")
@@ -201,10 +198,10 @@ public final class PodStreamProxy {
   }
 
   /** The agent answers its kubelet port with a redirect to its streaming server. */
-  private static String streamingLocation(String url, String nodeName) throws Exception {
+  private static String streamingLocation(KubeletClient kubelet, String url, String nodeName) throws Exception {
     HttpResponse<String> resp;
     try {
-      resp = HTTP.send(HttpRequest.newBuilder(URI.create(url)).GET().build(), HttpResponse.BodyHandlers.ofString());
+      resp = kubelet.http().send(HttpRequest.newBuilder(URI.create(url)).GET().build(), HttpResponse.BodyHandlers.ofString());
     } catch (java.io.IOException e) {
       throw ApiException.internal("dialing the node agent of " + nodeName + ": " + e.getMessage());
     }

@@ -21,7 +21,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The node agent's streaming server (kubelet pkg/kubelet/cri/streaming/server.go): WebSocket
  * endpoints the API server proxies {@code pods/exec}, {@code pods/attach} and
- * {@code pods/portforward} to. Plain HTTP on 127.0.0.1 for now (mutual TLS is later).
+ * {@code pods/portforward} to: WebSocket, or plain SPDY/3.1 ({@code Upgrade: SPDY/3.1}) for
+ * older clients. Mutual TLS on the node's address when the agent has serving credentials
+ * ({@link dev.skiff.kubelet.ServingTls}), else plain HTTP on 127.0.0.1.
  *
  * <ul>
  *   <li>{@code GET /exec/<ns>/<pod>/<container>?command=..&command=..&stdin=&stdout=&stderr=&tty=}
@@ -56,14 +58,32 @@ public final class StreamingServer implements AutoCloseable {
    * @param pids a container's shim pid by id while it runs, 0 once it exited (attach ends then)
    */
   public StreamingServer(int port, StreamTarget.Resolver resolver, ToLongFunction<String> pids) throws Exception {
+    this("127.0.0.1", port, null, resolver, pids);
+  }
+
+  /**
+   * Starts on {@code host}:{@code port}; with {@code tls} it serves HTTPS and requires a client
+   * certificate the context's trust manager accepts (the agent's ServingTls), else plain HTTP.
+   */
+  public StreamingServer(String host, int port, javax.net.ssl.SSLContext tls, StreamTarget.Resolver resolver,
+      ToLongFunction<String> pids) throws Exception {
     this.resolver = resolver;
     this.pids = pids;
     QueuedThreadPool pool = new QueuedThreadPool(16, 2);
     pool.setName("kubelet-streaming");
     pool.setVirtualThreadsExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
     server = new Server(pool);
-    ServerConnector connector = new ServerConnector(server, 1, 1);
-    connector.setHost("127.0.0.1");
+    ServerConnector connector;
+    if (tls != null) {
+      org.eclipse.jetty.util.ssl.SslContextFactory.Server ssl = new org.eclipse.jetty.util.ssl.SslContextFactory.Server();
+      ssl.setSslContext(tls);
+      ssl.setNeedClientAuth(true);
+      connector = new ServerConnector(server, 1, 1, new org.eclipse.jetty.server.SslConnectionFactory(ssl, "http/1.1"),
+          new org.eclipse.jetty.server.HttpConnectionFactory());
+    } else {
+      connector = new ServerConnector(server, 1, 1);
+    }
+    connector.setHost(host);
     connector.setPort(port);
     connector.setIdleTimeout(IDLE_TIMEOUT.toMillis());
     server.addConnector(connector);
