@@ -87,13 +87,16 @@ class SpdyStreamingTest {
 
   @Test
   void execWithATty() throws Exception {
-    String kubectl = Kubectl.V1_27 + " --kubeconfig " + f.server.kubeconfig();
-    Process p = new ProcessBuilder("script", "-qec", "stty cols 91 rows 27; " + kubectl
-        + " exec -it shell -- sh -c 'tty; stty size; exit 5'", "/dev/null").redirectErrorStream(true).start();
-    p.getOutputStream().close();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(out).containsPattern("/dev/pts/\\d+").contains("27 91").contains("command terminated with exit code 5");
+    for (String binary : OLD) {
+      String kubectl = binary + " --kubeconfig " + f.server.kubeconfig();
+      Process p = new ProcessBuilder("script", "-qec", "stty cols 91 rows 27; " + kubectl
+          + " exec -it shell -- sh -c 'tty; stty size; exit 5'", "/dev/null").redirectErrorStream(true).start();
+      p.getOutputStream().close();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(out).as(binary).containsPattern("/dev/pts/\\d+").contains("27 91")
+          .contains("command terminated with exit code 5");
+    }
   }
 
   @Test
