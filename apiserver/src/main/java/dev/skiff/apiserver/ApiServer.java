@@ -289,10 +289,16 @@ public final class ApiServer implements AutoCloseable {
     dev.skiff.apiserver.rbac.AccessReviews.install(registry, handler, rbac);
     dev.skiff.apiserver.serviceaccount.TokenRequests.install(handler, registry, saTokens, clock);
     // pods/log is answered by the pod's node agent.
-    dev.skiff.apiserver.nodes.PodLogProxy.install(handler, registry);
+    dev.skiff.apiserver.nodes.KubeletClient kubeletClient;
+    try {
+      kubeletClient = new dev.skiff.apiserver.nodes.KubeletClient(pki);
+    } catch (java.security.GeneralSecurityException | IOException e) {
+      throw new IllegalStateException("kubelet client certificate: " + e.getMessage(), e);
+    }
+    dev.skiff.apiserver.nodes.PodLogProxy.install(handler, registry, kubeletClient);
     // Node agents on other machines join with the node token (`skiff agent --token`).
     dev.skiff.apiserver.nodes.NodeCredentials.install(handler, pki);
-    dev.skiff.apiserver.nodes.PodStreamProxy.install(handler, registry);
+    dev.skiff.apiserver.nodes.PodStreamProxy.install(handler, registry, kubeletClient);
   }
 
   private Authenticator authenticator() throws IOException {

@@ -14,6 +14,7 @@ public final class BenchMain {
       case "job-1000" -> JobBench.run();
       case "pod-startup" -> PodStartupBench.run();
       case "exec" -> ExecBench.run();
+      case "exec-tls" -> ExecBench.run(true);
       case "deploy-1000" -> DeployBench.run();
       case "real-pods" -> RealPodsBench.run();
       case "workloads" -> WorkloadsBench.run();

@@ -42,10 +42,31 @@ final class ExecBench {
   private ExecBench() {}
 
   static void run() throws Exception {
+    run(false);
+  }
+
+  /**
+   * With {@code tls} ({@code ./skiff bench exec-tls}) the agent has serving credentials: the API
+   * server reaches it over mutual TLS at the node's address (127.0.0.1 here), as every agent
+   * started by {@code skiff server} or {@code skiff agent} is reached.
+   */
+  static void run(boolean tls) throws Exception {
     Path dir = Bench.tempDir("skiff-bench-exec-");
     ApiServer server = ApiServer.start(new ApiServer.Config(dir.resolve("api"), 0, "127.0.0.1"));
     KubernetesClient client = Clients.forKubeconfig(server.kubeconfig());
-    NodeAgent.Running agent = new NodeAgent().start(new ComponentContext(client, dir, NODE, Map.of()));
+    Map<String, String> options = Map.of();
+    if (tls) {
+      var cert = server.pki().issueServingCertificate("system:node:" + NODE, java.util.List.of("system:nodes"),
+          java.util.List.of("127.0.0.1"), false, java.time.Duration.ofDays(1));
+      java.nio.file.Files.createDirectories(dir.resolve("tls"));
+      Path crt = java.nio.file.Files.writeString(dir.resolve("tls/kubelet.crt"), cert.certificatePem());
+      Path key = java.nio.file.Files.writeString(dir.resolve("tls/kubelet.key"), cert.privateKeyPem());
+      Path ca = java.nio.file.Files.writeString(dir.resolve("tls/ca.crt"),
+          dev.skiff.apiserver.pki.Pem.encodeCertificates(java.util.List.of(server.pki().caCertificate())));
+      options = Map.of("node-ip", "127.0.0.1", "tls-cert-file", crt.toString(), "tls-private-key-file", key.toString(),
+          "client-ca-file", ca.toString());
+    }
+    NodeAgent.Running agent = new NodeAgent().start(new ComponentContext(client, dir, NODE, options));
     HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .sslContext(Kubeconfig.read(server.kubeconfig()).sslContext())
         .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
@@ -72,7 +93,7 @@ final class ExecBench {
       long[] localEcho = localEcho();
       exec = Bench.sorted(exec);
       local = Bench.sorted(local);
-      Map<String, Object> m = Bench.result("exec");
+      Map<String, Object> m = Bench.result(tls ? "exec-tls" : "exec");
       m.put("runs", RUNS);
       m.put("exec_true_p50_ms", Bench.round(Bench.pctMs(exec, 50), 2));
       m.put("exec_true_p99_ms", Bench.round(Bench.pctMs(exec, 99), 2));

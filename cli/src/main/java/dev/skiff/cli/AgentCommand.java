@@ -41,7 +41,7 @@ final class AgentCommand implements Callable<Integer> {
     Path dir = dataDir.toAbsolutePath();
     Path kubeconfig;
     try {
-      kubeconfig = NodeJoin.join(uri, token, node, dir);
+      kubeconfig = NodeJoin.join(uri, token, node, dir, options);
     } catch (NodeJoin.JoinException e) {
       System.err.println("skiff: cannot join: " + e.getMessage());
       return 1;

@@ -35,6 +35,10 @@ import javax.net.ssl.X509TrustManager;
  */
 final class NodeJoin {
   static final String KUBECONFIG = "agent/kubeconfig.yaml";
+  /** Beside the kubeconfig: the agent's serving certificate, its key and the CA its clients chain to. */
+  static final String SERVING_CERT = "kubelet-serving.crt";
+  static final String SERVING_KEY = "kubelet-serving.key";
+  static final String CLIENT_CA = "kubelet-client-ca.crt";
   private static final Pattern TOKEN = Pattern.compile("K10([0-9a-f]{64})::node:([0-9A-Za-z]+)");
 
   /** A join that cannot proceed; the message is one line for the user. */
@@ -48,6 +52,16 @@ final class NodeJoin {
 
   /** Returns the node kubeconfig under {@code dataDir}, joining first when there is none yet. */
   static Path join(URI server, String token, String nodeName, Path dataDir) throws JoinException, IOException {
+    return join(server, token, nodeName, dataDir, new java.util.HashMap<>());
+  }
+
+  /**
+   * As {@link #join(URI, String, String, Path)}, also getting the agent's serving certificate
+   * for its addresses ({@link NodeServing#localAddresses}) and setting the agent's TLS options
+   * in {@code options} to the files written under {@code agent/}.
+   */
+  static Path join(URI server, String token, String nodeName, Path dataDir, java.util.Map<String, String> options)
+      throws JoinException, IOException {
     Matcher m = TOKEN.matcher(token == null ? "" : token.trim());
     if (!m.matches()) {
       throw new JoinException("--token is not a node token (expected K10<ca-hash>::node:<secret>, as in the server's "
@@ -57,7 +71,10 @@ final class NodeJoin {
       throw new JoinException("--server must be an https:// URL, got " + server);
     }
     Path file = dataDir.resolve(KUBECONFIG);
-    if (Files.isRegularFile(file)) {
+    Path agentDir = file.getParent();
+    boolean serving = Files.isRegularFile(agentDir.resolve(SERVING_CERT)) && Files.isRegularFile(agentDir.resolve(SERVING_KEY))
+        && Files.isRegularFile(agentDir.resolve(CLIENT_CA));
+    if (Files.isRegularFile(file) && serving) {
       try {
         Kubeconfig existing = Kubeconfig.read(file);
         X509Certificate cert = existing.clientCertificateChain().get(0);
@@ -65,6 +82,9 @@ final class NodeJoin {
             && existing.certificateAuthorities().stream().anyMatch(ca -> NodeJoinToken.caHash(ca).equals(m.group(1)))
             && cert.getSubjectX500Principal().getName().contains("CN=system:node:" + nodeName)
             && cert.getNotAfter().getTime() > System.currentTimeMillis() + Duration.ofDays(1).toMillis()) {
+          options.putIfAbsent(NodeServing.CERT, agentDir.resolve(SERVING_CERT).toString());
+          options.putIfAbsent(NodeServing.KEY, agentDir.resolve(SERVING_KEY).toString());
+          options.putIfAbsent(NodeServing.CLIENT_CA, agentDir.resolve(CLIENT_CA).toString());
           return file;
         }
       } catch (GeneralSecurityException | RuntimeException e) {
@@ -72,11 +92,15 @@ final class NodeJoin {
       }
     }
     X509Certificate ca = verifiedCa(server, m.group(1));
-    JsonNode status = requestCredentials(server, ca, m.group(2), nodeName);
+    JsonNode status = requestCredentials(server, ca, m.group(2), nodeName, NodeServing.localAddresses(options));
     try {
       List<X509Certificate> chain = Pem.parseCertificates(status.path("certificate").asText().getBytes(StandardCharsets.US_ASCII));
       var key = Pem.parsePrivateKey(status.path("key").asText().getBytes(StandardCharsets.US_ASCII));
       Kubeconfig.withClientCertificate("skiff", server.toString(), List.of(ca), "system:node:" + nodeName, chain, key).write(file);
+      if (!status.path("servingCertificate").asText().isEmpty()) {
+        NodeServing.write(agentDir, SERVING_CERT, status.path("servingCertificate").asText(), SERVING_KEY,
+            status.path("servingKey").asText(), CLIENT_CA, Pem.encodeCertificates(List.of(ca)), options);
+      }
     } catch (GeneralSecurityException e) {
       throw new JoinException("the server's node credentials do not parse: " + e.getMessage());
     }
@@ -127,12 +151,14 @@ final class NodeJoin {
     throw new JoinException("the server at " + server + " does not present the CA named by the token (CA hash mismatch)");
   }
 
-  private static JsonNode requestCredentials(URI server, X509Certificate ca, String secret, String nodeName)
-      throws JoinException, IOException {
+  private static JsonNode requestCredentials(URI server, X509Certificate ca, String secret, String nodeName,
+      List<String> servingAddresses) throws JoinException, IOException {
     ObjectMapper json = new ObjectMapper();
+    var spec = json.createObjectNode().put("nodeName", nodeName);
+    servingAddresses.forEach(spec.putArray("servingAddresses")::add);
     String body = json.createObjectNode()
         .put("apiVersion", NodeCredentials.GROUP + "/v1").put("kind", "NodeCredentialRequest")
-        .set("spec", json.createObjectNode().put("nodeName", nodeName)).toString();
+        .set("spec", spec).toString();
     try {
       KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
       trust.load(null, null);

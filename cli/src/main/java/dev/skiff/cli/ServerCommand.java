@@ -71,6 +71,14 @@ final class ServerCommand implements Callable<Integer> {
       System.err.println("skiff: cannot start: " + e.getMessage());
       return 1;
     }
+    try {
+      NodeServing.forLocalAgent(server.pki(), dataDir.toAbsolutePath(),
+          nodeName != null ? nodeName : ComponentRunner.hostName(), options);
+    } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+      System.err.println("skiff: cannot issue the node agent's serving certificate: " + e.getMessage());
+      server.close();
+      return 1;
+    }
     CountDownLatch stop = new CountDownLatch(1);
     ComponentRunner components = new ComponentRunner(server.kubeconfig(), dataDir.toAbsolutePath(),
         nodeName != null ? nodeName : ComponentRunner.hostName(), options, disabled);

@@ -61,6 +61,15 @@ class AgentJoinTest {
           "-o", "jsonpath={.status.phase}").stdout().equals("Running"));
       KubectlCompatibilityTest.eventually(20_000, "log via the API server", () -> admin.run("logs", "on-joined").stdout()
           .contains("hello from the joined node"));
+      // The agent serves mutual TLS on the node's address (its serving certificate came with the
+      // join); exec goes through it too, over WebSocket (1.32) and plain SPDY (1.27).
+      assertThat(admin.run("get", "node", "joined-node", "-o",
+          "jsonpath={.metadata.annotations.skiff\\.dev/kubelet-serving}").stdout()).isEqualTo("https");
+      assertThat(data.resolve("agent/" + NodeJoin.SERVING_CERT)).exists();
+      for (String binary : List.of(Kubectl.DISPATCHER, Kubectl.V1_27)) {
+        var exec = new Kubectl(binary, server.kubeconfig(), home).run("exec", "on-joined", "--", "echo", "exec via mTLS");
+        assertThat(exec.stdout()).as(binary + exec).isEqualTo("exec via mTLS\n");
+      }
 
       // The agent acts as system:node:<name>, in group system:nodes: a node, not an admin.
       Path nodeConfig = data.resolve(NodeJoin.KUBECONFIG);

@@ -4,18 +4,15 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.skiff.kubelet.cri.ContainerRuntime;
 import dev.skiff.kubelet.cri.ContainerStatus;
+import dev.skiff.kubelet.cri.CriLogFollower;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.RandomAccessFile;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
@@ -33,14 +30,40 @@ import java.util.function.BiFunction;
  */
 final class LogServer implements AutoCloseable {
   private final HttpServer server;
+  private final String host;
+  private final boolean tls;
   private final ContainerRuntime runtime;
   private final BiFunction<String, String, Pod> pods;
 
   /** {@code pods} looks a pod up by namespace and name (the agent's cache). */
   LogServer(int port, ContainerRuntime runtime, BiFunction<String, String, Pod> pods) throws IOException {
+    this("127.0.0.1", port, null, runtime, pods);
+  }
+
+  /**
+   * On {@code host}:{@code port}; with {@code tls} HTTPS that requires a client certificate
+   * ({@link ServingTls}), else plain HTTP.
+   */
+  LogServer(String host, int port, javax.net.ssl.SSLContext tls, ContainerRuntime runtime,
+      BiFunction<String, String, Pod> pods) throws IOException {
     this.runtime = runtime;
     this.pods = pods;
-    server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
+    this.host = host;
+    this.tls = tls != null;
+    if (tls != null) {
+      com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(new InetSocketAddress(host, port), 64);
+      https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(tls) {
+        @Override
+        public void configure(com.sun.net.httpserver.HttpsParameters params) {
+          javax.net.ssl.SSLParameters p = getSSLContext().getDefaultSSLParameters();
+          p.setNeedClientAuth(true);
+          params.setSSLParameters(p);
+        }
+      });
+      server = https;
+    } else {
+      server = HttpServer.create(new InetSocketAddress(host, port), 64);
+    }
     server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
     server.createContext("/containerLogs/", this::logs);
     server.createContext("/healthz", ex -> answer(ex, 200, "ok"));
@@ -56,7 +79,8 @@ final class LogServer implements AutoCloseable {
       server.createContext(prefix, ex -> {
         try (ex) {
           String q = ex.getRequestURI().getRawQuery();
-          ex.getResponseHeaders().set("Location", "ws://127.0.0.1:" + port + ex.getRequestURI().getRawPath()
+          ex.getResponseHeaders().set("Location", (tls ? "wss://" : "ws://")
+              + (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port + ex.getRequestURI().getRawPath()
               + (q == null ? "" : "?" + q));
           ex.sendResponseHeaders(302, -1);
         }
@@ -125,72 +149,43 @@ final class LogServer implements AutoCloseable {
     Instant since = q.containsKey("sinceTime") ? Instant.parse(q.get("sinceTime"))
         : q.containsKey("sinceSeconds") ? Instant.now().minusSeconds(Long.parseLong(q.get("sinceSeconds"))) : null;
     int tail = q.containsKey("tailLines") ? Integer.parseInt(q.get("tailLines")) : -1;
-    Path log = target.logPath();
     long[] written = {0};
-    long pos = 0;
-    // First pass: the existing content (with tailLines applied), then follow appended lines.
-    List<byte[]> first = new ArrayList<>();
-    if (Files.exists(log)) {
-      try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
-        pos = readLines(f, 0, first);
-      }
-    }
-    Deque<byte[]> lines = new ArrayDeque<>(first);
-    if (tail >= 0) {
-      while (lines.size() > tail) {
-        lines.removeFirst();
-      }
-    }
-    for (byte[] l : lines) {
-      if (!emit(l, since, timestamps, limit, written, out)) {
-        return;
-      }
-    }
-    out.flush();
-    while (follow) {
-      ContainerStatus now = runtime.containerStatus(target.id());
-      boolean done = now == null || (now.state() == ContainerStatus.State.EXITED
-          && runtime.awaitLogComplete(target.id(), 0));
-      List<byte[]> more = new ArrayList<>();
-      if (Files.exists(log)) {
-        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
-          pos = readLines(f, pos, more);
+    // First pass: the current log (with tailLines applied; rotated files are not read, as the
+    // kubelet reads only the current one), then follow appended lines, across rotations.
+    try (CriLogFollower follower = new CriLogFollower(target.logPath(), false)) {
+      Deque<byte[]> lines = new ArrayDeque<>(follower.poll());
+      if (tail >= 0) {
+        while (lines.size() > tail) {
+          lines.removeFirst();
         }
       }
-      for (byte[] l : more) {
+      for (byte[] l : lines) {
         if (!emit(l, since, timestamps, limit, written, out)) {
           return;
         }
       }
-      if (!more.isEmpty()) {
-        out.flush();
-      }
-      if (done) {
-        return;
-      }
-      if (more.isEmpty()) {
-        Thread.sleep(20);
-      }
-    }
-  }
-
-  /** Reads complete CRI lines from {@code pos}; returns the new position. */
-  private static long readLines(RandomAccessFile f, long pos, List<byte[]> into) throws IOException {
-    long len = f.length();
-    if (len <= pos) {
-      return pos;
-    }
-    byte[] buf = new byte[(int) Math.min(len - pos, 64L << 20)];
-    f.seek(pos);
-    f.readFully(buf);
-    int start = 0;
-    for (int i = 0; i < buf.length; i++) {
-      if (buf[i] == '\n') {
-        into.add(java.util.Arrays.copyOfRange(buf, start, i));
-        start = i + 1;
+      out.flush();
+      while (follow) {
+        ContainerStatus now = runtime.containerStatus(target.id());
+        boolean done = now == null || (now.state() == ContainerStatus.State.EXITED
+            && runtime.awaitLogComplete(target.id(), 0));
+        List<byte[]> more = follower.poll();
+        for (byte[] l : more) {
+          if (!emit(l, since, timestamps, limit, written, out)) {
+            return;
+          }
+        }
+        if (!more.isEmpty()) {
+          out.flush();
+        }
+        if (done) {
+          return;
+        }
+        if (more.isEmpty()) {
+          Thread.sleep(20);
+        }
       }
     }
-    return pos + start;
   }
 
   /** Writes one CRI entry's content; false once limitBytes is reached. */

@@ -23,6 +23,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
@@ -61,6 +62,8 @@ public final class NodeAgent implements Component {
   public static final String POD_NETWORK_ANNOTATION = "skiff.dev/pod-network";
   /** Node annotation: the pod subnet of the bridge, when there is one. */
   public static final String POD_SUBNET_ANNOTATION = "skiff.dev/pod-subnet";
+  /** {@code https} when the log/streaming servers use mutual TLS on the node's address (apiserver KubeletClient). */
+  public static final String KUBELET_SERVING_ANNOTATION = "skiff.dev/kubelet-serving";
 
   @Override
   public String name() {
@@ -120,11 +123,17 @@ public final class NodeAgent implements Component {
       PodNetwork network = podNetwork(ctx, root);
       NamespaceLauncher.Mode mountMode = NamespaceLauncher.detect();
       runtime = new ProcessRuntime(root, network, mountMode);
+      runtime.setLogRotation(dev.skiff.kubelet.cri.LogRotation.parse(option(ctx, "container-log-max-size", null),
+          option(ctx, "container-log-max-files", null)));
       informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
-      streaming = new StreamingServer(Integer.parseInt(option(ctx, "streaming-port", "0")),
+      ServingTls tls = servingTls(ctx);
+      // With serving credentials: mutual TLS on the node's address only; else plain HTTP on loopback.
+      String bind = tls != null ? nodeIp : "127.0.0.1";
+      streaming = new StreamingServer(bind, Integer.parseInt(option(ctx, "streaming-port", "0")),
+          tls == null ? null : tls.context(),
           (ns, name, container) -> StreamTargets.resolve(informer.getIndexer().getByKey(ns + "/" + name), name, container,
               runtime, nodeIp), runtime::pid);
-      logServer = new LogServer(port, runtime,
+      logServer = new LogServer(bind, port, tls == null ? null : tls.context(), runtime,
           (ns, name) -> informer.getIndexer().getByKey(ns + "/" + name));
       logServer.redirectStreaming(streaming.port());
       node = new NodeStatusReporter(client, nodeName, nodeIp, logServer.port(), runtime.version(), root.getParent(), clock);
@@ -133,7 +142,8 @@ public final class NodeAgent implements Component {
       client.nodes().withName(nodeName).patch(PatchContext.of(PatchType.JSON_MERGE),
           "{\"metadata\":{\"annotations\":{\"" + POD_NETWORK_ANNOTATION + "\":\""
           + (network != null ? "bridge" : "host") + "\",\"" + POD_SUBNET_ANNOTATION + "\":"
-          + (network != null ? "\"" + network.subnet() + "\"" : "null") + "}}}");
+          + (network != null ? "\"" + network.subnet() + "\"" : "null") + ",\"" + KUBELET_SERVING_ANNOTATION + "\":"
+          + (tls != null ? "\"https\"" : "null") + "}}}");
       statuses = new StatusManager(client);
       serviceEnv = new ServiceEnv(client);
       ContainerEnv env = new ContainerEnv(client, NodeStatusReporter.capacity(root.getParent()), nodeIp, serviceEnv);
@@ -185,8 +195,26 @@ public final class NodeAgent implements Component {
       every(RELIST_PERIOD, this::relist);
       every(SYNC_PERIOD, () -> events.add(new SyncAll()));
       every(HOUSEKEEPING_PERIOD, () -> events.add(new Housekeeping()));
-      log.info("node agent {} started (ip {}, log server 127.0.0.1:{}, runtime {})", nodeName, nodeIp,
-          logServer.port(), runtime.version());
+      log.info("node agent {} started (ip {}, log server {}://{}:{}, runtime {})", nodeName, nodeIp,
+          tls != null ? "https" : "http", bind, logServer.port(), runtime.version());
+    }
+
+    /**
+     * Serving credentials from {@code kubelet.tls-cert-file}, {@code kubelet.tls-private-key-file}
+     * and {@code kubelet.client-ca-file} (all three, or none: null).
+     */
+    private static ServingTls servingTls(ComponentContext ctx) throws Exception {
+      String cert = option(ctx, "tls-cert-file", null);
+      String key = option(ctx, "tls-private-key-file", null);
+      String ca = option(ctx, "client-ca-file", null);
+      if (cert == null && key == null && ca == null) {
+        return null;
+      }
+      if (cert == null || key == null || ca == null) {
+        throw new IllegalArgumentException("kubelet.tls-cert-file, kubelet.tls-private-key-file and "
+            + "kubelet.client-ca-file go together");
+      }
+      return ServingTls.load(Path.of(cert), Path.of(key), Path.of(ca), List.of(ServingTls.API_SERVER_CLIENT));
     }
 
     /** The pod network ({@code --set kubelet.pod-network=host|auto}), or null for the host's network. */

@@ -239,7 +239,8 @@ final class PodSync implements PodWorkers.PodSyncer {
       List<Mount> containerMounts = mounts == null ? List.of()
           : mounts.mounts(pod, c, environment, podIp != null ? podIp : env.nodeIp());
       ContainerConfig cfg = new ContainerConfig(c.getName(), attempt, c.getImage(), ContainerEnv.argv(c, environment),
-          environment, c.getWorkingDir(), containerMounts, resources(c));
+          environment, c.getWorkingDir(), containerMounts, resources(c), Boolean.TRUE.equals(c.getStdin()),
+          Boolean.TRUE.equals(c.getStdinOnce()));
       String id = runtime.createContainer(uid, cfg);
       runtime.startContainer(id);
       startErrors.remove(key);

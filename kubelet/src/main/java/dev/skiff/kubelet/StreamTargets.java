@@ -44,6 +44,7 @@ final class StreamTargets {
     }
     String podIp = pod.getStatus() != null && pod.getStatus().getPodIP() != null && !pod.getStatus().getPodIP().isEmpty()
         ? pod.getStatus().getPodIP() : nodeIp;
-    return new StreamTarget(latest.id(), pid, latest.logPath(), spec, podIp);
+    String id = latest.id();
+    return new StreamTarget(id, pid, latest.logPath(), spec, podIp, () -> runtime.openStdin(id));
   }
 }

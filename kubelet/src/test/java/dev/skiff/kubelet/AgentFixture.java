@@ -29,8 +29,13 @@ final class AgentFixture implements AutoCloseable {
 
   /** With agent options ({@code --set kubelet.KEY=VALUE}), e.g. node-ip. */
   AgentFixture(Map<String, String> options) throws Exception {
-    this.options = options;
+    this(s -> options);
+  }
+
+  /** With agent options made from the started server (e.g. credentials its CA issued). */
+  AgentFixture(java.util.function.Function<TestServer, Map<String, String>> options) throws Exception {
     server = TestServer.start();
+    this.options = options.apply(server);
     client = Clients.forKubeconfig(server.kubeconfig());
     data = Files.createTempDirectory("skiff-kubelet");
     startAgent();

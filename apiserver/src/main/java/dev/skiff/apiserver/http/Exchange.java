@@ -64,6 +64,11 @@ public final class Exchange {
     return request.getHeaders().get(name);
   }
 
+  /** Every value of a header (repeated headers, in order). */
+  public List<String> headers(String name) {
+    return request.getHeaders().getValuesList(name);
+  }
+
   public String method() {
     return request.getMethod();
   }

@@ -20,7 +20,10 @@ import java.util.regex.Pattern;
  *
  * <p>This plays the part of kubelet TLS bootstrapping (a CertificateSigningRequest auto-approved
  * for the bootstrap group, then signed) in one round trip, as k3s's supervisor does for its
- * agents. Like a review, the request is answered and not stored.
+ * agents. With {@code spec.servingAddresses} (IPs and host names) it also issues the agent's
+ * serving certificate for its streaming/log server ({@code status.servingCertificate},
+ * {@code status.servingKey}; upstream: a kubelet-serving CSR), which {@link KubeletClient}
+ * verifies. Like a review, the request is answered and not stored.
  */
 public final class NodeCredentials {
   public static final String GROUP = "skiff.dev";
@@ -46,6 +49,12 @@ public final class NodeCredentials {
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")));
       }
       IssuedCertificate cert = pki.issueClientCertificate("system:node:" + node, List.of(NODES_GROUP), VALIDITY);
+      // The agent's streaming/log server (upstream: a kubelet-serving CSR): the addresses it serves on.
+      List<String> serving = new java.util.ArrayList<>();
+      req.path("spec").path("servingAddresses").forEach(a -> serving.add(a.asText()));
+      if (serving.size() > 64) {
+        throw ApiException.badRequest("spec.servingAddresses: at most 64 addresses");
+      }
       req.put("apiVersion", GROUP + "/v1");
       req.put("kind", "NodeCredentialRequest");
       ObjectNode status = req.putObject("status");
@@ -53,6 +62,16 @@ public final class NodeCredentials {
       status.put("key", cert.privateKeyPem());
       status.put("certificateAuthority", Pem.encodeCertificates(List.of(cert.ca())));
       status.put("expirationTimestamp", cert.certificate().getNotAfter().toInstant().toString());
+      if (!serving.isEmpty()) {
+        IssuedCertificate srv;
+        try {
+          srv = pki.issueServingCertificate("system:node:" + node, List.of(NODES_GROUP), serving, false, VALIDITY);
+        } catch (IllegalArgumentException e) {
+          throw ApiException.badRequest("spec.servingAddresses: " + e.getMessage());
+        }
+        status.put("servingCertificate", srv.certificatePem());
+        status.put("servingKey", srv.privateKeyPem());
+      }
       ex.json(201, Json.bytes(req));
     });
   }

@@ -11,11 +11,9 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.List;
 
 /**
@@ -24,22 +22,22 @@ import java.util.List;
  * ({@code status.daemonEndpoints.kubeletEndpoint.Port}) and streams
  * {@code /containerLogs/<ns>/<pod>/<container>} from it, passing follow, previous, tailLines,
  * sinceSeconds, sinceTime, timestamps and limitBytes through. The container defaults to the
- * only (or the first) container. For now the agent serves plain HTTP on loopback, so the proxy
- * dials 127.0.0.1 (agents on other machines need the TLS server, later). Thread-safe.
+ * only (or the first) container. The agent is dialed as {@link KubeletClient} says (mutual TLS at
+ * the node's address, or plain HTTP on loopback for an agent without serving credentials).
+ * Thread-safe.
  */
 public final class PodLogProxy {
   private static final List<String> PASSED = List.of("follow", "previous", "tailLines", "sinceSeconds", "sinceTime",
       "timestamps", "limitBytes");
-  private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(5)).build();
 
   private PodLogProxy() {}
 
-  public static void install(ApiHandler handler, ResourceRegistry registry) {
-    handler.addVirtual("", "v1", "pods/log", (ex, info) -> serve(ex, info, registry));
+  public static void install(ApiHandler handler, ResourceRegistry registry, KubeletClient kubelet) {
+    handler.addVirtual("", "v1", "pods/log", (ex, info) -> serve(ex, info, registry, kubelet));
   }
 
-  private static void serve(Exchange ex, RequestInfo info, ResourceRegistry registry) throws Exception {
+  private static void serve(Exchange ex, RequestInfo info, ResourceRegistry registry, KubeletClient kubelet)
+      throws Exception {
     if (!ex.method().equals("GET")) {
       throw ApiException.methodNotAllowed("the server does not allow this method on the requested resource");
     }
@@ -63,11 +61,7 @@ public final class PodLogProxy {
       throw ApiException.badRequest("pod " + info.name() + " does not have a host assigned");
     }
     ObjectNode node = registry.storeForKind("", "Node").getObject(null, nodeName);
-    int port = node.path("status").path("daemonEndpoints").path("kubeletEndpoint").path("Port").asInt(0);
-    if (port <= 0) {
-      throw ApiException.badRequest("node " + nodeName + " has no kubelet endpoint");
-    }
-    StringBuilder url = new StringBuilder("http://127.0.0.1:").append(port).append("/containerLogs/")
+    StringBuilder url = new StringBuilder(kubelet.baseUrl(node)).append("/containerLogs/")
         .append(enc(info.namespace())).append('/').append(enc(info.name())).append('/').append(enc(container));
     char sep = '?';
     for (String p : PASSED) {
@@ -79,7 +73,7 @@ public final class PodLogProxy {
     }
     HttpResponse<InputStream> resp;
     try {
-      resp = HTTP.send(HttpRequest.newBuilder(URI.create(url.toString())).GET().build(),
+      resp = kubelet.http().send(HttpRequest.newBuilder(URI.create(url.toString())).GET().build(),
           HttpResponse.BodyHandlers.ofInputStream());
     } catch (java.io.IOException e) {
       throw ApiException.internal("dialing the node agent of " + nodeName + ": " + e.getMessage());

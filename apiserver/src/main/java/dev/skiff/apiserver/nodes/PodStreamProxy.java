@@ -5,12 +5,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.skiff.apiserver.api.ApiException;
 import dev.skiff.apiserver.http.ApiHandler;
 import dev.skiff.apiserver.http.Exchange;
+import dev.skiff.apiserver.http.RawUpgrade;
 import dev.skiff.apiserver.http.RequestInfo;
 import dev.skiff.apiserver.http.WebSocketUpgrade;
 import dev.skiff.apiserver.registry.ResourceRegistry;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
@@ -33,31 +36,29 @@ import org.eclipse.jetty.websocket.api.Session;
  * agent, and binary messages are relayed both ways unchanged, so the agent speaks the
  * protocol (as the kubelet does behind kube-apiserver's UpgradeAwareHandler).
  *
- * <p>The node agent is found like {@link PodLogProxy} finds it (daemonEndpoints on loopback);
+ * <p>The node agent is found like {@link PodLogProxy} finds it ({@link KubeletClient});
  * it redirects to its streaming server, whose answer before the upgrade (404, 400) becomes the
  * client's error. Authorization: besides the request's own verb, a GET (WebSocket) needs
  * {@code create} on the subresource, as kube-apiserver checks since 1.30
  * (AuthorizePodWebsocketUpgradeCreatePermission; done in ApiHandler). Thread-safe.
  */
 public final class PodStreamProxy {
-  // Its own executor: the JDK client otherwise completes some stages on the common pool, which
-  // blocking code elsewhere in the JVM can starve (seen: a 10 s stall of the handshake).
-  private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .executor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor())
-      .followRedirects(HttpClient.Redirect.NEVER).connectTimeout(Duration.ofSeconds(5)).build();
   private static final List<String> SUPPORTED = List.of("v5.channel.k8s.io", "v4.channel.k8s.io",
       "SPDY/3.1+portforward.k8s.io");
+  private static final String SPDY_31 = "SPDY/3.1";
+  private static final String STREAM_PROTOCOL = "X-Stream-Protocol-Version";
   private static final List<String> EXEC_PARAMS = List.of("command", "stdin", "stdout", "stderr", "tty");
 
   private PodStreamProxy() {}
 
-  public static void install(ApiHandler handler, ResourceRegistry registry) {
-    handler.addVirtual("", "v1", "pods/exec", (ex, info) -> serve(ex, info, registry, "exec"));
-    handler.addVirtual("", "v1", "pods/attach", (ex, info) -> serve(ex, info, registry, "attach"));
-    handler.addVirtual("", "v1", "pods/portforward", (ex, info) -> serve(ex, info, registry, "portForward"));
+  public static void install(ApiHandler handler, ResourceRegistry registry, KubeletClient kubelet) {
+    handler.addVirtual("", "v1", "pods/exec", (ex, info) -> serve(ex, info, registry, kubelet, "exec"));
+    handler.addVirtual("", "v1", "pods/attach", (ex, info) -> serve(ex, info, registry, kubelet, "attach"));
+    handler.addVirtual("", "v1", "pods/portforward", (ex, info) -> serve(ex, info, registry, kubelet, "portForward"));
   }
 
-  private static void serve(Exchange ex, RequestInfo info, ResourceRegistry registry, String kind) throws Exception {
+  private static void serve(Exchange ex, RequestInfo info, ResourceRegistry registry, KubeletClient kubelet,
+      String kind) throws Exception {
     if (!ex.method().equals("GET") && !ex.method().equals("POST")) {
       throw ApiException.methodNotAllowed("the server does not allow this method on the requested resource");
     }
@@ -79,26 +80,25 @@ public final class PodStreamProxy {
       throw ApiException.badRequest("pod " + info.name() + " does not have a host assigned");
     }
     ObjectNode node = registry.storeForKind("", "Node").getObject(null, nodeName);
-    int port = node.path("status").path("daemonEndpoints").path("kubeletEndpoint").path("Port").asInt(0);
-    if (port <= 0) {
-      throw ApiException.badRequest("node " + nodeName + " has no kubelet endpoint");
+    String base = kubelet.baseUrl(node);
+    if (RawUpgrade.requested(ex, SPDY_31)) {
+      spdy(ex, kubelet, base + url, nodeName);
+      return;
     }
     if (!WebSocketUpgrade.requested(ex)) {
-      // SPDY (kubectl before 1.30, or its fallback) is not served: only WebSocket.
-      throw ApiException.badRequest("Upgrade request required: this server streams " + kind
-          + " over WebSocket only (kubectl 1.30+; set KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true on 1.29)");
+      throw ApiException.badRequest("Upgrade request required");
     }
     List<String> offered = protocols(ex.header("Sec-WebSocket-Protocol"));
     String protocol = offered.stream().filter(SUPPORTED::contains).findFirst().orElse(null);
     if (protocol == null || protocol.startsWith("SPDY") != kind.equals("portForward")) {
       throw ApiException.badRequest("unsupported subprotocol(s) " + offered + " for " + kind);
     }
-    String location = streamingLocation("http://127.0.0.1:" + port + url, nodeName);
+    String location = streamingLocation(kubelet, base + url, nodeName);
     // The client is upgraded first and the agent dialed without blocking this thread; the agent
     // accepts exactly the protocol chosen here. A failure after the upgrade is reported in-band.
     CompletableFuture<WebSocket> agent = new CompletableFuture<>();
     Relay relay = new Relay(agent, !kind.equals("portForward"));
-    WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
+    WebSocket.Builder builder = kubelet.http().newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
     if (!protocol.startsWith("SPDY")) {
       // The JDK client refuses "SPDY/3.1+portforward.k8s.io" ('/' is not a token character):
       // the agent's portForward endpoint speaks only that protocol and takes an upgrade without one.
@@ -115,11 +115,91 @@ public final class PodStreamProxy {
     WebSocketUpgrade.upgrade(ex, protocol, new ClientSide(relay));
   }
 
+  /**
+   * Plain SPDY/3.1 (kubectl up to 1.29 for exec and attach, up to 1.30 for port-forward): the
+   * upgrade request goes to the agent's streaming server as it came (method, path, the offered
+   * {@code X-Stream-Protocol-Version}s); its 101 is passed back with the chosen version and the
+   * two connections are joined as raw bytes - the agent speaks SPDY. Any other answer is the
+   * client's error, with the agent's message.
+   */
+  private static void spdy(Exchange ex, KubeletClient kubelet, String url, String nodeName) throws Exception {
+    URI location = URI.create(streamingLocation(kubelet, url, nodeName));
+    Socket backend;
+    try {
+      backend = kubelet.connect(location);
+    } catch (java.io.IOException e) {
+      throw ApiException.internal("dialing the node agent of " + nodeName + ": " + e.getMessage());
+    }
+    try {
+      StringBuilder req = new StringBuilder(ex.method()).append(' ').append(location.getRawPath())
+          .append(location.getRawQuery() == null ? "" : "?" + location.getRawQuery()).append(" HTTP/1.1\r\n")
+          .append("Host: ").append(location.getHost()).append(':').append(location.getPort()).append("\r\n")
+          .append("Connection: Upgrade\r\nUpgrade: ").append(SPDY_31).append("\r\nContent-Length: 0\r\n");
+      for (String v : ex.headers(STREAM_PROTOCOL)) {
+        req.append(STREAM_PROTOCOL).append(": ").append(v).append("\r\n");
+      }
+      req.append("\r\n");
+      OutputStream out = backend.getOutputStream();
+      out.write(req.toString().getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      InputStream in = backend.getInputStream();
+      String head = readHead(in);
+      String[] lines = head.split("\r\n");
+      String[] statusLine = lines[0].split(" ", 3);
+      int status = Integer.parseInt(statusLine[1]);
+      java.util.Map<String, String> headers = new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+      for (int i = 1; i < lines.length; i++) {
+        int c = lines[i].indexOf(':');
+        if (c > 0) {
+          headers.put(lines[i].substring(0, c).trim(), lines[i].substring(c + 1).trim());
+        }
+      }
+      if (status != 101) {
+        int len = Integer.parseInt(headers.getOrDefault("Content-Length", "0"));
+        String msg = new String(in.readNBytes(Math.min(len, 64 * 1024)), StandardCharsets.UTF_8).trim();
+        backend.close();
+        throw new ApiException(status, status == 404 ? "NotFound" : status == 403 ? "Forbidden" : "BadRequest",
+            msg.isEmpty() ? "the node agent refused the stream (" + status + ")" : msg, null);
+      }
+      java.util.Map<String, String> answer = new java.util.LinkedHashMap<>();
+      answer.put("Connection", "Upgrade");
+      answer.put("Upgrade", SPDY_31);
+      if (headers.containsKey(STREAM_PROTOCOL)) {
+        answer.put(STREAM_PROTOCOL, headers.get(STREAM_PROTOCOL));
+      }
+      RawUpgrade.relay(ex, answer, backend);
+    } catch (java.io.IOException | RuntimeException e) {
+      backend.close();
+      if (e instanceof ApiException a) {
+        throw a;
+      }
+      throw ApiException.internal("dialing the node agent of " + nodeName + ": " + e.getMessage());
+    }
+  }
+
+  /** An HTTP response head, up to and without the empty line. */
+  private static String readHead(InputStream in) throws java.io.IOException {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    int last4 = 0;
+    while (last4 != 0x0d0a0d0a) {
+      int c = in.read();
+      if (c < 0) {
+        throw new java.io.EOFException("the node agent closed the connection");
+      }
+      b.write(c);
+      last4 = (last4 << 8) | c;
+      if (b.size() > 64 * 1024) {
+        throw new java.io.IOException("response head too large");
+      }
+    }
+    return b.toString(StandardCharsets.ISO_8859_1).trim();
+  }
+
   /** The agent answers its kubelet port with a redirect to its streaming server. */
-  private static String streamingLocation(String url, String nodeName) throws Exception {
+  private static String streamingLocation(KubeletClient kubelet, String url, String nodeName) throws Exception {
     HttpResponse<String> resp;
     try {
-      resp = HTTP.send(HttpRequest.newBuilder(URI.create(url)).GET().build(), HttpResponse.BodyHandlers.ofString());
+      resp = kubelet.http().send(HttpRequest.newBuilder(URI.create(url)).GET().build(), HttpResponse.BodyHandlers.ofString());
     } catch (java.io.IOException e) {
       throw ApiException.internal("dialing the node agent of " + nodeName + ": " + e.getMessage());
     }

@@ -236,6 +236,23 @@ public final class ClusterPki {
     return new IssuedCertificate(kp.getPrivate(), cert, ca);
   }
 
+  /**
+   * Issues a serving certificate (serverAuth) signed by the cluster CA for {@code sans} (IP
+   * literals become IP SANs, anything else DNS names); {@code forHost} adds this host's names
+   * and addresses (localhost, loopback, host name, every up interface), as for the API server.
+   * For node agents (upstream: the kubelet-serving signer).
+   */
+  public IssuedCertificate issueServingCertificate(String cn, List<String> orgs, List<String> sans, boolean forHost,
+      Duration validity) throws GeneralSecurityException {
+    Instant now = clock.instant();
+    Instant notAfter = now.plus(validity);
+    if (notAfter.isAfter(ca.getNotAfter().toInstant())) notAfter = ca.getNotAfter().toInstant();
+    KeyPair kp = CertificateIssuer.newKeyPair();
+    X509Certificate cert = CertificateIssuer.issueLeaf(ca, caKey, kp.getPublic(), cn, List.copyOf(orgs), true,
+        forHost ? SubjectAltNames.forHost(sans) : SubjectAltNames.parse(sans), now.minus(BACKDATE), notAfter);
+    return new IssuedCertificate(kp.getPrivate(), cert, ca);
+  }
+
   /** The admin kubeconfig (cluster/context "skiff", user "skiff-admin") for {@code serverUrl}. */
   public Kubeconfig adminKubeconfig(String serverUrl) {
     return Kubeconfig.withClientCertificate(

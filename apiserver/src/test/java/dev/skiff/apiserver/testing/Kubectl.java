@@ -16,6 +16,10 @@ import java.util.concurrent.TimeUnit;
 public final class Kubectl {
   public static final String DEFAULT = "/usr/bin/kubectl";
   public static final String V1_27 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.27";
+  public static final String V1_28 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.28";
+  public static final String V1_29 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.29";
+  public static final String V1_30 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.30";
+  public static final String V1_31 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.31";
   public static final String V1_33 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
   public static final List<String> ALL = List.of(DEFAULT, V1_27, V1_33);
 

@@ -27,6 +27,15 @@ import org.slf4j.LoggerFactory;
  * milliseconds after the write while the agent runs; the recovery time for output written
  * while it was down).
  *
+ * <p>Rotation ({@link LogRotation}): the copier is the log's only writer, so it rotates the log
+ * itself between two writes. Exactly-once survives rotation through a small checkpoint beside
+ * the log, {@code .<n>.log.offsets}: the stdout/stderr bytes held by all earlier (rotated) logs,
+ * so recovery counts {@code offsets + the current log}. A rotation writes the new offsets to
+ * {@code .offsets.next}, renames the log to {@code <log>.<timestamp>}, then renames
+ * {@code .next} over {@code .offsets}; recovery finishes a rotation cut short (no current log
+ * but a {@code .next}: it applies) or drops one that never happened (log still there).
+ * Compression and removal of old rotated logs run on their own thread.
+ *
  * <p>One virtual thread per copier; not thread-safe otherwise.
  */
 final class CriLogCopier {
@@ -42,14 +51,23 @@ final class CriLogCopier {
   private final Path stderr;
   private final Path logPath;
   private final BooleanSupplier exited;
+  private final java.util.function.Supplier<LogRotation> rotation;
+  private final java.util.concurrent.locks.ReentrantLock cleaning = new java.util.concurrent.locks.ReentrantLock();
   private volatile boolean closed;
   private Thread thread;
+  private FileChannel out;
 
   CriLogCopier(Path stdout, Path stderr, Path logPath, BooleanSupplier exited) {
+    this(stdout, stderr, logPath, exited, () -> LogRotation.DEFAULT);
+  }
+
+  CriLogCopier(Path stdout, Path stderr, Path logPath, BooleanSupplier exited,
+      java.util.function.Supplier<LogRotation> rotation) {
     this.stdout = stdout;
     this.stderr = stderr;
     this.logPath = logPath;
     this.exited = exited;
+    this.rotation = rotation;
   }
 
   void start(String name) {
@@ -87,11 +105,12 @@ final class CriLogCopier {
   }
 
   private void run() {
-    try (FileChannel out = FileChannel.open(logPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.READ)) {
-      long[] consumed = recover(out);
-      Stream o = new Stream("stdout", stdout, consumed[0]);
-      Stream e = new Stream("stderr", stderr, consumed[1]);
+    try {
+      long[] consumed = finishRotation(logPath);
+      out = FileChannel.open(logPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+      long[] inLog = recover(out);
+      Stream o = new Stream("stdout", stdout, consumed[0] + inLog[0]);
+      Stream e = new Stream("stderr", stderr, consumed[1] + inLog[1]);
       int idle = 0;
       try {
         while (!closed) {
@@ -102,6 +121,10 @@ final class CriLogCopier {
             e.pump(out, true);
             return;
           }
+          LogRotation policy = rotation.get();
+          if (policy.maxSizeBytes() > 0 && out.size() >= policy.maxSizeBytes()) {
+            rotate(o.offset, e.offset, policy);
+          }
           // Poll fast while output flows, slower when idle (100 idle containers cost little).
           idle = n == 0 ? Math.min(idle + 1, MAX_IDLE_POLLS) : 0;
           if (n == 0) {
@@ -111,12 +134,66 @@ final class CriLogCopier {
       } finally {
         o.close();
         e.close();
+        out.close();
       }
+    } catch (java.nio.channels.ClosedByInterruptException ex) {
+      Thread.currentThread().interrupt();
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
     } catch (IOException ex) {
       log.warn("log copier for {} failed: {}", logPath, ex.toString());
     }
+  }
+
+  /** {@code .<n>.log.offsets}: bytes of stdout and stderr held by the rotated logs. */
+  static Path offsetsFile(Path log) {
+    return log.resolveSibling("." + log.getFileName() + ".offsets");
+  }
+
+  /**
+   * Completes or drops a rotation an abrupt stop cut short, and returns the offsets the
+   * rotated logs account for.
+   */
+  static long[] finishRotation(Path log) throws IOException {
+    Path offsets = offsetsFile(log);
+    Path next = offsets.resolveSibling(offsets.getFileName() + ".next");
+    if (Files.exists(next)) {
+      if (Files.exists(log)) {
+        Files.delete(next); // the log was never renamed: that rotation did not happen
+      } else {
+        Files.move(next, offsets, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    long[] consumed = new long[2];
+    if (Files.exists(offsets)) {
+      String[] f = Files.readString(offsets).trim().split(" ");
+      consumed[0] = Long.parseLong(f[0]);
+      consumed[1] = Long.parseLong(f[1]);
+    }
+    return consumed;
+  }
+
+  /** Rotates between two writes: {@code stdoutBytes}/{@code stderrBytes} are all the logs hold so far. */
+  private void rotate(long stdoutBytes, long stderrBytes, LogRotation policy) throws IOException {
+    Path offsets = offsetsFile(logPath);
+    Path next = offsets.resolveSibling(offsets.getFileName() + ".next");
+    Path tmp = offsets.resolveSibling(offsets.getFileName() + ".tmp");
+    Files.writeString(tmp, stdoutBytes + " " + stderrBytes + "\n");
+    Files.move(tmp, next, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    out.close();
+    Files.move(logPath, LogRotation.rotatedName(logPath), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Files.move(next, offsets, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    out = FileChannel.open(logPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+    Thread.ofVirtual().name("log-cleanup").start(() -> {
+      cleaning.lock(); // one clean-up at a time per log; a later one sees the newer rotations
+      try {
+        policy.cleanUp(logPath);
+      } catch (IOException ex) {
+        log.warn("cleaning up rotated logs of {}: {}", logPath, ex.toString());
+      } finally {
+        cleaning.unlock();
+      }
+    });
   }
 
   /** Cuts a torn last line and returns how many bytes of stdout and stderr the log holds. */
@@ -175,7 +252,7 @@ final class CriLogCopier {
   private static final class Stream {
     private final String name;
     private final Path path;
-    private long offset;
+    long offset;
     private FileChannel in;
     private final ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
     private byte[] pending = new byte[0];

@@ -59,6 +59,7 @@ public final class ProcessRuntime implements ContainerRuntime {
   private final Map<String, Properties> sandboxes = new ConcurrentHashMap<>();
   private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
+  private volatile LogRotation logRotation = LogRotation.DEFAULT;
 
   /** Opens the runtime over {@code root} (the agent's data directory), re-adopting what it finds. */
   public ProcessRuntime(Path root) throws IOException {
@@ -271,6 +272,9 @@ public final class ProcessRuntime implements ContainerRuntime {
       throw new IOException("container " + containerId + " is not in state CREATED");
     }
     List<String> cmd = new ArrayList<>(List.of("/usr/bin/setsid"));
+    if (c.config.stdin()) {
+      cmd.addAll(ContainerStdin.create(c.dir, c.config.stdinOnce()));
+    }
     if (!c.cgroupProcs.isEmpty()) {
       // joins its cgroups before anything of the container runs (the same pid all along)
       StringBuilder join = new StringBuilder();
@@ -335,7 +339,7 @@ public final class ProcessRuntime implements ContainerRuntime {
         reap(c);
       }
       return c.exited;
-    });
+    }, () -> logRotation);
     c.copier.start(c.id);
     h.onExit().thenRun(() -> reap(c));
   }
@@ -346,6 +350,7 @@ public final class ProcessRuntime implements ContainerRuntime {
       if (c.exited) {
         return;
       }
+      ContainerStdin.release(c.dir);
       Path exit = c.dir.resolve("exit");
       if (!Files.exists(exit) && c.killed) {
         // SIGKILL took the shim too: the agent writes what the runtime would report (128+9).
@@ -471,12 +476,28 @@ public final class ProcessRuntime implements ContainerRuntime {
     Cgroups.remove(c.cgroupProcs);
     deleteTree(c.dir);
     Files.deleteIfExists(c.logPath);
+    LogRotation.deleteRotated(c.logPath);
+    Files.deleteIfExists(CriLogCopier.offsetsFile(c.logPath));
+  }
+
+  /** Sets how container logs rotate (the kubelet's containerLogMaxSize/MaxFiles); applies to running copiers too. */
+  public void setLogRotation(LogRotation rotation) {
+    this.logRotation = rotation;
   }
 
   @Override
   public ContainerStatus containerStatus(String containerId) {
     Ctr c = containers.get(containerId);
     return c == null ? null : c.status();
+  }
+
+  /**
+   * A writer to a running container's stdin for attach ({@link ContainerStdin#open}), or null
+   * when it has none (no {@code stdin: true}, or {@code stdinOnce} and already attached once).
+   */
+  public java.io.OutputStream openStdin(String containerId) throws IOException {
+    Ctr c = containers.get(containerId);
+    return c == null || c.exited ? null : ContainerStdin.open(c.dir);
   }
 
   /**
@@ -605,7 +626,8 @@ public final class ProcessRuntime implements ContainerRuntime {
           }
           c.exited = true;
           // Output written while the agent was down still has to reach the log.
-          c.copier = new CriLogCopier(dir.resolve("stdout"), dir.resolve("stderr"), c.logPath, () -> true);
+          c.copier = new CriLogCopier(dir.resolve("stdout"), dir.resolve("stderr"), c.logPath, () -> true,
+              () -> logRotation);
           c.copier.start(c.id);
         }
       }

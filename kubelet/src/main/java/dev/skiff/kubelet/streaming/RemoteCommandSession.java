@@ -4,10 +4,10 @@ import com.pty4j.PtyProcess;
 import com.pty4j.PtyProcessBuilder;
 import com.pty4j.WinSize;
 import dev.skiff.kubelet.cri.ContainerExec;
+import dev.skiff.kubelet.cri.CriLogFollower;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * <p>exec starts the command in the container's environment ({@link ContainerExec}); with
  * {@code tty} it runs on a pseudo-terminal (pty4j), stdout carries the terminal and there is no
  * stderr. attach follows the container's CRI log from now on (stdout and stderr as their own
- * channels) until the container exits; its stdin is not connected yet. The session ends with
+ * channels) until the container exits, and with stdin writes to the container's stdin
+ * ({@link StreamTarget.Stdin}; closed when the client's input ends or it detaches). The session ends with
  * the Status on channel 3 and a normal close (1000).
  *
  * <p>Sends are serialized; each blocks until written, so a slow client slows only this session.
@@ -50,15 +51,22 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
   private final Options opts;
   private final boolean v5;
   private final LongSupplier alive; // attach: the container's pid while it runs, 0 once exited
-  private volatile Session session;
+  private volatile Transport transport;
   private volatile Process process;
   private volatile OutputStream stdin;
   private volatile WinSize pendingSize;
   private final java.util.concurrent.CountDownLatch sizeKnown = new java.util.concurrent.CountDownLatch(1);
   private final Object sendLock = new Object();
   private volatile boolean finished;
-  /** Counted down once the process (and its stdin) exists: stdin that arrives earlier waits for it. */
-  private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+  /**
+   * Stdin that arrives before the process (and its stdin) exists is kept here, in order, and
+   * written when it starts - not waited for on the reader's thread, where it would hold up a
+   * terminal size sent behind it (exec -t waits for that size before it starts the process).
+   */
+  private final Object stdinLock = new Object();
+  private final java.io.ByteArrayOutputStream earlyStdin = new java.io.ByteArrayOutputStream();
+  private boolean earlyEof;
+  private boolean stdinReady;
 
   RemoteCommandSession(StreamTarget target, Options opts, boolean v5, LongSupplier alive) {
     this.target = target;
@@ -67,9 +75,37 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     this.alive = alive;
   }
 
+  /**
+   * Where the session's output goes: WebSocket messages with a channel byte, or SPDY streams
+   * ({@link SpdyRemoteCommand}). {@code send} blocks until written; {@code close} ends the
+   * session after the status went out on {@link #ERROR}.
+   */
+  interface Transport {
+    void send(int channel, byte[] data, int off, int len) throws IOException;
+
+    void close();
+  }
+
   @Override
   public void onWebSocketOpen(Session s) {
-    this.session = s;
+    start(new Transport() {
+      @Override
+      public void send(int channel, byte[] data, int off, int len) throws IOException {
+        sendMessage(s, channel, data, off, len);
+      }
+
+      @Override
+      public void close() {
+        if (s.isOpen()) {
+          s.close(1000, "", Callback.NOOP);
+        }
+      }
+    });
+  }
+
+  /** Starts the exec or attach on a virtual thread, writing to {@code t}. */
+  void start(Transport t) {
+    this.transport = t;
     Thread.ofVirtual().name("stream-" + target.containerId()).start(opts.command() == null ? this::attach : this::exec);
   }
 
@@ -82,38 +118,87 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       int channel = payload.get() & 0xff;
       byte[] data = new byte[payload.remaining()];
       payload.get(data);
-      if (channel == STDIN || channel == CLOSE) {
-        started.await(30, java.util.concurrent.TimeUnit.SECONDS);
-      }
       switch (channel) {
-        case STDIN -> {
-          OutputStream in = stdin;
-          if (in != null && data.length > 0) {
-            in.write(data);
-            in.flush();
-          }
-        }
+        case STDIN -> stdin(data);
         case RESIZE -> resize(new String(data, StandardCharsets.UTF_8));
         case CLOSE -> {
           if (v5 && data.length > 0 && data[0] == STDIN) {
-            closeStdin();
+            stdinEof();
           }
         }
         default -> { }
       }
-    } catch (IOException e) {
-      log.debug("stdin of {}: {}", target.containerId(), e.toString()); // the process is gone
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     } finally {
       callback.succeed();
     }
   }
 
+  /** Client input for the process's stdin; input that arrives before the process exists is kept for it. */
+  void stdin(byte[] data) {
+    synchronized (stdinLock) {
+      if (!stdinReady) {
+        earlyStdin.writeBytes(data);
+        return;
+      }
+      writeStdin(data);
+    }
+  }
+
+  /** The client closed its stdin. */
+  void stdinEof() {
+    synchronized (stdinLock) {
+      if (!stdinReady) {
+        earlyEof = true;
+        return;
+      }
+      try {
+        closeStdin();
+      } catch (IOException e) {
+        log.debug("stdin of {}: {}", target.containerId(), e.toString());
+      }
+    }
+  }
+
+  /** The process and its stdin exist (or never will): early input goes in first. Idempotent. */
+  private void stdinReady() {
+    synchronized (stdinLock) {
+      if (stdinReady) {
+        return;
+      }
+      stdinReady = true;
+      writeStdin(earlyStdin.toByteArray());
+      earlyStdin.reset();
+      if (earlyEof) {
+        try {
+          closeStdin();
+        } catch (IOException e) {
+          log.debug("stdin of {}: {}", target.containerId(), e.toString());
+        }
+      }
+    }
+  }
+
+  private void writeStdin(byte[] data) {
+    OutputStream in = stdin;
+    if (in == null || data.length == 0) {
+      return;
+    }
+    try {
+      in.write(data);
+      in.flush();
+    } catch (IOException e) {
+      log.debug("stdin of {}: {}", target.containerId(), e.toString()); // the process is gone
+    }
+  }
+
   @Override
   public void onWebSocketClose(int statusCode, String reason) {
+    clientGone();
+  }
+
+  /** The client went away: an exec's process dies with it (kubelet kills it via the stream's context). */
+  void clientGone() {
     if (!finished) {
-      // The client went away: an exec's process dies with it (kubelet kills it via the stream's context).
       Process p = process;
       if (p != null) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
@@ -123,7 +208,8 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     }
   }
 
-  private void resize(String json) {
+  /** A terminal size from the client, {@code {"Width":w,"Height":h}}. */
+  void resize(String json) {
     Matcher m = SIZE.matcher(json);
     if (!m.find()) {
       return;
@@ -183,7 +269,7 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       } else if (!opts.tty()) {
         p.getOutputStream().close();
       }
-      started.countDown();
+      stdinReady();
       List<Thread> pumps = new ArrayList<>();
       pumps.add(pump(p.getInputStream(), STDOUT, opts.stdout() || opts.tty()));
       if (!opts.tty()) {
@@ -199,7 +285,7 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     } catch (IOException | RuntimeException e) {
       finish(failure("InternalError", "failed to exec in container: " + e.getMessage()));
     } finally {
-      started.countDown();
+      stdinReady();
     }
   }
 
@@ -221,26 +307,30 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
 
   /** Follows the CRI log from its current end (kuberuntime logs format) until the container exits. */
   private void attach() {
-    started.countDown(); // attach's stdin is not connected: input is dropped
-    try (RandomAccessFile f = new RandomAccessFile(target.logPath().toFile(), "r")) {
-      long pos = f.length();
-      StringBuilder partial = new StringBuilder();
-      byte[] buf = new byte[32 * 1024];
+    // from the log's current end, before stdin is connected: the output it causes is not missed
+    try (CriLogFollower f = new CriLogFollower(target.logPath(), true)) {
+      if (opts.stdin() && target.stdin() != null) {
+        try {
+          stdin = target.stdin().open(); // null: the container has no stdin (input is dropped)
+        } catch (IOException e) {
+          log.debug("stdin of {}: {}", target.containerId(), e.toString());
+        }
+      }
+      stdinReady();
+      long exitedAt = 0;
       while (!finished) {
-        long len = f.length();
-        if (len > pos) {
-          f.seek(pos);
-          int n = f.read(buf, 0, (int) Math.min(buf.length, len - pos));
-          pos += n;
-          partial.append(new String(buf, 0, n, StandardCharsets.UTF_8));
-          int nl;
-          while ((nl = partial.indexOf("\n")) >= 0) {
-            deliver(partial.substring(0, nl));
-            partial.delete(0, nl + 1);
+        List<byte[]> lines = f.poll();
+        if (!lines.isEmpty()) {
+          for (byte[] line : lines) {
+            deliver(new String(line, StandardCharsets.UTF_8));
           }
           continue;
         }
-        if (alive.getAsLong() == 0) {
+        if (exitedAt == 0 && alive.getAsLong() == 0) {
+          exitedAt = System.nanoTime();
+        }
+        // The log copier writes the last lines shortly after the exit: give it 300 ms of quiet.
+        if (exitedAt != 0 && System.nanoTime() - exitedAt > 300_000_000L) {
           break;
         }
         Thread.sleep(10);
@@ -250,6 +340,19 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       Thread.currentThread().interrupt();
     } catch (IOException e) {
       finish(failure("InternalError", "attach: " + e.getMessage()));
+    } finally {
+      stdinReady();
+      closeQuietly(stdin); // detached: a stdinOnce container's stdin ends here
+    }
+  }
+
+  private static void closeQuietly(OutputStream out) {
+    if (out != null) {
+      try {
+        out.close();
+      } catch (IOException e) {
+        // closing anyway
+      }
     }
   }
 
@@ -279,15 +382,22 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       // client gone
     }
     finished = true;
-    Session s = session;
-    if (s != null && s.isOpen()) {
-      s.close(1000, "", Callback.NOOP);
+    Transport t = transport;
+    if (t != null) {
+      t.close();
     }
   }
 
   private void send(int channel, byte[] data, int off, int len) throws IOException {
-    Session s = session;
-    if (s == null || !s.isOpen()) {
+    Transport t = transport;
+    if (t == null) {
+      throw new IOException("session closed");
+    }
+    t.send(channel, data, off, len);
+  }
+
+  private void sendMessage(Session s, int channel, byte[] data, int off, int len) throws IOException {
+    if (!s.isOpen()) {
       throw new IOException("session closed");
     }
     ByteBuffer msg = ByteBuffer.allocate(len + 1);

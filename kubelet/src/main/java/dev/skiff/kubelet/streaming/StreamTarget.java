@@ -5,9 +5,22 @@ import java.nio.file.Path;
 
 /**
  * A running container as the streaming server needs it: its id, its shim's pid (exec enters its
- * environment), its CRI log (attach follows it), its spec and the pod's IP (port-forward).
+ * environment), its CRI log (attach follows it), its spec, the pod's IP (port-forward) and its
+ * stdin for attach (null: none).
  */
-public record StreamTarget(String containerId, long pid, Path logPath, Container spec, String podIp) {
+public record StreamTarget(String containerId, long pid, Path logPath, Container spec, String podIp, Stdin stdin) {
+
+  /** A container without stdin. */
+  public StreamTarget(String containerId, long pid, Path logPath, Container spec, String podIp) {
+    this(containerId, pid, logPath, spec, podIp, null);
+  }
+
+  /** Opens the container's stdin for one attach. */
+  @FunctionalInterface
+  public interface Stdin {
+    /** A writer to the container's stdin, or null when it has none; closing it ends this attach's input. */
+    java.io.OutputStream open() throws java.io.IOException;
+  }
 
   /** Finds the running container {@code container} of pod {@code namespace/pod} on this node. */
   @FunctionalInterface
