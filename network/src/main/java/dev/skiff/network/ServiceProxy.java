@@ -105,7 +105,8 @@ public final class ServiceProxy implements Component {
     private final ThreadFactory threads;
     private final NioLoops loops; // null: blocking copy threads
     private final Duration udpIdle;
-    private final ClusterIpInterface link; // null: NodePort-only
+    private final NftablesProxier nft; // null: ClusterIPs in user space (link) or NodePort-only
+    private final ClusterIpInterface link; // null: kernel path or NodePort-only
     // Guarded by this (reconciles are serialised anyway: one worker).
     private final Map<ListenerKey, Listener> listeners = new HashMap<>();
     private final Map<String, Map<String, Balancer>> balancers = new HashMap<>();
@@ -123,8 +124,22 @@ public final class ServiceProxy implements Component {
           : new NioLoops(Integer.parseInt(opts.getOrDefault("proxy.loops",
               Integer.toString(Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()))))));
       this.udpIdle = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("proxy.udp-idle-seconds", "5")));
+      boolean clusterIps = !"false".equals(opts.get("proxy.cluster-ips"));
+      String mode = opts.getOrDefault("proxy.mode", "nftables");
+      NftablesProxier n = null;
+      if (clusterIps && !"userspace".equals(mode) && NftablesProxier.supported()) {
+        try {
+          ClusterIpInterface.removeStale(); // links of killed user-space proxies
+          n = NftablesProxier.start(opts.getOrDefault("cluster-cidr", "10.42.0.0/16"),
+              "random".equals(opts.get("proxy.balance")) ? NftRuleset.Balance.RANDOM : NftRuleset.Balance.ROUND_ROBIN,
+              Duration.ofMillis(Long.parseLong(opts.getOrDefault("proxy.min-sync-period-ms", "10"))), this::kernelFailure);
+        } catch (IOException e) {
+          log.warn("nftables unusable, proxying ClusterIPs in user space: {}", e.getMessage());
+        }
+      }
+      this.nft = n;
       ClusterIpInterface l = null;
-      if (!"false".equals(opts.get("proxy.cluster-ips")) && ClusterIpInterface.supported()) {
+      if (n == null && clusterIps && ClusterIpInterface.supported()) {
         try {
           l = ClusterIpInterface.create();
         } catch (IOException e) {
@@ -166,11 +181,36 @@ public final class ServiceProxy implements Component {
 
     /** True when ClusterIPs are served (root), false in NodePort-only mode. */
     public boolean clusterIpsReachable() {
-      return link != null;
+      return link != null || nft != null;
+    }
+
+    /** The nftables table of the kernel data path, or null when ClusterIPs are proxied in user space or not at all. */
+    public String nftTable() {
+      return nft == null ? null : nft.table();
     }
 
     String mode() {
+      if (nft != null) {
+        return "nftables: ClusterIPs, external IPs and NodePorts DNATed by table ip " + nft.table()
+            + "; NodePorts also on 0.0.0.0 in user space (loopback)";
+      }
       return link == null ? NODEPORT_ONLY : "userspace: ClusterIPs on link " + link.name() + ", NodePorts on 0.0.0.0";
+    }
+
+    /**
+     * True when the kernel has every change requested so far (always true in user space, where
+     * a reconcile takes effect before it returns). Tests and benchmarks wait on it.
+     */
+    boolean kernelSynced() {
+      return nft == null || nft.appliedGeneration() >= nft.generation();
+    }
+
+    /** A Service's rules were refused by the kernel (sync thread). */
+    private void kernelFailure(String serviceKey, String message) {
+      Service svc = services == null ? null : services.getByKey(serviceKey);
+      if (svc != null) {
+        events.event(svc, EventRecorder.WARNING, "ProxyFailed", "%s", message);
+      }
     }
 
     /** The forwarder's local address for a listener, or null (tests). */
@@ -263,6 +303,7 @@ public final class ServiceProxy implements Component {
       Service svc = services.getByKey(key);
       Map<ListenerKey, Balancer> desired = new HashMap<>();
       Set<ListenerKey> onLink = new HashSet<>();
+      List<NftRuleset.Port> kernel = new ArrayList<>();
       if (proxied(svc)) {
         List<EndpointSlice> mine = slices.byIndex(BY_SERVICE, key);
         int affinity = affinitySeconds(svc);
@@ -277,7 +318,16 @@ public final class ServiceProxy implements Component {
           String name = p.getName() == null ? "" : p.getName();
           String pk = name + "/" + proto;
           Balancer b = now.computeIfAbsent(pk, k -> old.getOrDefault(k, new Balancer(clock)));
-          b.update(Slices.upstreams(mine, name, proto), affinity);
+          List<InetSocketAddress> ups = Slices.upstreams(mine, name, proto);
+          b.update(ups, affinity);
+          if (nft != null && clusterIp.indexOf(':') < 0 && p.getPort() != null) {
+            // Kernel path: ClusterIP, external IPs and NodePort (local non-loopback addresses)
+            // are DNATed; the NodePort's user-space listener below still holds the port and
+            // serves loopback, which nftables DNAT does not (kube-proxy's nftables mode neither).
+            List<String> external = externalAddresses(svc).stream().filter(a -> Slices.ipv4Literal(a) != null).toList();
+            kernel.add(new NftRuleset.Port(key, name, proto, clusterIp, p.getPort(),
+                p.getNodePort() == null ? 0 : p.getNodePort(), external, ups, affinity));
+          }
           if (link != null && clusterIp.indexOf(':') < 0 && p.getPort() != null) {
             ListenerKey k = new ListenerKey(clusterIp, p.getPort(), proto);
             desired.put(k, b);
@@ -297,6 +347,9 @@ public final class ServiceProxy implements Component {
         balancers.put(key, now);
       } else {
         balancers.remove(key);
+      }
+      if (nft != null) {
+        nft.update(key, kernel);
       }
       // Stop what this Service no longer needs (or needs with another balancer).
       for (Iterator<Map.Entry<ListenerKey, Listener>> it = listeners.entrySet().iterator(); it.hasNext(); ) {
@@ -380,6 +433,9 @@ public final class ServiceProxy implements Component {
 
     /** Undoes the constructor's host changes when it fails. */
     private void release() {
+      if (nft != null) {
+        nft.close();
+      }
       if (link != null) {
         link.close();
       }
@@ -407,6 +463,9 @@ public final class ServiceProxy implements Component {
         if (link != null) {
           link.close();
         }
+      }
+      if (nft != null) {
+        nft.close();
       }
       if (loops != null) {
         loops.close();
