@@ -63,7 +63,6 @@ final class NftablesProxier implements AutoCloseable {
   private final Failures failures;
   private final Thread syncer;
   private Process watchdog;
-  private List<Runnable> restoreSysctls = List.of();
 
   // Guarded by this.
   private final Map<String, List<NftRuleset.Port>> desired = new TreeMap<>();
@@ -112,23 +111,18 @@ final class NftablesProxier implements AutoCloseable {
       throws IOException {
     removeStale();
     String name = "%s%06x%02x".formatted(PREFIX, ProcessHandle.current().pid() & 0xffffff, COUNTER.getAndIncrement() & 0xff);
-    List<Runnable> restore = new ArrayList<>();
+    // Both stay set on stop, as on any Kubernetes node: writing ip_forward back to 0 would also
+    // reset the forwarding flag of every interface, the pod bridges of running agents included.
     // Pods on one bridge reach each other through a Service only if the reply, bridged straight
     // back, passes conntrack (br_netfilter) to be un-DNATed; without it every proxied connection
     // is masqueraded instead, so the reply comes back through the host.
-    boolean bridgeNf = ensureSysctl(BRIDGE_NF, restore, true);
+    boolean bridgeNf = ensureSysctl(BRIDGE_NF, true);
     // NodePort traffic from other hosts is forwarded to pods (pod bridges enable forwarding on
     // their own interface already).
-    ensureSysctl(IP_FORWARD, restore, false);
+    ensureSysctl(IP_FORWARD, false);
     NftablesProxier p = new NftablesProxier(name, NftablesProxier::runNft, bridgeNf ? clusterCidr : null, balance,
         minSyncPeriod, failures);
-    p.restoreSysctls = restore;
-    try {
-      p.syncOnce(Map.of()); // the base table: fails here if nf_tables is unusable
-    } catch (IOException e) {
-      p.restoreSysctls.forEach(Runnable::run);
-      throw e;
-    }
+    p.syncOnce(Map.of()); // the base table: fails here if nf_tables is unusable
     p.watchdog = watchdog(name);
     p.syncer.start();
     log.info("service proxy: kernel data path in nftables table ip {}{}", name, bridgeNf ? "" : " (no br_netfilter: masquerading all)");
@@ -283,7 +277,7 @@ final class NftablesProxier implements AutoCloseable {
     }
   }
 
-  /** Stops syncing, deletes the table and restores the sysctls it changed. */
+  /** Stops syncing and deletes the table (the sysctls set by {@link #start} stay). */
   @Override
   public void close() {
     synchronized (this) {
@@ -302,9 +296,6 @@ final class NftablesProxier implements AutoCloseable {
     }
     if (watchdog != null) {
       TcpForwarder.closeQuietly(watchdog.getOutputStream());
-    }
-    if (!restoreSysctls.isEmpty() && tables().stream().noneMatch(t -> t.startsWith(PREFIX))) {
-      restoreSysctls.forEach(Runnable::run); // only when no other Skiff proxy still needs them
     }
   }
 
@@ -347,10 +338,10 @@ final class NftablesProxier implements AutoCloseable {
   }
 
   /**
-   * Makes {@code sysctl} 1 if it is 0, and adds how to undo that to {@code restore}; returns
-   * whether it is 1 now. {@code bridge}: load br_netfilter first when the file is missing.
+   * Makes {@code sysctl} 1 if it is 0; returns whether it is 1 now. {@code bridge}: load
+   * br_netfilter first when the file is missing.
    */
-  private static boolean ensureSysctl(Path sysctl, List<Runnable> restore, boolean bridge) {
+  private static boolean ensureSysctl(Path sysctl, boolean bridge) {
     try {
       if (bridge && !Files.exists(sysctl)) {
         try {
@@ -364,14 +355,7 @@ final class NftablesProxier implements AutoCloseable {
       }
       if (Files.readString(sysctl).trim().equals("0")) {
         Files.writeString(sysctl, "1");
-        restore.add(() -> {
-          try {
-            Files.writeString(sysctl, "0");
-          } catch (IOException e) {
-            log.debug("cannot restore {}: {}", sysctl, e.getMessage());
-          }
-        });
-        log.info("set {} = 1 for the service proxy (restored on stop)", sysctl);
+        log.info("set {} = 1 for the service proxy", sysctl);
       }
       return Files.readString(sysctl).trim().equals("1");
     } catch (IOException e) {
