@@ -120,9 +120,14 @@ final class NftablesProxier implements AutoCloseable {
     // NodePort traffic from other hosts is forwarded to pods (pod bridges enable forwarding on
     // their own interface already).
     ensureSysctl(IP_FORWARD, false);
-    NftablesProxier p = new NftablesProxier(name, NftablesProxier::runNft, bridgeNf ? clusterCidr : null, balance,
-        minSyncPeriod, failures);
-    p.syncOnce(Map.of()); // the base table: fails here if nf_tables is unusable
+    SpareNft runner = new SpareNft();
+    NftablesProxier p = new NftablesProxier(name, runner, bridgeNf ? clusterCidr : null, balance, minSyncPeriod, failures);
+    try {
+      p.syncOnce(Map.of()); // the base table: fails here if nf_tables is unusable
+    } catch (IOException e) {
+      runner.close();
+      throw e;
+    }
     p.watchdog = watchdog(name);
     p.syncer.start();
     log.info("service proxy: kernel data path in nftables table ip {}{}", name, bridgeNf ? "" : " (no br_netfilter: masquerading all)");
@@ -297,6 +302,9 @@ final class NftablesProxier implements AutoCloseable {
     if (watchdog != null) {
       TcpForwarder.closeQuietly(watchdog.getOutputStream());
     }
+    if (nft instanceof SpareNft spare) {
+      spare.close();
+    }
   }
 
   /** Deletes {@code skiff-proxy-*} tables left by JVMs that no longer run (killed without clean-up). */
@@ -380,13 +388,61 @@ final class NftablesProxier implements AutoCloseable {
     }
   }
 
-  /** The real {@link Nft}: {@code nft [-c] -f -} with the script on stdin. */
+  /** {@code nft [-c] -f -} with the script on stdin. */
   static void runNft(String script, boolean checkOnly) throws IOException {
     exec(checkOnly ? List.of(NFT, "-c", "-f", "-") : List.of(NFT, "-f", "-"), script);
   }
 
+  /**
+   * The real {@link Nft}: {@code nft -f -}, with the next process started ahead, waiting on its
+   * stdin, so a sync does not wait for a process launch (several milliseconds on a loaded
+   * machine, most of a sync's latency). A spare left when the JVM dies reads EOF, applies
+   * nothing and exits. Thread-safe.
+   */
+  static final class SpareNft implements Nft, AutoCloseable {
+    private static final List<String> CMD = List.of(NFT, "-f", "-");
+    private Process spare;
+    private boolean closed;
+
+    @Override
+    public synchronized void run(String script, boolean checkOnly) throws IOException {
+      if (checkOnly) {
+        runNft(script, true);
+        return;
+      }
+      Process p = spare;
+      spare = null;
+      if (p == null || !p.isAlive()) {
+        p = new ProcessBuilder(CMD).redirectErrorStream(true).start();
+      }
+      try {
+        finish(p, CMD, script);
+      } finally {
+        if (!closed) {
+          try {
+            spare = new ProcessBuilder(CMD).redirectErrorStream(true).start();
+          } catch (IOException e) {
+            log.debug("no spare nft: {}", e.getMessage());
+          }
+        }
+      }
+    }
+
+    @Override
+    public synchronized void close() {
+      closed = true;
+      if (spare != null) {
+        spare.destroy(); // killed before reading EOF: applies nothing
+        spare = null;
+      }
+    }
+  }
+
   static String exec(List<String> cmd, String input) throws IOException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    return finish(new ProcessBuilder(cmd).redirectErrorStream(true).start(), cmd, input);
+  }
+
+  private static String finish(Process p, List<String> cmd, String input) throws IOException {
     try (var in = p.getOutputStream()) {
       if (input != null) {
         in.write(input.getBytes(StandardCharsets.UTF_8));
