@@ -33,10 +33,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The service proxy ("kube-proxy") as a {@link Component} named {@code service-proxy}: watches
- * Services and EndpointSlices and forwards, in user space, TCP and UDP from every Service's
+ * Services and EndpointSlices and forwards TCP and UDP from every Service's
  * {@code clusterIP:port}, from every {@code nodePort} (bound on 0.0.0.0, i.e. every node
  * address) and from externalIPs and LoadBalancer ingress IPs that are this host's, to the
  * Service's endpoints. Thread-safety: the running proxy is safe to use from any thread.
+ *
+ * <p>Data paths: as root with a usable {@code nft}, ClusterIPs, external IPs and NodePorts on
+ * local non-loopback addresses are DNATed by the kernel ({@link NftablesProxier}, kube-proxy's
+ * nftables mode; {@code proxy.mode=nftables}, the default); NodePort listeners in user space
+ * still hold the ports and serve loopback. Otherwise ({@code proxy.mode=userspace}, no
+ * {@code nft}, or a kernel that refuses the table) everything below is done in user space. The
+ * user-space rules that differ in the kernel path: no connect retry, and draining is
+ * conntrack's (an established flow keeps its DNAT until it ends).
  *
  * <p>Semantics (upstream kube-proxy, pkg/proxy): endpoints come from every slice labelled
  * {@code kubernetes.io/service-name} (controller-made or hand-made for selector-less Services);
@@ -47,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * ExternalName and headless Services get no proxy. A bind failure on one Service is logged and
  * recorded as a Warning Event on it, retried every 10 s, and never affects the others.
  *
- * <p>ClusterIPs: as root with the {@code ip} tool, each instance owns a link (see
+ * <p>ClusterIPs in user space: as root with the {@code ip} tool, each instance owns a link (see
  * {@link ClusterIpInterface}) holding the ClusterIPs in use as /32 addresses, and binds
  * {@code clusterIP:port}; the link is deleted on stop. Otherwise only NodePorts are served and
  * the Node gets the annotation {@value #NODE_ANNOTATION} saying so.
@@ -60,7 +68,8 @@ import org.slf4j.LoggerFactory;
  * {@code false} forces NodePort-only mode; {@code proxy.udp-idle-seconds} (default 5: a DNS
  * client uses a new source port per query, so each query is a flow holding a socket until it
  * idles out; 5 s outlives the cluster DNS's upstream timeouts; upstream's user-space proxy used
- * 250 ms).
+ * 250 ms); {@code proxy.balance} = {@code random} (kernel path: kube-proxy's {@code numgen
+ * random} instead of round-robin); {@code proxy.min-sync-period-ms} (kernel path, default 10).
  */
 public final class ServiceProxy implements Component {
   private static final Logger log = LoggerFactory.getLogger(ServiceProxy.class);
