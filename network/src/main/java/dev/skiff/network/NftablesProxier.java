@@ -43,6 +43,7 @@ final class NftablesProxier implements AutoCloseable {
   private static final AtomicInteger COUNTER = new AtomicInteger();
   private static final Path IP_FORWARD = Path.of("/proc/sys/net/ipv4/ip_forward");
   private static final Path BRIDGE_NF = Path.of("/proc/sys/net/bridge/bridge-nf-call-iptables");
+  private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
   static final String NFT = Files.isExecutable(Path.of("/usr/sbin/nft")) ? "/usr/sbin/nft" : "nft";
 
   /** Runs an nft script; {@code checkOnly}: {@code nft -c} (validated by the kernel, not applied). */
@@ -204,14 +205,22 @@ final class NftablesProxier implements AutoCloseable {
         snapshot = new TreeMap<>(desired);
       }
       lastSyncNanos = System.nanoTime();
+      boolean failed = false;
       try {
         syncOnce(snapshot);
       } catch (IOException | RuntimeException e) {
-        log.error("nftables sync failed; rewriting the whole table on the next change: {}", e.getMessage());
+        // The kernel still has the last good state (a transaction is all or nothing); retry
+        // the whole table in a second, as kube-proxy does after a failed sync.
+        log.error("nftables sync failed, rewriting the whole table in 1 s: {}", e.getMessage());
         fresh = true;
+        failed = true;
+        lastSyncNanos = System.nanoTime() + RETRY_NANOS - minSyncNanos;
       }
       synchronized (this) {
         applied = Math.max(applied, gen);
+        if (failed && applied == requested) {
+          requested++; // waiters see this generation as given up; the retry is a new one
+        }
         notifyAll();
       }
     }

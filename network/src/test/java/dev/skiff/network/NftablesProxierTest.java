@@ -27,9 +27,13 @@ class NftablesProxierTest {
     final List<String> applied = new CopyOnWriteArrayList<>();
     final List<String> checked = new CopyOnWriteArrayList<>();
     volatile String poison = "no poison";
+    final java.util.concurrent.atomic.AtomicInteger failApplies = new java.util.concurrent.atomic.AtomicInteger();
 
     @Override
     public void run(String script, boolean checkOnly) throws IOException {
+      if (!checkOnly && failApplies.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        throw new IOException("Error: Could not process rule: Cannot allocate memory");
+      }
       if (script.contains(poison)) {
         throw new IOException("Error: Could not process rule: " + poison);
       }
@@ -77,6 +81,23 @@ class NftablesProxierTest {
       assertThat(nft.applied.getLast()).contains("dnat to 10.42.0.8:8080").doesNotContain("10.42.0.66");
     }
     assertThat(nft.applied.getLast()).isEqualTo("delete table ip skiff-proxy-fake0001\n");
+  }
+
+  @Test
+  void aFailedSyncIsRetriedWithTheWholeTable() throws Exception {
+    FakeNft nft = new FakeNft();
+    Map<String, String> failures = new ConcurrentHashMap<>();
+    try (NftablesProxier p = new NftablesProxier("skiff-proxy-fake0004", nft, null, Balance.ROUND_ROBIN,
+        Duration.ZERO, failures::put).startSyncing()) {
+      p.update("default/a", List.of(port("default/a", "10.43.0.25", "10.42.0.5")));
+      awaitApplied(p);
+      nft.failApplies.set(2); // the transaction and its retry without culprits both fail
+      p.update("default/a", List.of(port("default/a", "10.43.0.25", "10.42.0.6")));
+      await("retried", () -> !nft.applied.isEmpty() && nft.applied.getLast().contains("dnat to 10.42.0.6:8080"));
+      assertThat(nft.applied.getLast()).as("whole table rewritten").startsWith("add table ip skiff-proxy-fake0004\n");
+      assertThat(failures).as("no Service is to blame").isEmpty();
+      awaitApplied(p);
+    }
   }
 
   @Test
