@@ -19,10 +19,11 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Service proxy throughput and added latency: a closed-loop HTTP/1.1 keep-alive load ({@code N}
  * connections, default 16) against a tiny local backend, directly and through the
- * {@link ServiceProxy} (the ClusterIP as root, else the NodePort on 127.0.0.1), with each copy
- * engine: NIO event loops (the default), and blocking threads (virtual, platform). Direct and
- * proxied runs alternate, 3 rounds of each per engine, 1 s warm-up each.
- * {@code ./skiff bench proxy [connections] [seconds per round] [nio|threads-virtual|threads-platform] [nio loops]}.
+ * {@link ServiceProxy} (the ClusterIP as root, else the NodePort on 127.0.0.1), with each data
+ * path: the default (nftables DNAT as root), then the user-space engines, NIO event loops and
+ * blocking threads (virtual, platform). Direct and proxied runs alternate, 3 rounds of each per
+ * configuration, 1 s warm-up each.
+ * {@code ./skiff bench proxy [connections] [seconds per round] [default|nio|threads-virtual|threads-platform] [nio loops]}.
  */
 final class ProxyBench {
   static final int ROUNDS = 3;
@@ -49,17 +50,22 @@ final class ProxyBench {
       m.put("connections", connections);
       m.put("rounds", ROUNDS);
       m.put("seconds_per_round", seconds);
-      // engine, thread kind, JSON prefix ("" = the default configuration, reported first)
-      String[][] configs = {{"nio", "virtual", ""}, {"threads", "virtual", "threads_virtual_"},
-          {"threads", "platform", "threads_platform_"}};
+      // engine, thread kind, JSON prefix ("" = the default configuration, reported first), data
+      // path (nftables as root falls back to user space where unusable), name for the filter
+      String[][] configs = {{"nio", "virtual", "", "nftables", "default"}, {"nio", "virtual", "userspace_", "userspace", "nio"},
+          {"threads", "virtual", "threads_virtual_", "userspace", "threads-virtual"},
+          {"threads", "platform", "threads_platform_", "userspace", "threads-platform"}};
       String only = args.length > 3 ? args[3] : null; // e.g. "nio" to profile one engine
       for (String[] cfg : configs) {
-        if (only != null && !only.equals(cfg[0] + (cfg[0].equals("nio") ? "" : "-" + cfg[1]))) {
+        if (only != null && !only.equals(cfg[4])) {
           continue;
         }
-        ServiceProxy.Running proxy = new ServiceProxy().start(new ComponentContext(client, dir, "bench-node",
-            args.length > 4 ? Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1], "proxy.loops", args[4])
-                : Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1])));
+        Map<String, String> opts = new java.util.HashMap<>(Map.of("proxy.engine", cfg[0], "proxy.threads", cfg[1],
+            "proxy.mode", cfg[3]));
+        if (args.length > 4) {
+          opts.put("proxy.loops", args[4]);
+        }
+        ServiceProxy.Running proxy = new ServiceProxy().start(new ComponentContext(client, dir, "bench-node", opts));
         try {
           InetSocketAddress target = proxy.clusterIpsReachable() ? new InetSocketAddress(clusterIp, SERVICE_PORT)
               : new InetSocketAddress("127.0.0.1", nodePort);
@@ -82,7 +88,7 @@ final class ProxyBench {
           String k = cfg[2];
           if (k.isEmpty()) {
             m.put("via", proxy.clusterIpsReachable() ? "clusterIP" : "nodePort");
-            m.put("engine", "nio");
+            m.put("engine", proxy.nftTable() != null ? "nftables" : "nio");
           }
           m.put(k + "direct_rps", Math.round(d.rps()));
           m.put(k + "proxy_rps", Math.round(p.rps()));

@@ -33,10 +33,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The service proxy ("kube-proxy") as a {@link Component} named {@code service-proxy}: watches
- * Services and EndpointSlices and forwards, in user space, TCP and UDP from every Service's
+ * Services and EndpointSlices and forwards TCP and UDP from every Service's
  * {@code clusterIP:port}, from every {@code nodePort} (bound on 0.0.0.0, i.e. every node
  * address) and from externalIPs and LoadBalancer ingress IPs that are this host's, to the
  * Service's endpoints. Thread-safety: the running proxy is safe to use from any thread.
+ *
+ * <p>Data paths: as root with a usable {@code nft}, ClusterIPs, external IPs and NodePorts on
+ * local non-loopback addresses are DNATed by the kernel ({@link NftablesProxier}, kube-proxy's
+ * nftables mode; {@code proxy.mode=nftables}, the default); NodePort listeners in user space
+ * still hold the ports and serve loopback. Otherwise ({@code proxy.mode=userspace}, no
+ * {@code nft}, or a kernel that refuses the table) everything below is done in user space. The
+ * user-space rules that differ in the kernel path: no connect retry, and draining is
+ * conntrack's (an established flow keeps its DNAT until it ends).
  *
  * <p>Semantics (upstream kube-proxy, pkg/proxy): endpoints come from every slice labelled
  * {@code kubernetes.io/service-name} (controller-made or hand-made for selector-less Services);
@@ -47,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * ExternalName and headless Services get no proxy. A bind failure on one Service is logged and
  * recorded as a Warning Event on it, retried every 10 s, and never affects the others.
  *
- * <p>ClusterIPs: as root with the {@code ip} tool, each instance owns a link (see
+ * <p>ClusterIPs in user space: as root with the {@code ip} tool, each instance owns a link (see
  * {@link ClusterIpInterface}) holding the ClusterIPs in use as /32 addresses, and binds
  * {@code clusterIP:port}; the link is deleted on stop. Otherwise only NodePorts are served and
  * the Node gets the annotation {@value #NODE_ANNOTATION} saying so.
@@ -60,7 +68,8 @@ import org.slf4j.LoggerFactory;
  * {@code false} forces NodePort-only mode; {@code proxy.udp-idle-seconds} (default 5: a DNS
  * client uses a new source port per query, so each query is a flow holding a socket until it
  * idles out; 5 s outlives the cluster DNS's upstream timeouts; upstream's user-space proxy used
- * 250 ms).
+ * 250 ms); {@code proxy.balance} = {@code random} (kernel path: kube-proxy's {@code numgen
+ * random} instead of round-robin); {@code proxy.min-sync-period-ms} (kernel path, default 10).
  */
 public final class ServiceProxy implements Component {
   private static final Logger log = LoggerFactory.getLogger(ServiceProxy.class);
@@ -105,7 +114,8 @@ public final class ServiceProxy implements Component {
     private final ThreadFactory threads;
     private final NioLoops loops; // null: blocking copy threads
     private final Duration udpIdle;
-    private final ClusterIpInterface link; // null: NodePort-only
+    private final NftablesProxier nft; // null: ClusterIPs in user space (link) or NodePort-only
+    private final ClusterIpInterface link; // null: kernel path or NodePort-only
     // Guarded by this (reconciles are serialised anyway: one worker).
     private final Map<ListenerKey, Listener> listeners = new HashMap<>();
     private final Map<String, Map<String, Balancer>> balancers = new HashMap<>();
@@ -123,8 +133,22 @@ public final class ServiceProxy implements Component {
           : new NioLoops(Integer.parseInt(opts.getOrDefault("proxy.loops",
               Integer.toString(Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()))))));
       this.udpIdle = Duration.ofSeconds(Long.parseLong(opts.getOrDefault("proxy.udp-idle-seconds", "5")));
+      boolean clusterIps = !"false".equals(opts.get("proxy.cluster-ips"));
+      String mode = opts.getOrDefault("proxy.mode", "nftables");
+      NftablesProxier n = null;
+      if (clusterIps && !"userspace".equals(mode) && NftablesProxier.supported()) {
+        try {
+          ClusterIpInterface.removeStale(); // links of killed user-space proxies
+          n = NftablesProxier.start(opts.getOrDefault("cluster-cidr", "10.42.0.0/16"),
+              "random".equals(opts.get("proxy.balance")) ? NftRuleset.Balance.RANDOM : NftRuleset.Balance.ROUND_ROBIN,
+              Duration.ofMillis(Long.parseLong(opts.getOrDefault("proxy.min-sync-period-ms", "10"))), this::kernelFailure);
+        } catch (IOException e) {
+          log.warn("nftables unusable, proxying ClusterIPs in user space: {}", e.getMessage());
+        }
+      }
+      this.nft = n;
       ClusterIpInterface l = null;
-      if (!"false".equals(opts.get("proxy.cluster-ips")) && ClusterIpInterface.supported()) {
+      if (n == null && clusterIps && ClusterIpInterface.supported()) {
         try {
           l = ClusterIpInterface.create();
         } catch (IOException e) {
@@ -166,11 +190,36 @@ public final class ServiceProxy implements Component {
 
     /** True when ClusterIPs are served (root), false in NodePort-only mode. */
     public boolean clusterIpsReachable() {
-      return link != null;
+      return link != null || nft != null;
+    }
+
+    /** The nftables table of the kernel data path, or null when ClusterIPs are proxied in user space or not at all. */
+    public String nftTable() {
+      return nft == null ? null : nft.table();
     }
 
     String mode() {
+      if (nft != null) {
+        return "nftables: ClusterIPs, external IPs and NodePorts DNATed by table ip " + nft.table()
+            + "; NodePorts also on 0.0.0.0 in user space (loopback)";
+      }
       return link == null ? NODEPORT_ONLY : "userspace: ClusterIPs on link " + link.name() + ", NodePorts on 0.0.0.0";
+    }
+
+    /**
+     * True when the kernel has every change requested so far (always true in user space, where
+     * a reconcile takes effect before it returns). Tests and benchmarks wait on it.
+     */
+    boolean kernelSynced() {
+      return nft == null || nft.appliedGeneration() >= nft.generation();
+    }
+
+    /** A Service's rules were refused by the kernel (sync thread). */
+    private void kernelFailure(String serviceKey, String message) {
+      Service svc = services == null ? null : services.getByKey(serviceKey);
+      if (svc != null) {
+        events.event(svc, EventRecorder.WARNING, "ProxyFailed", "%s", message);
+      }
     }
 
     /** The forwarder's local address for a listener, or null (tests). */
@@ -263,6 +312,7 @@ public final class ServiceProxy implements Component {
       Service svc = services.getByKey(key);
       Map<ListenerKey, Balancer> desired = new HashMap<>();
       Set<ListenerKey> onLink = new HashSet<>();
+      List<NftRuleset.Port> kernel = new ArrayList<>();
       if (proxied(svc)) {
         List<EndpointSlice> mine = slices.byIndex(BY_SERVICE, key);
         int affinity = affinitySeconds(svc);
@@ -277,7 +327,16 @@ public final class ServiceProxy implements Component {
           String name = p.getName() == null ? "" : p.getName();
           String pk = name + "/" + proto;
           Balancer b = now.computeIfAbsent(pk, k -> old.getOrDefault(k, new Balancer(clock)));
-          b.update(Slices.upstreams(mine, name, proto), affinity);
+          List<InetSocketAddress> ups = Slices.upstreams(mine, name, proto);
+          b.update(ups, affinity);
+          if (nft != null && clusterIp.indexOf(':') < 0 && p.getPort() != null) {
+            // Kernel path: ClusterIP, external IPs and NodePort (local non-loopback addresses)
+            // are DNATed; the NodePort's user-space listener below still holds the port and
+            // serves loopback, which nftables DNAT does not (kube-proxy's nftables mode neither).
+            List<String> external = externalAddresses(svc).stream().filter(a -> Slices.ipv4Literal(a) != null).toList();
+            kernel.add(new NftRuleset.Port(key, name, proto, clusterIp, p.getPort(),
+                p.getNodePort() == null ? 0 : p.getNodePort(), external, ups, affinity));
+          }
           if (link != null && clusterIp.indexOf(':') < 0 && p.getPort() != null) {
             ListenerKey k = new ListenerKey(clusterIp, p.getPort(), proto);
             desired.put(k, b);
@@ -297,6 +356,9 @@ public final class ServiceProxy implements Component {
         balancers.put(key, now);
       } else {
         balancers.remove(key);
+      }
+      if (nft != null) {
+        nft.update(key, kernel);
       }
       // Stop what this Service no longer needs (or needs with another balancer).
       for (Iterator<Map.Entry<ListenerKey, Listener>> it = listeners.entrySet().iterator(); it.hasNext(); ) {
@@ -380,6 +442,9 @@ public final class ServiceProxy implements Component {
 
     /** Undoes the constructor's host changes when it fails. */
     private void release() {
+      if (nft != null) {
+        nft.close();
+      }
       if (link != null) {
         link.close();
       }
@@ -407,6 +472,9 @@ public final class ServiceProxy implements Component {
         if (link != null) {
           link.close();
         }
+      }
+      if (nft != null) {
+        nft.close();
       }
       if (loops != null) {
         loops.close();

@@ -41,8 +41,16 @@ final class NetFixture {
     return "10.43." + (128 + r.nextInt(128)) + "." + (1 + r.nextInt(254));
   }
 
+  private static final java.util.Set<Integer> GIVEN_NODE_PORTS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** A random NodePort, never the same twice in this JVM (a test class creates a dozen on one server). */
   static int randomNodePort() {
-    return 30000 + ThreadLocalRandom.current().nextInt(2768);
+    while (true) {
+      int p = 30000 + ThreadLocalRandom.current().nextInt(2768);
+      if (GIVEN_NODE_PORTS.add(p)) {
+        return p;
+      }
+    }
   }
 
   /** HTTP servers answering their own name, one per loopback address, all on the same port. */

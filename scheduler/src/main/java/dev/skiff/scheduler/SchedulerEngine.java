@@ -491,6 +491,11 @@ public final class SchedulerEngine implements AutoCloseable {
     if (!Objects.equals(o.getMetadata().getLabels(), n.getMetadata().getLabels())) {
       return true;
     }
+    // Skiff's pod-network annotation decides whether containerPorts are host ports (NodePorts
+    // filter): pods refused before the node agent announced its bridge must be retried.
+    if (!Objects.equals(annotation(o, NodeInfo.POD_NETWORK_ANNOTATION), annotation(n, NodeInfo.POD_NETWORK_ANNOTATION))) {
+      return true;
+    }
     if (!Objects.equals(o.getSpec().getUnschedulable(), n.getSpec().getUnschedulable())
         || !Objects.equals(o.getSpec().getTaints(), n.getSpec().getTaints())) {
       return true;
@@ -504,6 +509,11 @@ public final class SchedulerEngine implements AutoCloseable {
       return true;
     }
     return !Objects.equals(conditionStatuses(o), conditionStatuses(n));
+  }
+
+  private static String annotation(Node n, String key) {
+    var a = n.getMetadata().getAnnotations();
+    return a == null ? null : a.get(key);
   }
 
   private static List<String> conditionStatuses(Node n) {
