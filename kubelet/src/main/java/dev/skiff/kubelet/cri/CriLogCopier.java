@@ -177,7 +177,9 @@ final class CriLogCopier {
     private final Path path;
     private long offset;
     private FileChannel in;
-    private final ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+    /** Read chunk. Allocated per pump that finds output, never held while idle: an agent with
+     *  100 quiet containers kept 2 x 64 KiB per container (12.8 MB of its heap) otherwise. */
+    private static final int CHUNK = 64 * 1024;
     private byte[] pending = new byte[0];
 
     Stream(String name, Path path, long offset) {
@@ -195,8 +197,13 @@ final class CriLogCopier {
         in = FileChannel.open(path, StandardOpenOption.READ);
       }
       int total = 0;
+      long available = in.size() - (offset + pending.length);
+      if (available <= 0 && !(eof && pending.length > 0)) {
+        return 0; // nothing new (the common case of an idle container): no buffer at all
+      }
+      ByteBuffer buf = ByteBuffer.allocate((int) Math.max(1, Math.min(CHUNK, available)));
       java.io.ByteArrayOutputStream batch = new java.io.ByteArrayOutputStream();
-      while (true) {
+      while (available > 0) {
         buf.clear();
         int r = in.read(buf, offset + pending.length);
         if (r <= 0) {
