@@ -61,10 +61,12 @@ final class PodStartupBench {
       Thread.sleep(2000); // the agent's housekeeping and the deletions' process exits settle
       awaitPool(dir.resolve("kubelet/network/ips"), deadline);
       long jvmCpu0 = jvmCpuNanos();
-      long podCpu0 = descendantsCpuTicks();
+      long podCpu0 = descendantsCpuNanos();
+      System.err.println("pod-startup: warm round starts " + java.time.Instant.now());
       Round warm = round(client, h2, server, "default");
+      System.err.println("pod-startup: warm round ends " + java.time.Instant.now());
       long jvmCpu = jvmCpuNanos() - jvmCpu0;
-      long podCpu = descendantsCpuTicks() - podCpu0;
+      long podCpu = descendantsCpuNanos() - podCpu0;
       long heap = Bench.usedHeapAfterGc();
       Map<String, Object> m = Bench.result("pod-startup");
       m.put("pods", PODS);
@@ -81,7 +83,7 @@ final class PodStartupBench {
       // Where the CPU of the warm round went: this JVM (API server, agent, client) and the pods'
       // processes (the spawn chain setsid/nsenter/unshare/sh/mount, the shim, the containers).
       m.put("warm_cpu_jvm_ms", Bench.round(jvmCpu / 1e6, 0));
-      m.put("warm_cpu_pod_processes_ms", Bench.round(podCpu * 1000.0 / TICKS, 0));
+      m.put("warm_cpu_pod_processes_ms", Bench.round(podCpu / 1e6, 0));
       m.put("stages_p50_ms", stages("default", false));
       System.err.println("pod-startup, warm round, per stage (ms from the previous stage):\n" + stages("default", true));
       Bench.print(m);
@@ -116,26 +118,23 @@ final class PodStartupBench {
     }
   }
 
-  /** USER_HZ of /proc/pid/stat (100 on Linux x86-64). */
-  static final int TICKS = 100;
-
   static long jvmCpuNanos() {
     var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
     return os.getProcessCpuTime();
   }
 
   /**
-   * CPU ticks (user + system, own and of reaped children) of every process below this JVM: the
-   * pods' shims and containers; what a spawn chain cost stays in the process it exec'd into.
+   * CPU time (ns, from /proc/pid/schedstat) of every process below this JVM: the pods' shims and
+   * containers. What a spawn chain (setsid, nsenter, unshare, the setup sh) cost stays in the
+   * process it exec'd into; short-lived children that are already reaped (the setup's mount)
+   * are not counted. /proc/pid/stat's clock ticks (10 ms) are too coarse for a few ms per pod.
    */
-  static long descendantsCpuTicks() {
+  static long descendantsCpuNanos() {
     long sum = 0;
     for (ProcessHandle h : ProcessHandle.current().descendants().toList()) {
       try {
-        String stat = java.nio.file.Files.readString(Path.of("/proc/" + h.pid() + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        // fields 14-17 (utime stime cutime cstime) are at 11..14 after the command
-        sum += Long.parseLong(f[11]) + Long.parseLong(f[12]) + Long.parseLong(f[13]) + Long.parseLong(f[14]);
+        String stat = java.nio.file.Files.readString(Path.of("/proc/" + h.pid() + "/schedstat"));
+        sum += Long.parseLong(stat.trim().split(" ")[0]);
       } catch (java.io.IOException | RuntimeException gone) {
         // exited meanwhile
       }

@@ -65,6 +65,8 @@ public final class PodNetwork {
   private String prefix; // "10.42.N." (a /24)
   /** ip -> uid (or {@link #POOLED}), mirrored in {@code ips/<ip>} files. */
   private final java.util.Map<String, String> ips = new java.util.HashMap<>();
+  /** How long after the last take the pool starts refilling. */
+  static final java.time.Duration REFILL_QUIET = java.time.Duration.ofSeconds(1);
   /** The owner recorded for a pooled (ready, unassigned) sandbox's address. */
   static final String POOLED = "-";
   /** Addresses of pooled sandboxes ready to hand out (guarded by this). */
@@ -246,17 +248,22 @@ public final class PodNetwork {
         return new Attachment(poolNs(ip), ip); // taken from the pool before a restart
       }
       if (ip == null && !ready.isEmpty()) {
-        String pooled = ready.poll();
-        write(dir.resolve("ips").resolve(pooled), uid);
-        ips.put(pooled, uid);
+        ip = ready.poll();
+        ips.put(ip, uid);
         lastTake = System.nanoTime();
         notifyAll(); // the filler builds a replacement once the burst is over
-        return new Attachment(poolNs(pooled), pooled);
+        gw = null;
+      } else {
+        if (ip == null) {
+          ip = allocate(uid);
+        }
+        gw = gateway();
       }
-      if (ip == null) {
-        ip = allocate(uid);
-      }
-      gw = gateway();
+    }
+    if (gw == null) {
+      // Taken from the pool: record the owner outside the lock (100 workers take at once).
+      write(dir.resolve("ips").resolve(ip), uid);
+      return new Attachment(poolNs(ip), ip);
     }
     build(ns, vethName(uid), ip, gw);
     return new Attachment(ns, ip);
@@ -289,7 +296,8 @@ public final class PodNetwork {
 
   /**
    * Keeps {@code size} sandboxes ready in the background (0: no pool). The pool is refilled only
-   * after 250 ms without a take, so that building it never competes with a burst of pod starts.
+   * after {@link #REFILL_QUIET} without a take, so that building it (two process launches per
+   * sandbox) does not compete for CPU with a burst of pod starts.
    */
   public void startPool(int size) {
     synchronized (this) {
@@ -313,7 +321,7 @@ public final class PodNetwork {
       String gw;
       synchronized (this) {
         try {
-          while (!closed && (ready.size() + building >= poolTarget || System.nanoTime() - lastTake < 250_000_000L)) {
+          while (!closed && (ready.size() + building >= poolTarget || System.nanoTime() - lastTake < REFILL_QUIET.toNanos())) {
             wait(ready.size() + building >= poolTarget ? 0 : 50);
           }
         } catch (InterruptedException e) {
