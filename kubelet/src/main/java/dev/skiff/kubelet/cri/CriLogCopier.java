@@ -36,6 +36,8 @@ final class CriLogCopier {
   private static final long POLL_MILLIS = 5;
   private static final long IDLE_POLL_MILLIS = 50;
   private static final int MAX_IDLE_POLLS = 1000;
+  /** Empty polls at POLL_MILLIS after output before slowing down to IDLE_POLL_MILLIS. */
+  private static final int FAST_POLLS = 20;
   static final DateTimeFormatter TS = DateTimeFormatter.ISO_INSTANT;
 
   private final Path stdout;
@@ -92,7 +94,10 @@ final class CriLogCopier {
       long[] consumed = recover(out);
       Stream o = new Stream("stdout", stdout, consumed[0]);
       Stream e = new Stream("stderr", stderr, consumed[1]);
-      int idle = 0;
+      // Start in the slow mode: a burst of 100 new containers polling every 5 ms was 20,000
+      // wake-ups a second on the agent's two carriers while those pods were starting. The first
+      // output switches to fast polling.
+      int idle = FAST_POLLS;
       try {
         while (!closed) {
           boolean done = exited.getAsBoolean();
@@ -105,7 +110,7 @@ final class CriLogCopier {
           // Poll fast while output flows, slower when idle (100 idle containers cost little).
           idle = n == 0 ? Math.min(idle + 1, MAX_IDLE_POLLS) : 0;
           if (n == 0) {
-            Thread.sleep(idle < 20 ? POLL_MILLIS : IDLE_POLL_MILLIS);
+            Thread.sleep(idle < FAST_POLLS ? POLL_MILLIS : IDLE_POLL_MILLIS);
           }
         }
       } finally {

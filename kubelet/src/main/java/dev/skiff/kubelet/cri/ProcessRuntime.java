@@ -327,7 +327,9 @@ public final class ProcessRuntime implements ContainerRuntime {
     try {
       while (!Files.exists(started) && p.isAlive() && System.nanoTime() < deadline) {
         Thread.sleep(sleep);
-        sleep = Math.min(sleep * 2, 4); // setup takes ~5-20 ms: poll finely, it is the start latency
+        // Setup takes ~5-20 ms and is the start latency, so poll finely, but not so finely that
+        // 100 workers starting at once spend the agent's CPU on polling (1, 2, 4, 8, 8... ms).
+        sleep = Math.min(sleep * 2, 8);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
