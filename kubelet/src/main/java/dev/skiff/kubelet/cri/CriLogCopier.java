@@ -94,10 +94,7 @@ final class CriLogCopier {
       long[] consumed = recover(out);
       Stream o = new Stream("stdout", stdout, consumed[0]);
       Stream e = new Stream("stderr", stderr, consumed[1]);
-      // Start in the slow mode: a burst of 100 new containers polling every 5 ms was 20,000
-      // wake-ups a second on the agent's two carriers while those pods were starting. The first
-      // output switches to fast polling.
-      int idle = FAST_POLLS;
+      int idle = 0;
       try {
         while (!closed) {
           boolean done = exited.getAsBoolean();
