@@ -17,6 +17,7 @@ public final class BenchMain {
       case "exec-tls" -> ExecBench.run(true);
       case "deploy-1000" -> DeployBench.run();
       case "real-pods" -> RealPodsBench.run();
+      case "agent-memory" -> AgentMemoryBench.run();
       case "workloads" -> WorkloadsBench.run();
       case "scheduler" -> SchedulerBench.run(args);
       case "endpoints" -> EndpointsBench.run();
@@ -26,7 +27,7 @@ public final class BenchMain {
       case "gateway" -> GatewayBench.run();
       case "cold-start" -> ColdStartBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|exec|deploy-1000|real-pods|workloads|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready|gateway|cold-start");
+        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|exec|deploy-1000|real-pods|agent-memory|workloads|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready|gateway|cold-start");
         System.exit(2);
       }
     }

@@ -32,7 +32,8 @@ final class RealPodsBench {
     Path dir = Bench.tempDir("skiff-bench-real-");
     ApiServer server = ApiServer.start(new ApiServer.Config(dir.resolve("api"), 0, "127.0.0.1"));
     KubernetesClient client = Clients.forKubeconfig(server.kubeconfig());
-    ComponentContext ctx = new ComponentContext(client, dir, NODE, Map.of());
+    // One pre-built pod network sandbox per replica (--set kubelet.sandbox-pool), as in pod-startup.
+    ComponentContext ctx = new ComponentContext(client, dir, NODE, Map.of("kubelet.sandbox-pool", String.valueOf(REPLICAS)));
     List<AutoCloseable> parts = new ArrayList<>();
     parts.add(new ControllerManager().start(ctx));
     parts.add(new Scheduler().start(ctx));
@@ -40,6 +41,7 @@ final class RealPodsBench {
     try {
       var deployments = client.apps().deployments().inNamespace("default");
       awaitNodeReady(client);
+      awaitPool(dir.resolve("kubelet/network/ips"));
       deployments.resource(deployment(0, "v1")).create();
       long t0 = System.nanoTime();
       deployments.withName("sleepers").scale(REPLICAS);
@@ -86,6 +88,27 @@ final class RealPodsBench {
         .addNewContainer().withName("main").withImage("busybox").withCommand("sh", "-c", "sleep 3600")
         .addNewEnv().withName("VERSION").withValue(version).endEnv().endContainer().endSpec().endTemplate()
         .endSpec().build();
+  }
+
+  /** Waits (up to 60 s) until the agent's sandbox pool is full (ips/<ip> files holding "-"). */
+  private static void awaitPool(Path ips) throws Exception {
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (System.nanoTime() < deadline && java.nio.file.Files.isDirectory(ips)) {
+      long pooled;
+      try (var s = java.nio.file.Files.list(ips)) {
+        pooled = s.filter(f -> {
+          try {
+            return java.nio.file.Files.readString(f).trim().equals("-");
+          } catch (java.io.IOException e) {
+            return false;
+          }
+        }).count();
+      }
+      if (pooled >= REPLICAS) {
+        return;
+      }
+      Thread.sleep(50);
+    }
   }
 
   private static int ready(Deployment d) {

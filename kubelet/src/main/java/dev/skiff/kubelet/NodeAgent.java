@@ -175,6 +175,7 @@ public final class NodeAgent implements Component {
       informer.addEventHandler(new ResourceEventHandler<>() {
         @Override
         public void onAdd(Pod pod) {
+          StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "informer");
           events.add(new PodChanged(pod));
         }
 
@@ -225,7 +226,10 @@ public final class NodeAgent implements Component {
       try {
         Node n = ctx.client().nodes().withName(ctx.nodeName()).get();
         String cidr = n == null || n.getSpec() == null ? null : n.getSpec().getPodCIDR();
-        return PodNetwork.open(root.resolve("network"), cidr);
+        PodNetwork net = PodNetwork.open(root.resolve("network"), cidr);
+        // Sandboxes built ahead of the pods that will take them (off the start's critical path).
+        net.startPool(Integer.parseInt(option(ctx, "sandbox-pool", "0")));
+        return net;
       } catch (Exception e) {
         log.warn("pod network unavailable, pods use the host's network: {}", e.toString());
         return null;
@@ -337,6 +341,7 @@ public final class NodeAgent implements Component {
       serviceEnv.close();
       loop.interrupt();
       workers.stop();
+      statuses.close();
       probes.close();
       recorder.close();
       logServer.close();

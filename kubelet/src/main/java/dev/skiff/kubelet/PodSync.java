@@ -77,8 +77,10 @@ final class PodSync implements PodWorkers.PodSyncer {
       // A terminal pod never runs again (kubelet: podIsTerminated), whatever the runtime lost.
       return new PodWorkers.SyncResult(true, null);
     }
+    StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "sync");
     runtime.runPodSandbox(new PodSandboxConfig(uid, pod.getMetadata().getNamespace(), pod.getMetadata().getName(),
         Boolean.TRUE.equals(pod.getSpec().getHostNetwork()), PodDns.hostname(pod)));
+    StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "sandbox");
     String policy = restartPolicy(pod);
     Map<String, String[]> waiting = new HashMap<>();
     Duration requeue = null;
@@ -241,8 +243,11 @@ final class PodSync implements PodWorkers.PodSyncer {
       ContainerConfig cfg = new ContainerConfig(c.getName(), attempt, c.getImage(), ContainerEnv.argv(c, environment),
           environment, c.getWorkingDir(), containerMounts, resources(c), Boolean.TRUE.equals(c.getStdin()),
           Boolean.TRUE.equals(c.getStdinOnce()));
+      StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "config");
       String id = runtime.createContainer(uid, cfg);
+      StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "created");
       runtime.startContainer(id);
+      StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "started");
       startErrors.remove(key);
       postStart(pod, c, id, podIp);
       // Dead-container cleanup keeps the last terminated instance (MaxPerPodContainerCount 1).
@@ -366,7 +371,9 @@ final class PodSync implements PodWorkers.PodSyncer {
     if (pod.getMetadata().getDeletionTimestamp() == null) {
       return;
     }
-    // Everything stopped: the kubelet removes the object (grace 0), as status_manager.go does.
+    // Everything stopped: the kubelet removes the object (grace 0), as status_manager.go does,
+    // once the final status is stored (canBeDeleted).
+    statuses.flush(pod.getMetadata().getUid(), Duration.ofSeconds(10));
     try {
       client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
           .withGracePeriod(0).delete();

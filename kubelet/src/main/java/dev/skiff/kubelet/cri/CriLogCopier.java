@@ -45,6 +45,8 @@ final class CriLogCopier {
   private static final long POLL_MILLIS = 5;
   private static final long IDLE_POLL_MILLIS = 50;
   private static final int MAX_IDLE_POLLS = 1000;
+  /** Empty polls at POLL_MILLIS after output before slowing down to IDLE_POLL_MILLIS. */
+  private static final int FAST_POLLS = 20;
   static final DateTimeFormatter TS = DateTimeFormatter.ISO_INSTANT;
 
   private final Path stdout;
@@ -128,7 +130,7 @@ final class CriLogCopier {
           // Poll fast while output flows, slower when idle (100 idle containers cost little).
           idle = n == 0 ? Math.min(idle + 1, MAX_IDLE_POLLS) : 0;
           if (n == 0) {
-            Thread.sleep(idle < 20 ? POLL_MILLIS : IDLE_POLL_MILLIS);
+            Thread.sleep(idle < FAST_POLLS ? POLL_MILLIS : IDLE_POLL_MILLIS);
           }
         }
       } finally {
@@ -254,7 +256,9 @@ final class CriLogCopier {
     private final Path path;
     long offset;
     private FileChannel in;
-    private final ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+    /** Read chunk. Allocated per pump that finds output, never held while idle: an agent with
+     *  100 quiet containers kept 2 x 64 KiB per container (12.8 MB of its heap) otherwise. */
+    private static final int CHUNK = 64 * 1024;
     private byte[] pending = new byte[0];
 
     Stream(String name, Path path, long offset) {
@@ -272,8 +276,13 @@ final class CriLogCopier {
         in = FileChannel.open(path, StandardOpenOption.READ);
       }
       int total = 0;
+      long available = in.size() - (offset + pending.length);
+      if (available <= 0 && !(eof && pending.length > 0)) {
+        return 0; // nothing new (the common case of an idle container): no buffer at all
+      }
+      ByteBuffer buf = ByteBuffer.allocate((int) Math.max(1, Math.min(CHUNK, available)));
       java.io.ByteArrayOutputStream batch = new java.io.ByteArrayOutputStream();
-      while (true) {
+      while (available > 0) {
         buf.clear();
         int r = in.read(buf, offset + pending.length);
         if (r <= 0) {

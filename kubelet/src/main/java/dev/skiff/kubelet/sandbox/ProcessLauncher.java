@@ -1,0 +1,60 @@
+package dev.skiff.kubelet.sandbox;
+
+import java.io.IOException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Starts processes for callers on virtual threads. {@link ProcessBuilder#start()} is a native
+ * fork/exec that pins the calling virtual thread's carrier until the child has exec'd; with one
+ * carrier per core (two here), a burst of pod workers starting processes would otherwise stall
+ * every other virtual thread of the agent (workers, status writers) behind the spawns. The spawn
+ * runs on one of a few platform threads instead, and the virtual thread waits unpinned.
+ *
+ * <p>Thread-safe.
+ */
+public final class ProcessLauncher {
+  private static final ExecutorService SPAWNERS = Executors.newFixedThreadPool(4, r -> {
+    Thread t = new Thread(r, "process-launcher");
+    t.setDaemon(true);
+    return t;
+  });
+
+  private ProcessLauncher() {}
+
+  /**
+   * {@code pb.start()}, from a platform thread when the caller is virtual. The wait is not
+   * interruptible: an interrupt cannot stop a spawn already under way, and returning early would
+   * leak the process; the interrupt status is restored afterwards.
+   */
+  public static Process start(ProcessBuilder pb) throws IOException {
+    if (!Thread.currentThread().isVirtual()) {
+      return pb.start();
+    }
+    Future<Process> f = SPAWNERS.submit(pb::start);
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          return f.get();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (ExecutionException e) {
+          if (e.getCause() instanceof IOException io) {
+            throw io;
+          }
+          if (e.getCause() instanceof RuntimeException re) {
+            throw re;
+          }
+          throw new IOException(e.getCause());
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}
