@@ -13,10 +13,11 @@ import java.util.Map;
  * ({@link InProcessDispatcher}): the one place that knows both, so components keep depending on
  * the runtime only. Thread-safe.
  */
-final class InJvmApi implements InProcessApi {
+public final class InJvmApi implements InProcessApi {
   private final InProcessDispatcher dispatcher;
 
-  InJvmApi(ApiServer server) {
+  /** The in-JVM API of {@code server} (its handler, as reached at its port). */
+  public InJvmApi(ApiServer server) {
     this.dispatcher = new InProcessDispatcher(server.handler(), "127.0.0.1:" + server.port());
   }
 
