@@ -116,6 +116,21 @@ final class Bench {
     return Math.round(v * f) / f;
   }
 
+  /**
+   * The client an in-JVM component of {@code skiff server} gets, with the transport of the
+   * environment variable SKIFF_BENCH_TRANSPORT ({@code in-jvm}, the server's default, or
+   * {@code loopback}), so benchmarks can compare the two.
+   */
+  static io.fabric8.kubernetes.client.KubernetesClient componentClient(ApiServer server) {
+    return transport().equals("loopback") ? dev.skiff.runtime.Clients.forKubeconfig(server.kubeconfig())
+        : dev.skiff.runtime.Clients.inProcess(server.kubeconfig(), new dev.skiff.cli.InJvmApi(server));
+  }
+
+  static String transport() {
+    String t = System.getenv("SKIFF_BENCH_TRANSPORT");
+    return t == null || t.isEmpty() ? "in-jvm" : t;
+  }
+
   static Map<String, Object> result(String bench) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("bench", bench);

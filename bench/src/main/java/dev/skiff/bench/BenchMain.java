@@ -5,7 +5,8 @@ public final class BenchMain {
   public static void main(String[] args) throws Exception {
     String name = args.length == 0 ? "" : args[0];
     switch (name) {
-      case "start" -> StartBench.run();
+      case "start" -> StartBench.run(java.util.Arrays.copyOfRange(args, 1, args.length));
+      case "transport" -> TransportBench.run();
       case "api-create" -> ApiCreateBench.run();
       case "api-list" -> ApiListBench.run();
       case "watch-fanout" -> WatchFanoutBench.run();
@@ -27,7 +28,7 @@ public final class BenchMain {
       case "gateway" -> GatewayBench.run();
       case "cold-start" -> ColdStartBench.run();
       default -> {
-        System.err.println("usage: skiff bench start|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|exec|deploy-1000|real-pods|agent-memory|workloads|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready|gateway|cold-start");
+        System.err.println("usage: skiff bench start [--set transport=loopback]|transport|api-create|api-list|watch-fanout|authz|api-apply|job-1000|pod-startup|exec|exec-tls|deploy-1000|real-pods|agent-memory|workloads|scheduler|endpoints|proxy|endpoint-propagation|ksvc-ready|gateway|cold-start");
         System.exit(2);
       }
     }

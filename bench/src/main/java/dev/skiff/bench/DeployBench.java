@@ -2,7 +2,6 @@ package dev.skiff.bench;
 
 import dev.skiff.apiserver.ApiServer;
 import dev.skiff.controllers.ControllerManager;
-import dev.skiff.runtime.Clients;
 import dev.skiff.runtime.ComponentContext;
 import dev.skiff.runtime.EventHandler;
 import dev.skiff.runtime.SharedInformers;
@@ -40,8 +39,8 @@ final class DeployBench {
   static void run() throws Exception {
     Path dir = Bench.tempDir("skiff-bench-deploy-");
     ApiServer server = ApiServer.start(new ApiServer.Config(dir, 0, "127.0.0.1"));
-    KubernetesClient client = Clients.forKubeconfig(server.kubeconfig());
-    KubernetesClient kubeletClient = Clients.forKubeconfig(server.kubeconfig());
+    KubernetesClient client = Bench.componentClient(server);
+    KubernetesClient kubeletClient = Bench.componentClient(server);
     AutoCloseable manager = new ControllerManager().start(new ComponentContext(client, dir, "bench", Map.of()));
     SharedInformers kubeletInformers = new SharedInformers(kubeletClient);
     ExecutorService exec = Executors.newVirtualThreadPerTaskExecutor();
@@ -124,6 +123,7 @@ final class DeployBench {
         }
       }
       Map<String, Object> m = Bench.result("deploy-1000");
+      m.put("transport", Bench.transport());
       m.put("replicas", REPLICAS);
       m.put("all_pods_created_ms", Bench.round(allCreated / 1e6, 1));
       m.put("all_pods_running_ms", Bench.round(allRunning / 1e6, 1));

@@ -3,7 +3,6 @@ package dev.skiff.bench;
 import dev.skiff.apiserver.ApiServer;
 import dev.skiff.controllers.ControllerManager;
 import dev.skiff.kubelet.NodeAgent;
-import dev.skiff.runtime.Clients;
 import dev.skiff.runtime.ComponentContext;
 import dev.skiff.scheduler.Scheduler;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -31,7 +30,7 @@ final class RealPodsBench {
   static void run() throws Exception {
     Path dir = Bench.tempDir("skiff-bench-real-");
     ApiServer server = ApiServer.start(new ApiServer.Config(dir.resolve("api"), 0, "127.0.0.1"));
-    KubernetesClient client = Clients.forKubeconfig(server.kubeconfig());
+    KubernetesClient client = Bench.componentClient(server);
     // One pre-built pod network sandbox per replica (--set kubelet.sandbox-pool), as in pod-startup.
     ComponentContext ctx = new ComponentContext(client, dir, NODE, Map.of("kubelet.sandbox-pool", String.valueOf(REPLICAS)));
     List<AutoCloseable> parts = new ArrayList<>();
@@ -59,6 +58,7 @@ final class RealPodsBench {
       long rollout = System.nanoTime() - t1;
 
       Map<String, Object> m = Bench.result("real-pods");
+      m.put("transport", Bench.transport());
       m.put("replicas", REPLICAS);
       m.put("scale_0_to_100_ready_ms", Bench.round(scaleUp / 1e6, 1));
       m.put("rollout_100_ms", Bench.round(rollout / 1e6, 1));

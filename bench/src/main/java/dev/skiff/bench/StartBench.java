@@ -33,7 +33,8 @@ final class StartBench {
 
   record Sample(long readyNanos, long rssKb) {}
 
-  static void run() throws Exception {
+  /** @param serverArgs extra {@code skiff server} arguments, e.g. {@code --set transport=loopback} */
+  static void run(String[] serverArgs) throws Exception {
     System.setProperty("jdk.internal.httpclient.disableHostnameVerification", "true");
     SSLContext trustAll = SSLContext.getInstance("TLS");
     trustAll.init(null, new TrustManager[] {new X509TrustManager() {
@@ -56,8 +57,8 @@ final class StartBench {
     for (int i = 0; i < RUNS; i++) {
       Path dir = Bench.tempDir("skiff-start-");
       try {
-        fresh.add(once(http, java, cp, dir));
-        restart.add(once(http, java, cp, dir));
+        fresh.add(once(http, java, cp, dir, serverArgs));
+        restart.add(once(http, java, cp, dir, serverArgs));
       } finally {
         Bench.deleteTree(dir);
       }
@@ -67,6 +68,8 @@ final class StartBench {
     put(m, "", fresh);
     put(m, "restart_", restart);
     m.put("jvm_flags", "as the ./skiff launcher runs the server (its flags and AOT cache)");
+    m.put("server_args", String.join(" ", serverArgs));
+    m.put("load_avg", Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
     Bench.print(m);
   }
 
@@ -79,7 +82,7 @@ final class StartBench {
     m.put(prefix + "rss_max_mb", Bench.round(rss[rss.length - 1] / 1024.0, 1));
   }
 
-  private static Sample once(HttpClient http, String java, String cp, Path dir) throws Exception {
+  private static Sample once(HttpClient http, String java, String cp, Path dir, String[] serverArgs) throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
@@ -96,6 +99,7 @@ final class StartBench {
       cmd.addAll(List.of("-cp", cp, "dev.skiff.cli.Main"));
     }
     cmd.addAll(List.of("server", "--data-dir", dir.toString(), "--port", Integer.toString(port)));
+    cmd.addAll(List.of(serverArgs));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
         .redirectError(dir.resolveSibling(dir.getFileName() + ".log").toFile());
     HttpRequest req = HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + "/readyz"))

@@ -3,6 +3,7 @@ package dev.skiff.cli;
 import dev.skiff.runtime.Clients;
 import dev.skiff.runtime.Component;
 import dev.skiff.runtime.ComponentContext;
+import dev.skiff.runtime.InProcessApi;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -28,11 +29,22 @@ final class ComponentRunner implements AutoCloseable {
   private final Map<String, String> options;
   private final Set<String> disabled;
   private final Deque<AutoCloseable> running = new ArrayDeque<>();
+  private final InProcessApi inJvm;
   private KubernetesClient client;
   private volatile boolean closed;
 
   ComponentRunner(Path kubeconfig, Path dataDir, String nodeName, Map<String, String> options, Set<String> disabled) {
+    this(kubeconfig, null, dataDir, nodeName, options, disabled);
+  }
+
+  /**
+   * @param inJvm the API server in this JVM to reach in-JVM, or null to connect over the
+   *     kubeconfig's URL (loopback, or a remote server for {@code skiff agent})
+   */
+  ComponentRunner(Path kubeconfig, InProcessApi inJvm, Path dataDir, String nodeName, Map<String, String> options,
+      Set<String> disabled) {
     this.kubeconfig = kubeconfig;
+    this.inJvm = inJvm;
     this.dataDir = dataDir;
     this.nodeName = nodeName;
     this.options = options;
@@ -43,7 +55,7 @@ final class ComponentRunner implements AutoCloseable {
     if (components.isEmpty() || closed) {
       return;
     }
-    client = Clients.forKubeconfig(kubeconfig);
+    client = inJvm != null ? Clients.inProcess(kubeconfig, inJvm) : Clients.forKubeconfig(kubeconfig);
     ComponentContext ctx = new ComponentContext(client, dataDir, nodeName, options);
     for (Component c : components) {
       if (disabled.contains(c.name()) || closed) {

@@ -9,6 +9,9 @@ import picocli.CommandLine.Option;
 
 @Command(name = "server", description = "Run the Skiff server: the API server on a durable embedded store.")
 final class ServerCommand implements Callable<Integer> {
+  /** How in-JVM components reach the API server unless {@code --set transport=} says otherwise. */
+  static final String DEFAULT_TRANSPORT = "in-jvm";
+
   @Option(names = "--data-dir", description = "State directory (default: ${DEFAULT-VALUE}).", defaultValue = ".skiff")
   Path dataDir;
 
@@ -62,6 +65,11 @@ final class ServerCommand implements Callable<Integer> {
     options.putIfAbsent("cluster-dns", services.address(10));
     options.putIfAbsent("service-cidr", services.cidr());
     options.putIfAbsent("cluster-cidr", clusterCidr);
+    String transport = options.getOrDefault("transport", DEFAULT_TRANSPORT);
+    if (!transport.equals("in-jvm") && !transport.equals("loopback")) {
+      System.err.println("skiff: --set transport= takes in-jvm or loopback, got " + transport);
+      return 2;
+    }
     long t0 = System.nanoTime();
     ApiServer server;
     try {
@@ -80,7 +88,10 @@ final class ServerCommand implements Callable<Integer> {
       return 1;
     }
     CountDownLatch stop = new CountDownLatch(1);
-    ComponentRunner components = new ComponentRunner(server.kubeconfig(), dataDir.toAbsolutePath(),
+    // The components' client: straight into this JVM's API server, or over loopback TLS
+    // (docs/runtime.md, "In-JVM transport", has the measurements behind the default).
+    ComponentRunner components = new ComponentRunner(server.kubeconfig(),
+        transport.equals("in-jvm") ? new InJvmApi(server) : null, dataDir.toAbsolutePath(),
         nodeName != null ? nodeName : ComponentRunner.hostName(), options, disabled);
     // Components start after the API server is ready and off the main thread: they never delay
     // /readyz, and one that fails to start is logged without taking the server down.

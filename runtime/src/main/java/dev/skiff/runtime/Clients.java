@@ -52,10 +52,24 @@ public final class Clients {
     // speaks HTTP/1.1, one request per connection).
     config.setMaxConcurrentRequests(256);
     config.setMaxConcurrentRequestsPerHost(128);
-    // fabric8 opens watches as WebSocket upgrades first (Skiff serves both, as kube-apiserver does).
+    // fabric8 opens watches as WebSocket upgrades first (Skiff serves both, as kube-apiserver does);
+    // the in-JVM transport serves plain HTTP only, so its watches are streamed HTTP responses.
+    if (transport instanceof InProcessHttpClientFactory) {
+      config.setOnlyHttpWatches(true);
+    }
     return new KubernetesClientBuilder().withConfig(config)
         .withHttpClientFactory(transport != null ? transport : new VertxHttpClientFactory())
         .build();
+  }
+
+  /**
+   * A client whose requests go straight to {@code api}, an API server in this JVM, authenticated
+   * as the kubeconfig's user (its client certificate or token), with WebSockets over loopback
+   * through vert.x (loaded only if one is opened). See {@link InProcessHttpClientFactory}.
+   */
+  public static KubernetesClient inProcess(Path kubeconfig, InProcessApi api) {
+    // A lambda, not VertxHttpClientFactory::new: vert.x and Netty stay unloaded until needed.
+    return forKubeconfig(kubeconfig, new InProcessHttpClientFactory(api, () -> new VertxHttpClientFactory()));
   }
 
   /**

@@ -22,8 +22,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * fabric8 over both transports against Skiff: vert.x (fabric8's default, HTTP/1.1 over TLS) and
- * the JDK HttpClient (HTTP/2 negotiated by ALPN).
+ * fabric8 over every transport against Skiff: vert.x (fabric8's default, HTTP/1.1 over TLS), the
+ * JDK HttpClient (HTTP/2 negotiated by ALPN) and the in-JVM one (no connection).
  */
 class TransportTest {
   static TestServer server;
@@ -39,12 +39,15 @@ class TransportTest {
   }
 
   static KubernetesClient client(String transport) {
+    if (transport.equals("in-jvm")) {
+      return Clients.inProcess(server.kubeconfig(), new InJvmApi(server.server()));
+    }
     return Clients.forKubeconfig(server.kubeconfig(),
         transport.equals("jdk") ? new JdkHttpClientFactory() : new io.fabric8.kubernetes.client.vertx.VertxHttpClientFactory());
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"vertx", "jdk"})
+  @ValueSource(strings = {"vertx", "jdk", "in-jvm"})
   void crudWatchAndInformer(String transport) throws Exception {
     String ns = "t-" + transport;
     try (KubernetesClient client = client(transport)) {
@@ -89,7 +92,7 @@ class TransportTest {
 
   /** Controllers hold one watch per type: many long-lived watches must not starve requests. */
   @ParameterizedTest
-  @ValueSource(strings = {"vertx", "jdk"})
+  @ValueSource(strings = {"vertx", "jdk", "in-jvm"})
   void manyInformersAndRequestsShareTheClient(String transport) throws Exception {
     String ns = "many-" + transport;
     try (KubernetesClient client = client(transport); SharedInformers informers = new SharedInformers(client)) {

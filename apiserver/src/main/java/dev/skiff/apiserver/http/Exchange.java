@@ -224,6 +224,18 @@ public final class Exchange {
     }
   }
 
+  /**
+   * Runs {@code r} when the client goes away while the handler still runs (a reset stream, a
+   * closed in-process watch), so a stream that waits for events rather than writes can stop.
+   */
+  public void onClientGone(Runnable r) {
+    try {
+      request.addFailureListener(t -> r.run());
+    } catch (RuntimeException e) {
+      // no failure notification on this request: the stream ends at its next write
+    }
+  }
+
   /** The response was taken over (a protocol upgrade) and is completed elsewhere. */
   void markStreamed(int code) {
     answered = true;

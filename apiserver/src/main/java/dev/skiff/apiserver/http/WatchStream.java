@@ -79,6 +79,8 @@ final class WatchStream {
         return;
       }
       try (Watcher w = start.watcher()) {
+        // A client that closes its watch frees the watcher now, not at the next event.
+        ex.onClientGone(w::close);
         long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
         long lastSent = System.nanoTime();
         boolean firstTable = true;
