@@ -48,7 +48,10 @@ final class PodStartupBench {
     KubernetesClient client = Clients.forKubeconfig(server.kubeconfig());
     HttpClient h2 = Bench.h2Client(server);
     StartupTrace.enable();
-    NodeAgent.Running agent = new NodeAgent().start(new ComponentContext(client, dir, NODE,
+    // The agent reaches the API server as it does inside `skiff server` (in-JVM unless
+    // SKIFF_BENCH_TRANSPORT=loopback); the pods are created over HTTP/2 as a client would.
+    KubernetesClient agentClient = Bench.componentClient(server);
+    NodeAgent.Running agent = new NodeAgent().start(new ComponentContext(agentClient, dir, NODE,
         Map.of("kubelet.sandbox-pool", String.valueOf(POOL))));
     try {
       client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("cold").endMetadata().build()).create();
@@ -80,6 +83,7 @@ final class PodStartupBench {
       m.put("cold_p99_ms", Bench.round(Bench.pctMs(cold.lat, 99), 1));
       m.put("jvm_heap_after_gc_mb_with_api_server", Bench.round(heap / (1024.0 * 1024), 1));
       m.put("sandbox_pool", POOL);
+      m.put("agent_transport", Bench.transport());
       // Where the CPU of the warm round went: this JVM (API server, agent, client) and the pods'
       // processes (the spawn chain setsid/nsenter/unshare/sh/mount, the shim, the containers).
       m.put("warm_cpu_jvm_ms", Bench.round(jvmCpu / 1e6, 0));
@@ -92,6 +96,7 @@ final class PodStartupBench {
       // The agent never kills containers when it stops; the benchmark cleans up after itself.
       dev.skiff.kubelet.cri.ProcessRuntime.removeAll(dir.resolve("kubelet"));
       h2.stop();
+      agentClient.close();
       client.close();
       server.close();
       Bench.deleteTree(dir);
