@@ -70,6 +70,8 @@ final class RevisionReconciler {
   static final String USER_CONTAINER = "user-container";
   static final String USER_PORT_NAME = "user-port";
   static final int DEFAULT_PORT = 8080;
+  /** The node agent's opt-in sub-second readiness probing until first ready (kubelet ProbeManager). */
+  static final String INITIAL_READINESS_INTERVAL_ANNOTATION = "skiff.dev/initial-readiness-probe-interval-ms";
   private static final java.util.Set<String> WAITING_FAILURES = java.util.Set.of(
       "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName", "CreateContainerError");
 
@@ -390,6 +392,7 @@ final class RevisionReconciler {
     int port = userPort(rs);
     int serving = servingIndex(rs);
     Map<String, String> l = rev.getMetadata().getLabels() == null ? Map.of() : rev.getMetadata().getLabels();
+    boolean aggressive = false;
     for (int i = 0; i < pod.getContainers().size(); i++) {
       Container c = pod.getContainers().get(i);
       if (st != null && st.getContainerStatuses() != null && i < st.getContainerStatuses().size()
@@ -410,6 +413,8 @@ final class RevisionReconciler {
       env.add(new EnvVar("K_CONFIGURATION", l.getOrDefault(Knative.CONFIGURATION_LABEL, ""), null));
       env.add(new EnvVar("K_SERVICE", l.getOrDefault(Knative.SERVICE_LABEL, ""), null));
       c.setEnv(env);
+      aggressive = c.getReadinessProbe() == null || c.getReadinessProbe().getPeriodSeconds() == null
+          || c.getReadinessProbe().getPeriodSeconds() == 0;
       c.setReadinessProbe(probe(c.getReadinessProbe(), port, true));
       if (c.getLivenessProbe() != null) {
         c.setLivenessProbe(probe(c.getLivenessProbe(), port, false));
@@ -442,6 +447,13 @@ final class RevisionReconciler {
     ObjectMeta tm = new ObjectMeta();
     tm.setLabels(new LinkedHashMap<>(labels));
     tm.setAnnotations(new LinkedHashMap<>(annotations));
+    if (aggressive) {
+      // Knative's queue-proxy probes a readiness probe without periodSeconds every ~50 ms until the
+      // first success (pkg/queue/readiness/probe.go); the kubelet's finest period is 1 s, which
+      // made every fresh revision wait ~1 s after its app was listening. The node agent honours
+      // this annotation for the readiness probe until it first succeeds, then uses the period.
+      tm.getAnnotations().put(INITIAL_READINESS_INTERVAL_ANNOTATION, "50");
+    }
     template.setMetadata(tm);
     template.setSpec(pod);
     spec.setTemplate(template);
