@@ -19,6 +19,9 @@ import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
+import io.fabric8.kubernetes.api.model.Lifecycle;
+import io.fabric8.kubernetes.api.model.LifecycleHandler;
+import io.fabric8.kubernetes.api.model.LifecycleHandlerBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
@@ -151,7 +154,8 @@ final class RevisionReconciler {
         return pending;
       }
       try {
-        d = client.apps().deployments().inNamespace(ns).resource(desiredDeployment(rev, st)).create();
+        int gatewayPort = RouteReconciler.gatewayPort(configMaps.get(Knative.SYSTEM_NAMESPACE, "config-network"));
+        d = client.apps().deployments().inNamespace(ns).resource(desiredDeployment(rev, st, gatewayPort)).create();
       } catch (KubernetesClientException e) {
         if (e.getCode() == 409) {
           return Result.requeue();
@@ -375,8 +379,17 @@ final class RevisionReconciler {
     }
   }
 
-  /** revision/resources/deploy.go MakeDeployment, with the resolved digests as images. */
+  /** {@link #desiredDeployment(Revision, Status, int)} without a known gateway (no drain hook). */
   static Deployment desiredDeployment(Revision rev, Status st) {
+    return desiredDeployment(rev, st, 0);
+  }
+
+  /**
+   * revision/resources/deploy.go MakeDeployment, with the resolved digests as images. With the
+   * gateway's port known ({@code gatewayPort} > 0), the user container gets Knative's drain hook
+   * ({@link #drainHook}).
+   */
+  static Deployment desiredDeployment(Revision rev, Status st, int gatewayPort) {
     String name = rev.getMetadata().getName();
     Map<String, String> labels = Children.labels(rev.getMetadata().getLabels());
     labels.put(Knative.REVISION_LABEL, name);
@@ -421,6 +434,11 @@ final class RevisionReconciler {
       }
       c.setStdin(false);
       c.setTty(false);
+      if (gatewayPort > 0 && (c.getLifecycle() == null || c.getLifecycle().getPreStop() == null)) {
+        Lifecycle lc = c.getLifecycle() == null ? new Lifecycle() : c.getLifecycle();
+        lc.setPreStop(drainHook(rev.getMetadata().getNamespace(), name, gatewayPort));
+        c.setLifecycle(lc);
+      }
     }
     if (rs.getTimeoutSeconds() != null) {
       pod.setTerminationGracePeriodSeconds(rs.getTimeoutSeconds());
@@ -460,6 +478,24 @@ final class RevisionReconciler {
     d.setSpec(spec);
     return d;
   }
+
+  /**
+   * Graceful drain (deploy.go userLifecycle: a preStop httpGet to queue-proxy's
+   * {@code :8022/wait-for-drain}). We have no sidecar: the hook asks the gateway on this node
+   * ({@code 127.0.0.1:<gateway port>}, header {@value #DRAIN_HEADER}: {@code <ns>/<revision>}),
+   * which answers once it has seen the pod terminating (so it sends it no new request) and the
+   * requests it had sent to the revision's terminating pods have completed. Only then does the
+   * kubelet send SIGTERM; the wait comes out of terminationGracePeriodSeconds (= timeoutSeconds,
+   * the longest a request may take), so an in-flight request is never cut by scale-down.
+   */
+  static LifecycleHandler drainHook(String namespace, String revision, int gatewayPort) {
+    return new LifecycleHandlerBuilder().withNewHttpGet().withHost("127.0.0.1").withPort(new IntOrString(gatewayPort))
+        .withPath(DRAIN_PATH).addNewHttpHeader().withName(DRAIN_HEADER).withValue(namespace + "/" + revision).endHttpHeader()
+        .endHttpGet().build();
+  }
+
+  static final String DRAIN_HEADER = dev.skiff.serving.gateway.Gateway.DRAIN_HEADER;
+  static final String DRAIN_PATH = dev.skiff.serving.gateway.Gateway.DRAIN_PATH;
 
   /** A probe aimed at the user port (deploy.go rewriteUserProbe); readiness defaults to TCP. */
   private static Probe probe(Probe in, int port, boolean readiness) {

@@ -61,8 +61,25 @@ final class ProxyHandler extends Handler.Abstract {
     this.scheduler = scheduler;
   }
 
+  /** How long a drain waits for the Pod informer to show the pod terminating. */
+  static final long DRAIN_SEEN_TIMEOUT_MS = 2000;
+  /**
+   * After the gateway saw the pod terminating: the time a request that picked the pod just
+   * before needs to count itself in flight (microseconds; generous).
+   */
+  static final long DRAIN_SETTLE_MS = 100;
+
   @Override
   public boolean handle(Request req, Response resp, Callback cb) {
+    String drain = req.getHeaders().get(Gateway.DRAIN_HEADER);
+    if (drain != null && Gateway.DRAIN_PATH.equals(req.getHttpURI().getPath())) {
+      if (Thread.currentThread().isVirtual()) {
+        drain(req, resp, cb, drain);
+      } else {
+        Thread.ofVirtual().name("gateway-drain").start(() -> drain(req, resp, cb, drain));
+      }
+      return true;
+    }
     String host = Request.getServerName(req);
     TrafficSplit split = view.lookup(host);
     if (split == null && req.getHeaders().get(HttpHeader.HOST) != null) {
@@ -84,19 +101,76 @@ final class ProxyHandler extends Handler.Abstract {
     // Fast path, on the calling (selector or pool) thread without blocking: a verified pod has
     // a free slot now and no request is queued before this one.
     RevisionBackend.Endpoint ep = tunnel ? null : b.tryAcquire();
-    if (ep != null) {
+    if (ep != null && ep.verified) {
       forward(req, resp, cb, ep, host, deadline, done(b, ep));
       return true;
     }
-    // Slow path on a virtual thread: wait in the breaker's queue or the activator's hold, probe
-    // a fresh pod, or run a tunnel.
+    // Slow path on a virtual thread: probe a fresh pod, wait in the breaker's queue or the
+    // activator's hold, or run a tunnel.
     String h = host;
+    RevisionBackend.Endpoint fresh = ep;
+    Runnable slow = () -> {
+      if (fresh != null) {
+        probeAndForward(req, resp, cb, b, fresh, h, deadline, false);
+      } else {
+        waitAndForward(req, resp, cb, b, h, deadline, tunnel);
+      }
+    };
     if (Thread.currentThread().isVirtual()) {
-      waitAndForward(req, resp, cb, b, h, deadline, tunnel);
+      slow.run();
     } else {
-      Thread.ofVirtual().name("gateway-wait").start(() -> waitAndForward(req, resp, cb, b, h, deadline, tunnel));
+      Thread.ofVirtual().name("gateway-wait").start(slow);
     }
     return true;
+  }
+
+  /**
+   * The drain hook (Knative queue-proxy's {@code /wait-for-drain}, pkg/queue/sharedmain): the
+   * kubelet calls it before it sends SIGTERM to a terminating pod of the revision. Answers 200
+   * once (1) the Pod informer shows a terminating pod of the revision, so the gateway sends it no
+   * new request (at most {@value #DRAIN_SEEN_TIMEOUT_MS} ms: a gateway that lags still lets the
+   * pod go), then (2) every request the gateway sent to pods that left the revision's Ready set
+   * has completed, up to the revision's timeoutSeconds (the kubelet's grace period bounds it
+   * anyway). Knative's queue-proxy sleeps drainSleepDuration (30 s) so remote load balancers
+   * notice; our only load balancer is this in-process gateway, which learns from the Pod watch
+   * within milliseconds, so waiting for "seen and idle" replaces the fixed sleep. Loopback
+   * clients only; blocks a virtual thread.
+   */
+  private void drain(Request req, Response resp, Callback cb, String revision) {
+    if (!isLoopback(req)) {
+      Response.writeError(req, resp, cb, HttpStatus.FORBIDDEN_403, "drain requests are accepted from this host only");
+      return;
+    }
+    int slash = revision.indexOf('/');
+    if (slash <= 0) {
+      Response.writeError(req, resp, cb, HttpStatus.BAD_REQUEST_400, "expected <namespace>/<revision>");
+      return;
+    }
+    String ns = revision.substring(0, slash);
+    String rev = revision.substring(slash + 1);
+    try {
+      long seenBy = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DRAIN_SEEN_TIMEOUT_MS);
+      while (!view.sawTerminatingPod(ns, rev) && System.nanoTime() < seenBy) {
+        Thread.sleep(5);
+      }
+      Thread.sleep(DRAIN_SETTLE_MS);
+      RevisionBackend b = view.existingBackend(ns, rev);
+      long deadline = RevisionBackend.deadline(b == null ? 1 : b.timeoutSeconds);
+      while (b != null && b.drainingInFlight() > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      int left = b == null ? 0 : b.drainingInFlight();
+      resp.setStatus(HttpStatus.OK_200);
+      resp.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain");
+      Content.Sink.write(resp, true, left == 0 ? "drained\n" : "gave up with " + left + " in flight\n", cb);
+    } catch (InterruptedException e) {
+      Response.writeError(req, resp, cb, HttpStatus.SERVICE_UNAVAILABLE_503, "gateway shutting down");
+    }
+  }
+
+  private static boolean isLoopback(Request req) {
+    SocketAddress a = req.getConnectionMetaData().getRemoteSocketAddress();
+    return a instanceof InetSocketAddress i && i.getAddress() != null && i.getAddress().isLoopbackAddress();
   }
 
   private static Runnable done(RevisionBackend b, RevisionBackend.Endpoint ep) {
@@ -127,7 +201,12 @@ final class ProxyHandler extends Handler.Abstract {
       Response.writeError(req, resp, cb, status, status == 504 ? "request timeout" : "no ready pod for revision " + b.name);
       return;
     }
-    RevisionBackend.Endpoint ep = lease.endpoint();
+    probeAndForward(req, resp, cb, b, lease.endpoint(), host, deadline, tunnel);
+  }
+
+  /** With a slot on {@code ep}: waits until a fresh pod accepts connections, then sends. */
+  private void probeAndForward(Request req, Response resp, Callback cb, RevisionBackend b, RevisionBackend.Endpoint ep,
+      String host, long deadline, boolean tunnel) {
     Runnable done = done(b, ep);
     if (!ep.verified && !awaitListening(ep, deadline)) {
       done.run();
