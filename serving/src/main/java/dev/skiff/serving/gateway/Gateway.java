@@ -113,12 +113,15 @@ public final class Gateway implements Component {
       server.addConnector(connector);
       connectors.add(connector);
     }
-    server.setHandler(new ProxyHandler(view, http1, h2c,
+    ProxyHandler handler = new ProxyHandler(view, http1, h2c,
         b -> {
           if (autoscaler != null) {
             autoscaler.activate(b.namespace, b.name);
           }
-        }, scheduler));
+        }, scheduler);
+    // gateway.upstream=jetty: Jetty's HttpClient to HTTP/1.1 pods (the path before Http1Upstream).
+    handler.useHttp1Upstream = !"jetty".equals(ctx.options().get("gateway.upstream"));
+    server.setHandler(handler);
     server.setStopTimeout(2000);
 
     String opt = ctx.options().get("gateway.port");

@@ -34,6 +34,8 @@ final class RevisionBackend {
     final int port;
     final boolean h2c;
     final AtomicInteger inFlight = new AtomicInteger();
+    /** Idle keep-alive HTTP/1.1 connections to this pod; closed when it leaves the Ready set. */
+    final Http1Upstream.Pool pool = new Http1Upstream.Pool();
     /** When it left the Ready set ({@link System#nanoTime}); written under the backend's lock. */
     volatile long retiredAt;
     /** Set once a TCP connection to the pod succeeded (see {@link ProxyHandler}'s probe). */
@@ -127,6 +129,7 @@ final class RevisionBackend {
       for (Endpoint e : endpoints) {
         if (!kept.contains(e)) {
           e.retiredAt = now;
+          e.pool.close();
           draining.add(e);
         }
       }
