@@ -49,6 +49,8 @@ final class Http1Upstream {
 
   private Http1Upstream() {}
 
+  static final boolean YIELD_BEFORE_READ = !Boolean.getBoolean("skiff.gateway.noYield");
+
   /** Exchanges waiting for their response head, for the deadline sweeper. */
   private static final java.util.Set<Conn> AWAITING = java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** How often the sweeper looks; deadlines are whole seconds (timeoutSeconds), so 20 ms is fine. */
@@ -230,6 +232,11 @@ final class Http1Upstream {
           // the ForkJoinPool's delay scheduler per request in the profile.
           c.deadline = deadlineNanos;
           AWAITING.add(c);
+          if (YIELD_BEFORE_READ) {
+            // Let the carrier run other requests first: the pod has often answered by the time
+            // this thread runs again, and the read then needs no poller registration and wake-up.
+            Thread.yield();
+          }
           int first;
           try {
             first = c.in.read();
