@@ -210,7 +210,10 @@ final class ProxyHandler extends Handler.Abstract {
   private void probeAndForward(Request req, Response resp, Callback cb, RevisionBackend b, RevisionBackend.Endpoint ep,
       String host, long deadline, boolean tunnel) {
     Runnable done = done(b, ep);
-    if (!ep.verified && !awaitListening(ep, deadline)) {
+    // The probe's connection becomes the first pooled one for HTTP/1.1 (no second connect; a
+    // single-threaded app is not kept busy by an idle probe socket).
+    boolean keep = !tunnel && !ep.h2c && useHttp1Upstream;
+    if (!ep.verified && !awaitListening(ep, deadline, keep)) {
       done.run();
       Response.writeError(req, resp, cb, HttpStatus.GATEWAY_TIMEOUT_504, "the revision's pod did not accept connections in time");
       return;
@@ -263,14 +266,26 @@ final class ProxyHandler extends Handler.Abstract {
    * succeeds (every few ms, up to the deadline), so no request is lost to "connection refused"
    * and none is sent twice. Blocks the request's virtual thread only.
    */
-  static boolean awaitListening(RevisionBackend.Endpoint ep, long deadlineNanos) {
+  static boolean awaitListening(RevisionBackend.Endpoint ep, long deadlineNanos, boolean pool) {
     long backoffMs = 1;
     while (true) {
-      try (java.net.Socket s = new java.net.Socket()) {
+      java.net.Socket s = new java.net.Socket();
+      try {
         s.connect(new InetSocketAddress(ep.host.replace("[", "").replace("]", ""), ep.port), 1000);
         ep.verified = true;
+        if (pool) {
+          s.setTcpNoDelay(true);
+          ep.pool.give(new Http1Upstream.Conn(s));
+        } else {
+          s.close();
+        }
         return true;
       } catch (java.io.IOException e) {
+        try {
+          s.close();
+        } catch (java.io.IOException ignored) {
+          // not connected
+        }
         if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs) > deadlineNanos) {
           return false;
         }
