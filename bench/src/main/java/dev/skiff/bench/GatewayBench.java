@@ -61,7 +61,9 @@ final class GatewayBench {
     Gateway.Running gw = null;
     try {
       KnativeObjects.ensureCrds(client);
-      gw = new Gateway().start(new ComponentContext(client, dir, "bench", Map.of("gateway.port", "0")));
+      // -Dgateway.upstream=jetty measures the previous path (Jetty's HttpClient to the pod).
+      String upstream = System.getProperty("gateway.upstream", "skiff");
+      gw = new Gateway().start(new ComponentContext(client, dir, "bench", Map.of("gateway.port", "0", "gateway.upstream", upstream)));
       KnativeObjects.revision(client, "hello-00001", Map.of());
       Pod p = client.pods().inNamespace("default").resource(new PodBuilder().withNewMetadata().withName("hello-pod")
           .addToLabels("serving.knative.dev/revision", "hello-00001").endMetadata().withNewSpec().addNewContainer()
@@ -79,16 +81,38 @@ final class GatewayBench {
         }
         Thread.sleep(20);
       }
+      String loadBefore = loadavg();
       // Warm-up: JIT both paths.
       closedLoop(http, appPort, host, TimeUnit.SECONDS.toNanos(3));
       closedLoop(http, gwPort, host, TimeUnit.SECONDS.toNanos(3));
       double directRps = 0;
       double gatewayRps = 0;
+      double directCpu = Double.MAX_VALUE;
+      double gatewayCpu = Double.MAX_VALUE;
+      Map<String, Object> gatewaySplit = Map.of();
       long[] directPaced = null;
       long[] gatewayPaced = null;
       for (int round = 0; round < 2; round++) {
-        directRps = Math.max(directRps, closedLoop(http, appPort, host, MEASURE_NANOS));
-        gatewayRps = Math.max(gatewayRps, closedLoop(http, gwPort, host, MEASURE_NANOS));
+        // Also the process CPU time per request (client + app [+ gateway] + idle API server):
+        // unlike req/s it hardly depends on what else the shared machine runs meanwhile.
+        long[] cpu = new long[2];
+        double r = cpuTimed(cpu, () -> closedLoop(http, appPort, host, MEASURE_NANOS));
+        directRps = Math.max(directRps, r);
+        directCpu = Math.min(directCpu, cpu[0] / 1e3 / cpu[1]);
+        Map<String, Long> threads0 = threadCpu();
+        r = cpuTimed(cpu, () -> closedLoop(http, gwPort, host, MEASURE_NANOS));
+        Map<String, Long> threads1 = threadCpu();
+        long reqs = cpu[1];
+        Map<String, Object> split = new java.util.TreeMap<>();
+        threads1.forEach((k, v) -> {
+          double us = (v - threads0.getOrDefault(k, 0L)) / 1e3 / reqs;
+          if (us >= 0.5) {
+            split.put(k, Bench.round(us, 1));
+          }
+        });
+        gatewaySplit = split;
+        gatewayRps = Math.max(gatewayRps, r);
+        gatewayCpu = Math.min(gatewayCpu, cpu[0] / 1e3 / cpu[1]);
         long[] d = paced(http, appPort, host);
         long[] g = paced(http, gwPort, host);
         directPaced = better(directPaced, d);
@@ -96,9 +120,17 @@ final class GatewayBench {
       }
       Map<String, Object> m = Bench.result("gateway");
       m.put("connections", CONNECTIONS);
+      m.put("upstream", upstream);
       m.put("direct_rps", Math.round(directRps));
       m.put("gateway_rps", Math.round(gatewayRps));
       m.put("throughput_ratio", Bench.round(gatewayRps / directRps, 3));
+      m.put("direct_cpu_us_per_req", Bench.round(directCpu, 2));
+      m.put("gateway_cpu_us_per_req", Bench.round(gatewayCpu, 2));
+      // What the ratio would be with the cores all ours and CPU the only limit.
+      m.put("cpu_ratio", Bench.round(directCpu / gatewayCpu, 3));
+      m.put("gateway_cpu_us_per_req_by_thread", gatewaySplit);
+      m.put("loadavg_before", loadBefore);
+      m.put("loadavg_after", loadavg());
       m.put("paced_rps", PACED_RATE);
       m.put("direct_p50_ms", Bench.round(Bench.pctMs(directPaced, 50), 3));
       m.put("direct_p99_ms", Bench.round(Bench.pctMs(directPaced, 99), 3));
@@ -116,6 +148,46 @@ final class GatewayBench {
       client.close();
       server.close();
       Bench.deleteTree(dir);
+    }
+  }
+
+  interface Run {
+    double run() throws InterruptedException;
+  }
+
+  /** Runs {@code r}; {@code out} gets the process CPU nanos spent and the requests done. */
+  static double cpuTimed(long[] out, Run r) throws InterruptedException {
+    var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    long c0 = os.getProcessCpuTime();
+    long t0 = System.nanoTime();
+    double rps = r.run();
+    long elapsed = System.nanoTime() - t0;
+    out[0] = os.getProcessCpuTime() - c0;
+    out[1] = Math.max(1, Math.round(rps * elapsed / 1e9));
+    return rps;
+  }
+
+  /** CPU nanos per thread-name family (digits dropped; virtual threads count on their carriers). */
+  static Map<String, Long> threadCpu() {
+    var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    Map<String, Long> out = new java.util.HashMap<>();
+    for (java.lang.management.ThreadInfo ti : mx.getThreadInfo(mx.getAllThreadIds())) {
+      if (ti == null) {
+        continue;
+      }
+      long t = mx.getThreadCpuTime(ti.getThreadId());
+      if (t > 0) {
+        out.merge(ti.getThreadName().replaceAll("[0-9]+", "N"), t, Long::sum);
+      }
+    }
+    return out;
+  }
+
+  static String loadavg() {
+    try {
+      return java.nio.file.Files.readString(Path.of("/proc/loadavg")).trim();
+    } catch (java.io.IOException e) {
+      return "?";
     }
   }
 

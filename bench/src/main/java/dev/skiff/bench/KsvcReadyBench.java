@@ -42,11 +42,13 @@ final class KsvcReadyBench {
       parts.add(new Scheduler().start(new ComponentContext(Clients.forKubeconfig(server.kubeconfig()), dir, NODE, Map.of())));
       parts.add(new NodeAgent().start(new ComponentContext(Clients.forKubeconfig(server.kubeconfig()), dir, NODE, Map.of())));
       parts.add(new ServingControllers().start(new ComponentContext(Clients.forKubeconfig(server.kubeconfig()), dir, NODE, Map.of())));
+      Stages stages = new Stages(Clients.forKubeconfig(server.kubeconfig()));
+      parts.add(stages);
       // Warm-up service (class loading, leader elections, informer syncs), not counted.
       long[] lat = new long[SERVICES];
       for (int i = -1; i < SERVICES; i++) {
         String name = i < 0 ? "warmup" : "hello-" + i;
-        long t = applyAndWait(client, name, 9100 + i + 1);
+        long t = applyAndWait(client, name, 9100 + i + 1, stages);
         if (i >= 0) {
           lat[i] = t;
         }
@@ -59,6 +61,13 @@ final class KsvcReadyBench {
       m.put("min_ms", Bench.round(sorted[0] / 1e6, 1));
       m.put("target_ms", 1000);
       m.put("met", Bench.pctMs(sorted, 50) <= 1000);
+      // Per stage: p50 of the time from the create request to when a watch first saw it.
+      for (String stage : Stages.ORDER) {
+        long[] at = stages.p(stage, SERVICES);
+        if (at != null) {
+          m.put("stage_" + stage + "_p50_ms", Bench.round(Bench.pctMs(at, 50), 1));
+        }
+      }
       Bench.print(m);
     } finally {
       for (int i = parts.size() - 1; i >= 0; i--) {
@@ -76,7 +85,96 @@ final class KsvcReadyBench {
     }
   }
 
-  private static long applyAndWait(KubernetesClient client, String name, int port) throws Exception {
+  /**
+   * Watches every object of the chain and records when each stage was first seen, per Service
+   * (by the serving.knative.dev/service label), relative to the create request.
+   */
+  static final class Stages implements AutoCloseable {
+    static final List<String> ORDER = List.of("configuration", "route", "revision", "deployment", "replicaset", "pod",
+        "pod_scheduled", "pod_started", "pod_ready", "revision_ready", "configuration_ready", "route_ready");
+    private final KubernetesClient client;
+    private final List<io.fabric8.kubernetes.client.Watch> watches = new ArrayList<>();
+    private final Map<String, Map<String, Long>> seen = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Long> created = new java.util.concurrent.ConcurrentHashMap<>();
+
+    Stages(KubernetesClient client) {
+      this.client = client;
+      for (String[] k : new String[][] {{"serving.knative.dev", "v1", "configurations", "Configuration", "configuration"},
+          {"serving.knative.dev", "v1", "routes", "Route", "route"}, {"serving.knative.dev", "v1", "revisions", "Revision", "revision"},
+          {"apps", "v1", "deployments", "Deployment", "deployment"}, {"apps", "v1", "replicasets", "ReplicaSet", "replicaset"},
+          {"", "v1", "pods", "Pod", "pod"}}) {
+        ResourceDefinitionContext ctx = new ResourceDefinitionContext.Builder().withGroup(k[0]).withVersion(k[1])
+            .withPlural(k[2]).withKind(k[3]).withNamespaced(true).build();
+        String stage = k[4];
+        watches.add(client.genericKubernetesResources(ctx).inNamespace("default").watch(new io.fabric8.kubernetes.client.Watcher<>() {
+          @Override
+          public void eventReceived(Action action, GenericKubernetesResource r) {
+            observe(stage, r);
+          }
+
+          @Override
+          public void onClose(io.fabric8.kubernetes.client.WatcherException e) {}
+        }));
+      }
+    }
+
+    void started(String svc, long t0) {
+      created.put(svc, t0);
+    }
+
+    @SuppressWarnings("unchecked")
+    private void observe(String kind, GenericKubernetesResource r) {
+      long now = System.nanoTime();
+      Map<String, String> labels = r.getMetadata().getLabels();
+      String svc = labels == null ? null : labels.get("serving.knative.dev/service");
+      if (svc == null) {
+        return;
+      }
+      Map<String, Long> m = seen.computeIfAbsent(svc, x -> new java.util.concurrent.ConcurrentHashMap<>());
+      m.putIfAbsent(kind, now);
+      Map<String, Object> st = r.getAdditionalProperties().get("status") instanceof Map<?, ?> x ? (Map<String, Object>) x : Map.of();
+      if (kind.equals("pod")) {
+        Map<String, Object> spec = (Map<String, Object>) r.getAdditionalProperties().get("spec");
+        if (spec != null && spec.get("nodeName") != null) {
+          m.putIfAbsent("pod_scheduled", now);
+        }
+        for (Object o : st.get("containerStatuses") instanceof List<?> l ? l : List.of()) {
+          Map<String, Object> cs = (Map<String, Object>) o;
+          if (cs.get("state") instanceof Map<?, ?> state && state.get("running") != null) {
+            m.putIfAbsent("pod_started", now);
+          }
+        }
+      }
+      for (Object o : st.get("conditions") instanceof List<?> l ? l : List.of()) {
+        Map<String, Object> c = (Map<String, Object>) o;
+        if ("Ready".equals(c.get("type")) && "True".equals(c.get("status"))) {
+          m.putIfAbsent(kind + "_ready", now);
+        }
+      }
+    }
+
+    /** Sorted nanos from create to {@code stage} over the counted services, or null. */
+    long[] p(String stage, int n) {
+      long[] out = new long[n];
+      for (int i = 0; i < n; i++) {
+        Long t0 = created.get("hello-" + i);
+        Long t = seen.getOrDefault("hello-" + i, Map.of()).get(stage);
+        if (t0 == null || t == null) {
+          return null;
+        }
+        out[i] = t - t0;
+      }
+      return Bench.sorted(out);
+    }
+
+    @Override
+    public void close() {
+      watches.forEach(io.fabric8.kubernetes.client.Watch::close);
+      client.close();
+    }
+  }
+
+  private static long applyAndWait(KubernetesClient client, String name, int port, Stages stages) throws Exception {
     String yaml = """
         apiVersion: serving.knative.dev/v1
         kind: Service
@@ -91,6 +189,7 @@ final class KsvcReadyBench {
         """.formatted(name, port);
     GenericKubernetesResource ksvc = Serialization.unmarshal(yaml, GenericKubernetesResource.class);
     long t0 = System.nanoTime();
+    stages.started(name, t0);
     client.genericKubernetesResources(KSVC).inNamespace("default").resource(ksvc).create();
     long deadline = t0 + 60_000_000_000L;
     while (System.nanoTime() < deadline) {

@@ -180,6 +180,67 @@ class KnativeEndToEndTest {
     assertThat(ok(kubectl.run("describe", "rev", "helloworld-go-00001")).stdout()).contains("ScaledToZero");
   }
 
+  static final String SLOW_APP = "import http.server,os,time\\nclass H(http.server.BaseHTTPRequestHandler):\\n"
+      + " def do_GET(s):\\n  slow='sleep' in s.path\\n  time.sleep(2 if slow else 0)\\n"
+      + "  b=b'slept\\\\n' if slow else b'ok\\\\n'; s.send_response(200);"
+      + " s.send_header('Content-Length', str(len(b))); s.end_headers(); s.wfile.write(b)\\n"
+      + " def log_message(s, *a): pass\\n"
+      + "http.server.ThreadingHTTPServer(('',int(os.environ['PORT'])),H).serve_forever()";
+
+  @Test
+  @Order(5)
+  void aDeletedPodFinishesItsInFlightRequestAndNoRequestFailsMeanwhile() throws Exception {
+    ok(kubectl.apply("""
+        apiVersion: serving.knative.dev/v1
+        kind: Service
+        metadata:
+          name: drainer
+          namespace: default
+        spec:
+          template:
+            metadata:
+              annotations: {autoscaling.knative.dev/min-scale: "1"}
+            spec:
+              timeoutSeconds: 30
+              containers:
+              - image: example/slow
+                command: ["python3", "-c", "%s"]
+        """.formatted(SLOW_APP)));
+    eventually(120_000, "drainer Ready", () -> kubectl.run("get", "ksvc", "drainer", "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}").stdout().trim().equals("True"));
+    String url = ok(kubectl.run("get", "ksvc", "drainer", "-o", "jsonpath={.status.url}")).stdout().trim();
+    eventually(30_000, "drainer answers", () -> requests(url, 1).equals("ok\n"));
+    String pod = ok(kubectl.run("get", "pods", "-l", "serving.knative.dev/service=drainer", "-o",
+        "jsonpath={.items[0].metadata.name}")).stdout().trim();
+
+    var slow = java.util.concurrent.CompletableFuture.supplyAsync(() -> curl("-s", "-m", "30", url + "/sleep"));
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.List<String> bad = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
+    Thread load = Thread.ofVirtual().start(() -> {
+      while (!stop.get()) {
+        String bodies = requests(url, 10);
+        long ok = count(bodies, "ok");
+        answered.addAndGet((int) ok);
+        if (ok != 10) {
+          bad.add(bodies);
+        }
+      }
+    });
+    Thread.sleep(700); // the slow request is at the pod by now
+    ok(kubectl.run("delete", "pod", pod, "--wait=false"));
+    var slowResult = slow.get(40, TimeUnit.SECONDS);
+    Thread.sleep(1000);
+    stop.set(true);
+    load.join();
+    assertThat(slowResult.exitCode()).as("curl of the in-flight request: %s", slowResult.stderr()).isZero();
+    assertThat(slowResult.stdout()).isEqualTo("slept\n");
+    assertThat(bad).as("steady load while the pod drained").isEmpty();
+    assertThat(answered.get()).isGreaterThan(0);
+    assertThat(kubectl.run("get", "events", "--field-selector", "involvedObject.name=" + pod).stdout())
+        .doesNotContain("FailedPreStopHook");
+  }
+
   /** What is left of helloworld-go in {@code ns}: Knative objects, Deployments, ReplicaSets, pods, Services. */
   static String leftovers(String ns) {
     return kubectl.run("-n", ns, "get", "configuration,route,revision,deployment,replicaset,pod,service", "-o", "name")
@@ -187,7 +248,7 @@ class KnativeEndToEndTest {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void deletingTheKnativeServiceDeletesEverythingItCreated() throws Exception {
     // The garbage collector follows ownerReferences through the custom resources: ksvc ->
     // Configuration and Route -> Revisions -> Deployment -> ReplicaSet -> pods (and the Route's

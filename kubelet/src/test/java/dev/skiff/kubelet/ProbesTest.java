@@ -256,6 +256,38 @@ class ProbesTest {
     f.server.kubectl().run("delete", "pod", "ready-tcp", "--wait=false").ok();
   }
 
+  @Test
+  void initialReadinessIntervalAnnotationProbesBeforeThePeriodUntilFirstReady() throws Exception {
+    int port;
+    try (var probe = new java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
+      port = probe.getLocalPort(); // nothing listens there until the pod runs
+    }
+    f.apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: ready-fast
+          annotations: {skiff.dev/initial-readiness-probe-interval-ms: "50"}
+        spec:
+          nodeName: node-a
+          terminationGracePeriodSeconds: 2
+          containers:
+          - name: main
+            image: busybox
+            command: [sleep, "3600"]
+            readinessProbe:
+              tcpSocket: {host: 127.0.0.1, port: %d}
+              periodSeconds: 3600
+        """.formatted(port));
+    f.await("ready-fast", p -> "Running".equals(phase(p)));
+    Thread.sleep(300); // the first probe (at start) has failed; the next by the period is an hour away
+    try (var ss = new java.net.ServerSocket(port, 50, java.net.InetAddress.getByName("127.0.0.1"))) {
+      Pod ready = f.await("ready-fast", p -> "True".equals(condition(p, "Ready")));
+      assertThat(main(ready).getReady()).isTrue();
+    }
+    f.server.kubectl().run("delete", "pod", "ready-fast", "--wait=false").ok();
+  }
+
   private List<Event> awaitEvents(String pod, int n) throws InterruptedException {
     List<Event>[] out = new List[1];
     AgentFixture.until(Duration.ofSeconds(15), () -> {

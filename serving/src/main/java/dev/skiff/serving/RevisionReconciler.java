@@ -19,6 +19,9 @@ import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
+import io.fabric8.kubernetes.api.model.Lifecycle;
+import io.fabric8.kubernetes.api.model.LifecycleHandler;
+import io.fabric8.kubernetes.api.model.LifecycleHandlerBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
@@ -70,6 +73,8 @@ final class RevisionReconciler {
   static final String USER_CONTAINER = "user-container";
   static final String USER_PORT_NAME = "user-port";
   static final int DEFAULT_PORT = 8080;
+  /** The node agent's opt-in sub-second readiness probing until first ready (kubelet ProbeManager). */
+  static final String INITIAL_READINESS_INTERVAL_ANNOTATION = "skiff.dev/initial-readiness-probe-interval-ms";
   private static final java.util.Set<String> WAITING_FAILURES = java.util.Set.of(
       "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName", "CreateContainerError");
 
@@ -149,7 +154,8 @@ final class RevisionReconciler {
         return pending;
       }
       try {
-        d = client.apps().deployments().inNamespace(ns).resource(desiredDeployment(rev, st)).create();
+        int gatewayPort = RouteReconciler.gatewayPort(configMaps.get(Knative.SYSTEM_NAMESPACE, "config-network"));
+        d = client.apps().deployments().inNamespace(ns).resource(desiredDeployment(rev, st, gatewayPort)).create();
       } catch (KubernetesClientException e) {
         if (e.getCode() == 409) {
           return Result.requeue();
@@ -373,8 +379,17 @@ final class RevisionReconciler {
     }
   }
 
-  /** revision/resources/deploy.go MakeDeployment, with the resolved digests as images. */
+  /** {@link #desiredDeployment(Revision, Status, int)} without a known gateway (no drain hook). */
   static Deployment desiredDeployment(Revision rev, Status st) {
+    return desiredDeployment(rev, st, 0);
+  }
+
+  /**
+   * revision/resources/deploy.go MakeDeployment, with the resolved digests as images. With the
+   * gateway's port known ({@code gatewayPort} > 0), the user container gets Knative's drain hook
+   * ({@link #drainHook}).
+   */
+  static Deployment desiredDeployment(Revision rev, Status st, int gatewayPort) {
     String name = rev.getMetadata().getName();
     Map<String, String> labels = Children.labels(rev.getMetadata().getLabels());
     labels.put(Knative.REVISION_LABEL, name);
@@ -390,6 +405,7 @@ final class RevisionReconciler {
     int port = userPort(rs);
     int serving = servingIndex(rs);
     Map<String, String> l = rev.getMetadata().getLabels() == null ? Map.of() : rev.getMetadata().getLabels();
+    boolean aggressive = false;
     for (int i = 0; i < pod.getContainers().size(); i++) {
       Container c = pod.getContainers().get(i);
       if (st != null && st.getContainerStatuses() != null && i < st.getContainerStatuses().size()
@@ -410,12 +426,19 @@ final class RevisionReconciler {
       env.add(new EnvVar("K_CONFIGURATION", l.getOrDefault(Knative.CONFIGURATION_LABEL, ""), null));
       env.add(new EnvVar("K_SERVICE", l.getOrDefault(Knative.SERVICE_LABEL, ""), null));
       c.setEnv(env);
+      aggressive = c.getReadinessProbe() == null || c.getReadinessProbe().getPeriodSeconds() == null
+          || c.getReadinessProbe().getPeriodSeconds() == 0;
       c.setReadinessProbe(probe(c.getReadinessProbe(), port, true));
       if (c.getLivenessProbe() != null) {
         c.setLivenessProbe(probe(c.getLivenessProbe(), port, false));
       }
       c.setStdin(false);
       c.setTty(false);
+      if (gatewayPort > 0 && (c.getLifecycle() == null || c.getLifecycle().getPreStop() == null)) {
+        Lifecycle lc = c.getLifecycle() == null ? new Lifecycle() : c.getLifecycle();
+        lc.setPreStop(drainHook(rev.getMetadata().getNamespace(), name, gatewayPort));
+        c.setLifecycle(lc);
+      }
     }
     if (rs.getTimeoutSeconds() != null) {
       pod.setTerminationGracePeriodSeconds(rs.getTimeoutSeconds());
@@ -442,12 +465,37 @@ final class RevisionReconciler {
     ObjectMeta tm = new ObjectMeta();
     tm.setLabels(new LinkedHashMap<>(labels));
     tm.setAnnotations(new LinkedHashMap<>(annotations));
+    if (aggressive) {
+      // Knative's queue-proxy probes a readiness probe without periodSeconds every ~50 ms until the
+      // first success (pkg/queue/readiness/probe.go); the kubelet's finest period is 1 s, which
+      // made every fresh revision wait ~1 s after its app was listening. The node agent honours
+      // this annotation for the readiness probe until it first succeeds, then uses the period.
+      tm.getAnnotations().put(INITIAL_READINESS_INTERVAL_ANNOTATION, "50");
+    }
     template.setMetadata(tm);
     template.setSpec(pod);
     spec.setTemplate(template);
     d.setSpec(spec);
     return d;
   }
+
+  /**
+   * Graceful drain (deploy.go userLifecycle: a preStop httpGet to queue-proxy's
+   * {@code :8022/wait-for-drain}). We have no sidecar: the hook asks the gateway on this node
+   * ({@code 127.0.0.1:<gateway port>}, header {@value #DRAIN_HEADER}: {@code <ns>/<revision>}),
+   * which answers once it has seen the pod terminating (so it sends it no new request) and the
+   * requests it had sent to the revision's terminating pods have completed. Only then does the
+   * kubelet send SIGTERM; the wait comes out of terminationGracePeriodSeconds (= timeoutSeconds,
+   * the longest a request may take), so an in-flight request is never cut by scale-down.
+   */
+  static LifecycleHandler drainHook(String namespace, String revision, int gatewayPort) {
+    return new LifecycleHandlerBuilder().withNewHttpGet().withHost("127.0.0.1").withPort(new IntOrString(gatewayPort))
+        .withPath(DRAIN_PATH).addNewHttpHeader().withName(DRAIN_HEADER).withValue(namespace + "/" + revision).endHttpHeader()
+        .endHttpGet().build();
+  }
+
+  static final String DRAIN_HEADER = dev.skiff.serving.gateway.Gateway.DRAIN_HEADER;
+  static final String DRAIN_PATH = dev.skiff.serving.gateway.Gateway.DRAIN_PATH;
 
   /** A probe aimed at the user port (deploy.go rewriteUserProbe); readiness defaults to TCP. */
   private static Probe probe(Probe in, int port, boolean readiness) {

@@ -179,6 +179,7 @@ public final class ProbeManager implements AutoCloseable {
     volatile Kind killKind;
     final List<Thread> threads = new ArrayList<>();
     volatile boolean stopped;
+    volatile boolean everReady;
 
     Entry(String podUid, Running r) {
       this.podUid = podUid;
@@ -244,7 +245,11 @@ public final class ProbeManager implements AutoCloseable {
               case FAILURE -> {
                 successes = 0;
                 failures++;
-                listener.probeFailed(pod, running.spec(), kind, kind.title + " probe failed: " + r.message().strip());
+                // Sub-second initial readiness probing reports about one failure per period, not each.
+                Duration every = kind == Kind.READINESS && !everReady ? initialReadinessInterval(pod, s.period()) : s.period();
+                if ((failures - 1) % Math.max(1, s.period().toMillis() / Math.max(1, every.toMillis())) == 0) {
+                  listener.probeFailed(pod, running.spec(), kind, kind.title + " probe failed: " + r.message().strip());
+                }
               }
               case UNKNOWN -> {
                 // pkg/kubelet/prober/worker.go: an Unknown result keeps the last result
@@ -258,7 +263,7 @@ public final class ProbeManager implements AutoCloseable {
               return; // startup succeeded (it never runs again), or the instance is being killed
             }
           }
-          Thread.sleep(s.period());
+          Thread.sleep(kind == Kind.READINESS && !everReady ? initialReadinessInterval(pod, s.period()) : s.period());
         }
       } catch (InterruptedException e) {
         // stopped with the container
@@ -291,6 +296,7 @@ public final class ProbeManager implements AutoCloseable {
         case READINESS -> {
           if (successes >= s.successThreshold() && !ready) {
             ready = true;
+            everReady = true;
             return true;
           }
           if (failures >= s.failureThreshold() && ready) {
@@ -300,6 +306,24 @@ public final class ProbeManager implements AutoCloseable {
         }
       }
       return false;
+    }
+  }
+
+  /**
+   * Opt-in sub-second readiness probing until the first success (annotation
+   * {@value #INITIAL_READINESS_INTERVAL_ANNOTATION}, 10-1000 ms; Skiff's Knative Revisions set it, as
+   * Knative's queue-proxy probes the user container every ~50 ms until ready,
+   * pkg/queue/readiness/probe.go; KEP-3066). Pods without it keep the probe's period.
+   */
+  public static final String INITIAL_READINESS_INTERVAL_ANNOTATION = "skiff.dev/initial-readiness-probe-interval-ms";
+
+  private static Duration initialReadinessInterval(Pod pod, Duration period) {
+    String v = pod == null || pod.getMetadata().getAnnotations() == null ? null
+        : pod.getMetadata().getAnnotations().get(INITIAL_READINESS_INTERVAL_ANNOTATION);
+    try {
+      return v == null ? period : Duration.ofMillis(Math.max(10, Math.min(1000, Long.parseLong(v.trim()))));
+    } catch (NumberFormatException e) {
+      return period;
     }
   }
 

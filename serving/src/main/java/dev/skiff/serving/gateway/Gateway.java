@@ -59,6 +59,14 @@ public final class Gateway implements Component {
   public static final String PORT_KEY = "skiff.dev/gateway-http-port";
   public static final String PORT_DATA_KEY = "skiff.dev.gateway-http-port";
   public static final String NETWORK_CONFIG = "config-network";
+  /**
+   * The drain request (the preStop hook of every Revision's user container, Knative's
+   * queue-proxy {@code /wait-for-drain}): {@code GET /wait-for-drain} from a loopback client with
+   * this header set to {@code <namespace>/<revision>}; answered once the gateway has seen the
+   * revision's terminating pod and its requests to terminating pods have completed.
+   */
+  public static final String DRAIN_HEADER = "K-Skiff-Drain";
+  public static final String DRAIN_PATH = "/wait-for-drain";
   public static final String NAMESPACE = "knative-serving";
 
   @Override
@@ -105,12 +113,15 @@ public final class Gateway implements Component {
       server.addConnector(connector);
       connectors.add(connector);
     }
-    server.setHandler(new ProxyHandler(view, http1, h2c,
+    ProxyHandler handler = new ProxyHandler(view, http1, h2c,
         b -> {
           if (autoscaler != null) {
             autoscaler.activate(b.namespace, b.name);
           }
-        }, scheduler));
+        }, scheduler);
+    // gateway.upstream=jetty: Jetty's HttpClient to HTTP/1.1 pods (the path before Http1Upstream).
+    handler.useHttp1Upstream = !"jetty".equals(ctx.options().get("gateway.upstream"));
+    server.setHandler(handler);
     server.setStopTimeout(2000);
 
     String opt = ctx.options().get("gateway.port");

@@ -52,6 +52,8 @@ final class ProxyHandler extends Handler.Abstract {
   private final HttpClient h2c;
   private final Consumer<RevisionBackend> activator;
   private final Scheduler scheduler;
+  /** Jetty's HttpClient for HTTP/1.1 pods too when false ({@code gateway.upstream=jetty}). */
+  volatile boolean useHttp1Upstream = true;
 
   ProxyHandler(ServingView view, HttpClient http1, HttpClient h2c, Consumer<RevisionBackend> activator, Scheduler scheduler) {
     this.view = view;
@@ -61,8 +63,25 @@ final class ProxyHandler extends Handler.Abstract {
     this.scheduler = scheduler;
   }
 
+  /** How long a drain waits for the Pod informer to show the pod terminating. */
+  static final long DRAIN_SEEN_TIMEOUT_MS = 2000;
+  /**
+   * After the gateway saw the pod terminating: the time a request that picked the pod just
+   * before needs to count itself in flight (microseconds; generous).
+   */
+  static final long DRAIN_SETTLE_MS = 100;
+
   @Override
   public boolean handle(Request req, Response resp, Callback cb) {
+    String drain = req.getHeaders().get(Gateway.DRAIN_HEADER);
+    if (drain != null && Gateway.DRAIN_PATH.equals(req.getHttpURI().getPath())) {
+      if (Thread.currentThread().isVirtual()) {
+        drain(req, resp, cb, drain);
+      } else {
+        Thread.ofVirtual().name("gateway-drain").start(() -> drain(req, resp, cb, drain));
+      }
+      return true;
+    }
     String host = Request.getServerName(req);
     TrafficSplit split = view.lookup(host);
     if (split == null && req.getHeaders().get(HttpHeader.HOST) != null) {
@@ -84,19 +103,76 @@ final class ProxyHandler extends Handler.Abstract {
     // Fast path, on the calling (selector or pool) thread without blocking: a verified pod has
     // a free slot now and no request is queued before this one.
     RevisionBackend.Endpoint ep = tunnel ? null : b.tryAcquire();
-    if (ep != null) {
+    if (ep != null && ep.verified) {
       forward(req, resp, cb, ep, host, deadline, done(b, ep));
       return true;
     }
-    // Slow path on a virtual thread: wait in the breaker's queue or the activator's hold, probe
-    // a fresh pod, or run a tunnel.
+    // Slow path on a virtual thread: probe a fresh pod, wait in the breaker's queue or the
+    // activator's hold, or run a tunnel.
     String h = host;
+    RevisionBackend.Endpoint fresh = ep;
+    Runnable slow = () -> {
+      if (fresh != null) {
+        probeAndForward(req, resp, cb, b, fresh, h, deadline, false);
+      } else {
+        waitAndForward(req, resp, cb, b, h, deadline, tunnel);
+      }
+    };
     if (Thread.currentThread().isVirtual()) {
-      waitAndForward(req, resp, cb, b, h, deadline, tunnel);
+      slow.run();
     } else {
-      Thread.ofVirtual().name("gateway-wait").start(() -> waitAndForward(req, resp, cb, b, h, deadline, tunnel));
+      Thread.ofVirtual().name("gateway-wait").start(slow);
     }
     return true;
+  }
+
+  /**
+   * The drain hook (Knative queue-proxy's {@code /wait-for-drain}, pkg/queue/sharedmain): the
+   * kubelet calls it before it sends SIGTERM to a terminating pod of the revision. Answers 200
+   * once (1) the Pod informer shows a terminating pod of the revision, so the gateway sends it no
+   * new request (at most {@value #DRAIN_SEEN_TIMEOUT_MS} ms: a gateway that lags still lets the
+   * pod go), then (2) every request the gateway sent to pods that left the revision's Ready set
+   * has completed, up to the revision's timeoutSeconds (the kubelet's grace period bounds it
+   * anyway). Knative's queue-proxy sleeps drainSleepDuration (30 s) so remote load balancers
+   * notice; our only load balancer is this in-process gateway, which learns from the Pod watch
+   * within milliseconds, so waiting for "seen and idle" replaces the fixed sleep. Loopback
+   * clients only; blocks a virtual thread.
+   */
+  private void drain(Request req, Response resp, Callback cb, String revision) {
+    if (!isLoopback(req)) {
+      Response.writeError(req, resp, cb, HttpStatus.FORBIDDEN_403, "drain requests are accepted from this host only");
+      return;
+    }
+    int slash = revision.indexOf('/');
+    if (slash <= 0) {
+      Response.writeError(req, resp, cb, HttpStatus.BAD_REQUEST_400, "expected <namespace>/<revision>");
+      return;
+    }
+    String ns = revision.substring(0, slash);
+    String rev = revision.substring(slash + 1);
+    try {
+      long seenBy = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DRAIN_SEEN_TIMEOUT_MS);
+      while (!view.sawTerminatingPod(ns, rev) && System.nanoTime() < seenBy) {
+        Thread.sleep(5);
+      }
+      Thread.sleep(DRAIN_SETTLE_MS);
+      RevisionBackend b = view.existingBackend(ns, rev);
+      long deadline = RevisionBackend.deadline(b == null ? 1 : b.timeoutSeconds);
+      while (b != null && b.drainingInFlight() > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      int left = b == null ? 0 : b.drainingInFlight();
+      resp.setStatus(HttpStatus.OK_200);
+      resp.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain");
+      Content.Sink.write(resp, true, left == 0 ? "drained\n" : "gave up with " + left + " in flight\n", cb);
+    } catch (InterruptedException e) {
+      Response.writeError(req, resp, cb, HttpStatus.SERVICE_UNAVAILABLE_503, "gateway shutting down");
+    }
+  }
+
+  private static boolean isLoopback(Request req) {
+    SocketAddress a = req.getConnectionMetaData().getRemoteSocketAddress();
+    return a instanceof InetSocketAddress i && i.getAddress() != null && i.getAddress().isLoopbackAddress();
   }
 
   private static Runnable done(RevisionBackend b, RevisionBackend.Endpoint ep) {
@@ -127,9 +203,17 @@ final class ProxyHandler extends Handler.Abstract {
       Response.writeError(req, resp, cb, status, status == 504 ? "request timeout" : "no ready pod for revision " + b.name);
       return;
     }
-    RevisionBackend.Endpoint ep = lease.endpoint();
+    probeAndForward(req, resp, cb, b, lease.endpoint(), host, deadline, tunnel);
+  }
+
+  /** With a slot on {@code ep}: waits until a fresh pod accepts connections, then sends. */
+  private void probeAndForward(Request req, Response resp, Callback cb, RevisionBackend b, RevisionBackend.Endpoint ep,
+      String host, long deadline, boolean tunnel) {
     Runnable done = done(b, ep);
-    if (!ep.verified && !awaitListening(ep, deadline)) {
+    // The probe's connection becomes the first pooled one for HTTP/1.1 (no second connect; a
+    // single-threaded app is not kept busy by an idle probe socket).
+    boolean keep = !tunnel && !ep.h2c && useHttp1Upstream;
+    if (!ep.verified && !awaitListening(ep, deadline, keep)) {
       done.run();
       Response.writeError(req, resp, cb, HttpStatus.GATEWAY_TIMEOUT_504, "the revision's pod did not accept connections in time");
       return;
@@ -143,6 +227,18 @@ final class ProxyHandler extends Handler.Abstract {
 
   private void forward(Request req, Response resp, Callback cb, RevisionBackend.Endpoint ep, String host,
       long deadlineNanos, Runnable done) {
+    if (!ep.h2c && useHttp1Upstream) {
+      // HTTP/1.1 to the pod: pooled sockets, blocking on this request's virtual thread.
+      HttpFields.Mutable fields = forwardedHeaders(req, host);
+      boolean body = hasBody(req);
+      if (Thread.currentThread().isVirtual()) {
+        Http1Upstream.exchange(req, resp, cb, ep, fields, body, deadlineNanos, done);
+      } else {
+        Thread.ofVirtual().name("gateway-forward").start(
+            () -> Http1Upstream.exchange(req, resp, cb, ep, fields, body, deadlineNanos, done));
+      }
+      return;
+    }
     HttpClient client = ep.h2c ? h2c : http1;
     org.eclipse.jetty.client.Request out = client.newRequest(ep.hostForUri(), ep.port)
         .method(req.getMethod())
@@ -170,14 +266,26 @@ final class ProxyHandler extends Handler.Abstract {
    * succeeds (every few ms, up to the deadline), so no request is lost to "connection refused"
    * and none is sent twice. Blocks the request's virtual thread only.
    */
-  static boolean awaitListening(RevisionBackend.Endpoint ep, long deadlineNanos) {
+  static boolean awaitListening(RevisionBackend.Endpoint ep, long deadlineNanos, boolean pool) {
     long backoffMs = 1;
     while (true) {
-      try (java.net.Socket s = new java.net.Socket()) {
+      java.net.Socket s = new java.net.Socket();
+      try {
         s.connect(new InetSocketAddress(ep.host.replace("[", "").replace("]", ""), ep.port), 1000);
         ep.verified = true;
+        if (pool) {
+          s.setTcpNoDelay(true);
+          ep.pool.give(new Http1Upstream.Conn(s));
+        } else {
+          s.close();
+        }
         return true;
       } catch (java.io.IOException e) {
+        try {
+          s.close();
+        } catch (java.io.IOException ignored) {
+          // not connected
+        }
         if (System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMs) > deadlineNanos) {
           return false;
         }
@@ -195,10 +303,13 @@ final class ProxyHandler extends Handler.Abstract {
   /** The request headers to send to the pod: end-to-end ones plus the forwarding headers. */
   static HttpFields.Mutable forwardedHeaders(Request req, String host) {
     HttpFields in = req.getHeaders();
-    Set<String> connectionTokens = new HashSet<>();
-    for (String v : in.getValuesList(HttpHeader.CONNECTION)) {
-      for (String t : v.split(",")) {
-        connectionTokens.add(t.trim().toLowerCase(Locale.ROOT));
+    Set<String> connectionTokens = Set.of();
+    if (in.contains(HttpHeader.CONNECTION)) { // rare with HTTP/1.1 keep-alive clients: no set otherwise
+      connectionTokens = new HashSet<>();
+      for (String v : in.getValuesList(HttpHeader.CONNECTION)) {
+        for (String t : v.split(",")) {
+          connectionTokens.add(t.trim().toLowerCase(Locale.ROOT));
+        }
       }
     }
     boolean upgrade = in.contains(HttpHeader.UPGRADE) && !"h2c".equalsIgnoreCase(in.get(HttpHeader.UPGRADE));
@@ -242,11 +353,24 @@ final class ProxyHandler extends Handler.Abstract {
     return out;
   }
 
-  private static final java.util.regex.Pattern TOKEN = java.util.regex.Pattern.compile("[A-Za-z0-9.\\-_~!#$%&'*+^`|]+");
-
   /** RFC 7239 values that are not tokens (a host with a port, IPv6) are quoted strings. */
   private static String quoteIfNeeded(String v) {
-    return v != null && TOKEN.matcher(v).matches() ? v : "\"" + (v == null ? "" : v.replace("\"", "")) + "\"";
+    return v != null && isToken(v) ? v : "\"" + (v == null ? "" : v.replace("\"", "")) + "\"";
+  }
+
+  /** RFC 7230 token characters (a loop: a regex per request showed in the profile). */
+  static boolean isToken(String v) {
+    if (v.isEmpty()) {
+      return false;
+    }
+    for (int i = 0; i < v.length(); i++) {
+      char c = v.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || ".-_~!#$%&'*+^`|".indexOf(c) >= 0;
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static String remoteAddress(Request req) {

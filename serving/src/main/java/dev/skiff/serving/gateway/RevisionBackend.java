@@ -34,6 +34,10 @@ final class RevisionBackend {
     final int port;
     final boolean h2c;
     final AtomicInteger inFlight = new AtomicInteger();
+    /** Idle keep-alive HTTP/1.1 connections to this pod; closed when it leaves the Ready set. */
+    final Http1Upstream.Pool pool = new Http1Upstream.Pool();
+    /** When it left the Ready set ({@link System#nanoTime}); written under the backend's lock. */
+    volatile long retiredAt;
     /** Set once a TCP connection to the pod succeeded (see {@link ProxyHandler}'s probe). */
     volatile boolean verified;
 
@@ -70,6 +74,8 @@ final class RevisionBackend {
   volatile long timeoutSeconds = 300;
 
   private volatile Endpoint[] endpoints = new Endpoint[0];
+  /** Endpoints removed from {@link #endpoints}; pruned a minute after they drained. */
+  private final java.util.Set<Endpoint> draining = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final AtomicInteger next = new AtomicInteger();
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
@@ -115,11 +121,37 @@ final class RevisionBackend {
         Endpoint o = old.get(e.address());
         out.add(o != null && o.h2c == e.h2c ? o : e);
       }
+      // Pods that left the Ready set (terminating, or not ready) stay tracked while requests the
+      // gateway sent them are still running, for the drain hook (drainingInFlight).
+      java.util.Set<Endpoint> kept = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+      kept.addAll(out);
+      long now = System.nanoTime();
+      for (Endpoint e : endpoints) {
+        if (!kept.contains(e)) {
+          e.retiredAt = now;
+          e.pool.close();
+          draining.add(e);
+        }
+      }
+      draining.removeIf(e -> kept.contains(e)
+          || (e.inFlight.get() == 0 && now - e.retiredAt > TimeUnit.SECONDS.toNanos(60)));
       endpoints = out.toArray(new Endpoint[0]);
       changed.signalAll();
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Requests the gateway sent to pods that have since left the Ready set (terminating or not
+   * ready) and that have not completed yet: what a drain waits for.
+   */
+  int drainingInFlight() {
+    int n = 0;
+    for (Endpoint e : draining) {
+      n += e.inFlight.get();
+    }
+    return n;
   }
 
   /** Counts a request into the measurements; pair with {@link #requestDone}. */
@@ -200,8 +232,8 @@ final class RevisionBackend {
   }
 
   /**
-   * A verified pod with a free slot, without waiting, or null (then use {@link #acquire}). Never
-   * overtakes queued requests.
+   * A pod with a free slot, without waiting, or null (then use {@link #acquire}); the caller
+   * checks {@link Endpoint#verified} before it sends. Never overtakes queued requests.
    */
   Endpoint tryAcquire() {
     int cc = containerConcurrency;
@@ -210,10 +242,9 @@ final class RevisionBackend {
       if (eps.length == 0) {
         return null;
       }
+      // An unverified (fresh) pod is returned too, and the caller probes it first: skipping it
+      // here and picking again in acquire() would, with two pods, always land on the other one.
       Endpoint e = eps[Math.floorMod(next.getAndIncrement(), eps.length)];
-      if (!e.verified) {
-        return null;
-      }
       e.inFlight.incrementAndGet();
       return e;
     }
@@ -223,7 +254,7 @@ final class RevisionBackend {
         return null;
       }
       Endpoint e = pick(endpoints, cc);
-      if (e == null || !e.verified) {
+      if (e == null) {
         return null;
       }
       e.inFlight.incrementAndGet();

@@ -354,6 +354,24 @@ final class ServingView implements ScalingInputs, AutoCloseable {
     return first;
   }
 
+  /** Whether the Pod informer has seen a pod of the revision with a deletionTimestamp. */
+  boolean sawTerminatingPod(String namespace, String revision) {
+    if (pods == null) {
+      return false;
+    }
+    for (Pod p : pods.getIndexer().byIndex(BY_REVISION, namespace + "/" + revision)) {
+      if (p.getMetadata().getDeletionTimestamp() != null) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The revision's backend if the gateway has routed to it, else null. */
+  RevisionBackend existingBackend(String namespace, String revision) {
+    return backends.get(namespace + "/" + revision);
+  }
+
   // ---- ScalingInputs
 
   @Override

@@ -33,6 +33,7 @@ final class TestApp implements AutoCloseable {
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 1024);
     server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
     server.createContext("/", ex -> {
+      boolean done = false;
       int now = inFlight.incrementAndGet();
       maxInFlight.accumulateAndGet(now, Math::max);
       requests.incrementAndGet();
@@ -61,11 +62,18 @@ final class TestApp implements AutoCloseable {
         ex.sendResponseHeaders(200, body.length == 0 ? -1 : body.length);
         try (OutputStream out = ex.getResponseBody()) {
           out.write(body);
+          // Done just before the response leaves (close flushes it): decrementing after close
+          // raced with the next request, which the proxy may send the moment it has this
+          // response, and showed 2 in flight under containerConcurrency 1 on a loaded machine.
+          done = true;
+          inFlight.decrementAndGet();
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       } finally {
-        inFlight.decrementAndGet();
+        if (!done) {
+          inFlight.decrementAndGet();
+        }
       }
     });
     server.start();
