@@ -117,6 +117,39 @@ final class Bench {
   }
 
   /**
+   * The agent's pod sandbox pool for the pod benchmarks: {@code SKIFF_BENCH_SANDBOX_POOL} if set
+   * (0 = as `skiff server` runs by default), else {@code def}.
+   */
+  static int sandboxPool(int def) {
+    String v = System.getenv("SKIFF_BENCH_SANDBOX_POOL");
+    return v == null || v.isBlank() ? def : Integer.parseInt(v.trim());
+  }
+
+  /**
+   * Waits until the node agent under {@code dataDir} holds {@code size} pooled pod sandboxes
+   * ({@code kubelet/network/ips/<ip>} files holding "-"), or until {@code deadlineNanos}.
+   */
+  static void awaitSandboxPool(java.nio.file.Path dataDir, int size, long deadlineNanos) throws Exception {
+    java.nio.file.Path ips = dataDir.resolve("kubelet/network/ips");
+    while (System.nanoTime() < deadlineNanos && java.nio.file.Files.isDirectory(ips)) {
+      long pooled;
+      try (var s = java.nio.file.Files.list(ips)) {
+        pooled = s.filter(f -> {
+          try {
+            return java.nio.file.Files.readString(f).trim().equals("-");
+          } catch (java.io.IOException e) {
+            return false;
+          }
+        }).count();
+      }
+      if (pooled >= size) {
+        return;
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  /**
    * The client an in-JVM component of {@code skiff server} gets, with the transport of the
    * environment variable SKIFF_BENCH_TRANSPORT ({@code in-jvm}, the server's default, or
    * {@code loopback}), so benchmarks can compare the two.

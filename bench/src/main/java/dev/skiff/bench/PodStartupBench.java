@@ -38,7 +38,7 @@ final class PodStartupBench {
   static final int PODS = 100;
   static final String NODE = "bench-node";
   /** Pre-built pod network sandboxes ({@code --set kubelet.sandbox-pool}): one per pod of the burst. */
-  static final int POOL = PODS;
+  static final int POOL = Bench.sandboxPool(PODS);
 
   private PodStartupBench() {}
 
@@ -62,7 +62,7 @@ final class PodStartupBench {
         Thread.sleep(50);
       }
       Thread.sleep(2000); // the agent's housekeeping and the deletions' process exits settle
-      awaitPool(dir.resolve("kubelet/network/ips"), deadline);
+      Bench.awaitSandboxPool(dir, POOL, deadline);
       long jvmCpu0 = jvmCpuNanos();
       long podCpu0 = descendantsCpuNanos();
       System.err.println("pod-startup: warm round starts " + java.time.Instant.now());
@@ -100,26 +100,6 @@ final class PodStartupBench {
       client.close();
       server.close();
       Bench.deleteTree(dir);
-    }
-  }
-
-  /** Waits until the agent's sandbox pool is full again (ips/<ip> files holding "-"). */
-  private static void awaitPool(Path ips, long deadline) throws Exception {
-    while (System.nanoTime() < deadline) {
-      long pooled;
-      try (var s = java.nio.file.Files.list(ips)) {
-        pooled = s.filter(f -> {
-          try {
-            return java.nio.file.Files.readString(f).trim().equals("-");
-          } catch (java.io.IOException e) {
-            return false;
-          }
-        }).count();
-      }
-      if (pooled >= POOL) {
-        return;
-      }
-      Thread.sleep(50);
     }
   }
 

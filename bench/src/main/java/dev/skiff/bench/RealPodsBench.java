@@ -32,7 +32,8 @@ final class RealPodsBench {
     ApiServer server = ApiServer.start(new ApiServer.Config(dir.resolve("api"), 0, "127.0.0.1"));
     KubernetesClient client = Bench.componentClient(server);
     // One pre-built pod network sandbox per replica (--set kubelet.sandbox-pool), as in pod-startup.
-    ComponentContext ctx = new ComponentContext(client, dir, NODE, Map.of("kubelet.sandbox-pool", String.valueOf(REPLICAS)));
+    int pool = Bench.sandboxPool(REPLICAS);
+    ComponentContext ctx = new ComponentContext(client, dir, NODE, Map.of("kubelet.sandbox-pool", String.valueOf(pool)));
     List<AutoCloseable> parts = new ArrayList<>();
     parts.add(new ControllerManager().start(ctx));
     parts.add(new Scheduler().start(ctx));
@@ -40,7 +41,7 @@ final class RealPodsBench {
     try {
       var deployments = client.apps().deployments().inNamespace("default");
       awaitNodeReady(client);
-      awaitPool(dir.resolve("kubelet/network/ips"));
+      Bench.awaitSandboxPool(dir, pool, System.nanoTime() + 60_000_000_000L);
       deployments.resource(deployment(0, "v1")).create();
       long t0 = System.nanoTime();
       deployments.withName("sleepers").scale(REPLICAS);
@@ -60,6 +61,7 @@ final class RealPodsBench {
       Map<String, Object> m = Bench.result("real-pods");
       m.put("transport", Bench.transport());
       m.put("replicas", REPLICAS);
+      m.put("sandbox_pool", pool);
       m.put("scale_0_to_100_ready_ms", Bench.round(scaleUp / 1e6, 1));
       m.put("rollout_100_ms", Bench.round(rollout / 1e6, 1));
       Bench.print(m);
@@ -88,27 +90,6 @@ final class RealPodsBench {
         .addNewContainer().withName("main").withImage("busybox").withCommand("sh", "-c", "sleep 3600")
         .addNewEnv().withName("VERSION").withValue(version).endEnv().endContainer().endSpec().endTemplate()
         .endSpec().build();
-  }
-
-  /** Waits (up to 60 s) until the agent's sandbox pool is full (ips/<ip> files holding "-"). */
-  private static void awaitPool(Path ips) throws Exception {
-    long deadline = System.nanoTime() + 60_000_000_000L;
-    while (System.nanoTime() < deadline && java.nio.file.Files.isDirectory(ips)) {
-      long pooled;
-      try (var s = java.nio.file.Files.list(ips)) {
-        pooled = s.filter(f -> {
-          try {
-            return java.nio.file.Files.readString(f).trim().equals("-");
-          } catch (java.io.IOException e) {
-            return false;
-          }
-        }).count();
-      }
-      if (pooled >= REPLICAS) {
-        return;
-      }
-      Thread.sleep(50);
-    }
   }
 
   private static int ready(Deployment d) {
