@@ -1,10 +1,7 @@
 package dev.skiff.kubelet.streaming;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import org.eclipse.jetty.websocket.api.Callback;
@@ -22,10 +19,9 @@ import org.slf4j.LoggerFactory;
 public final class PortForwardSession implements Session.Listener.AutoDemanding {
   private static final Logger log = LoggerFactory.getLogger(PortForwardSession.class);
   static final String SPDY_PROTOCOL = "SPDY/3.1+portforward.k8s.io";
-  private static final byte[] EOF = new byte[0];
 
   private final StreamTarget target;
-  private final BlockingQueue<byte[]> incoming = new ArrayBlockingQueue<>(64);
+  private final ChunkStream incoming = new ChunkStream(64, n -> { });
   private volatile Session session;
   private volatile boolean closed;
 
@@ -44,9 +40,7 @@ public final class PortForwardSession implements Session.Listener.AutoDemanding 
     byte[] b = new byte[payload.remaining()];
     payload.get(b);
     try {
-      if (b.length > 0) {
-        incoming.put(b);
-      }
+      incoming.put(b);
       callback.succeed();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -66,11 +60,11 @@ public final class PortForwardSession implements Session.Listener.AutoDemanding 
 
   private void shutdown() {
     closed = true;
-    incoming.offer(EOF);
+    incoming.end();
   }
 
   private void readLoop() {
-    try (MessageStream in = new MessageStream()) {
+    try (ChunkStream in = incoming) {
       new SpdyConnection(in, this::write).serve(new PortForwarder(target));
     } catch (IOException e) {
       log.debug("port-forward session ended: {}", e.toString());
@@ -97,39 +91,6 @@ public final class PortForwardSession implements Session.Listener.AutoDemanding 
       throw new IOException(e);
     } catch (ExecutionException e) {
       throw new IOException(e.getCause());
-    }
-  }
-
-  /** The WebSocket messages as one byte stream. */
-  private final class MessageStream extends InputStream {
-    private byte[] current = new byte[0];
-    private int pos;
-
-    @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      while (pos >= current.length) {
-        try {
-          current = incoming.take();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IOException(e);
-        }
-        pos = 0;
-        if (current == EOF) {
-          incoming.offer(EOF);
-          return -1;
-        }
-      }
-      int n = Math.min(len, current.length - pos);
-      System.arraycopy(current, pos, b, off, n);
-      pos += n;
-      return n;
     }
   }
 }

@@ -4,8 +4,6 @@ import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,7 +24,6 @@ import org.slf4j.LoggerFactory;
  */
 final class SpdyConnection {
   private static final Logger log = LoggerFactory.getLogger(SpdyConnection.class);
-  private static final byte[] EOF = new byte[0];
 
   /** Writes whole frames to the transport (called under the session's write lock). */
   @FunctionalInterface
@@ -138,8 +135,12 @@ final class SpdyConnection {
   final class Stream {
     final int id;
     private final Map<String, String> headers;
-    private final BlockingQueue<byte[]> incoming = new ArrayBlockingQueue<>(64);
-    private volatile boolean inputEnded;
+    // flow control: once read, the peer may send as much again (SPDY/3.1 section 2.6.8)
+    private final ChunkStream incoming = new ChunkStream(64, n -> {
+      if (!closed) {
+        SpdyConnection.this.write(Spdy.control(Spdy.WINDOW_UPDATE, 0, Spdy.ints(id(), n)));
+      }
+    });
     private volatile boolean finished;
     private volatile boolean reset;
 
@@ -153,23 +154,20 @@ final class SpdyConnection {
       return headers.getOrDefault(name, "");
     }
 
+    /** For the flow-control callback, built before the constructor assigns {@code id}. */
+    private int id() {
+      return id;
+    }
+
     private void receive(byte[] data, boolean fin) throws InterruptedException {
-      if (inputEnded) {
-        return;
-      }
-      if (data.length > 0) {
-        incoming.put(data);
-      }
+      incoming.put(data);
       if (fin) {
         endInput();
       }
     }
 
     private void endInput() {
-      if (!inputEnded) {
-        inputEnded = true;
-        incoming.offer(EOF); // a full queue means a reader is behind; it sees EOF via inputEnded
-      }
+      incoming.end();
       if (finished) {
         streams.remove(id);
       }
@@ -177,48 +175,7 @@ final class SpdyConnection {
 
     /** The peer's data; EOF at its FIN, a reset, or the session's end. */
     InputStream input() {
-      return new InputStream() {
-        private byte[] current = new byte[0];
-        private int pos;
-
-        @Override
-        public int read() throws IOException {
-          byte[] one = new byte[1];
-          return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-          while (pos >= current.length) {
-            if (current == EOF) {
-              return -1;
-            }
-            try {
-              byte[] next = incoming.poll();
-              if (next == null) {
-                next = inputEnded && incoming.isEmpty() ? EOF
-                    : incoming.poll(1, java.util.concurrent.TimeUnit.SECONDS);
-              }
-              if (next == null) {
-                continue;
-              }
-              current = next;
-              pos = 0;
-              if (next.length > 0 && !closed) {
-                // flow control: the peer may send as much again (SPDY/3.1 section 2.6.8)
-                SpdyConnection.this.write(Spdy.control(Spdy.WINDOW_UPDATE, 0, Spdy.ints(id, next.length)));
-              }
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              throw new java.io.InterruptedIOException();
-            }
-          }
-          int n = Math.min(len, current.length - pos);
-          System.arraycopy(current, pos, b, off, n);
-          pos += n;
-          return n;
-        }
-      };
+      return incoming;
     }
 
     /** Sends data on this stream (split into frames of at most 32 KiB). */
@@ -245,7 +202,7 @@ final class SpdyConnection {
       } catch (IOException e) {
         // the session is gone
       }
-      if (inputEnded) {
+      if (incoming.ended()) {
         streams.remove(id);
       }
     }
