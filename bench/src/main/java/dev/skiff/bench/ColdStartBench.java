@@ -55,6 +55,7 @@ final class ColdStartBench {
     Path dir = Bench.tempDir("skiff-bench-cold-");
     ApiServer server = ApiServer.start(new ApiServer.Config(dir.resolve("api"), 0, "127.0.0.1"));
     KubernetesClient client = Clients.forKubeconfig(server.kubeconfig());
+    KubernetesClient componentClient = Bench.componentClient(server);
     List<AutoCloseable> components = new ArrayList<>();
     HttpClient http = new HttpClient();
     http.setIdleTimeout(TimeUnit.SECONDS.toMillis(120));
@@ -86,7 +87,9 @@ final class ColdStartBench {
       client.configMaps().inNamespace("knative-serving").resource(new ConfigMapBuilder().withNewMetadata()
           .withName("config-autoscaler").endMetadata().addToData("stable-window", "6s")
           .addToData("scale-to-zero-grace-period", "1s").build()).create();
-      ComponentContext ctx = new ComponentContext(client, dir, NODE, Map.of("gateway.port", "0"));
+      // The components as `skiff server` runs them: in-JVM transport, the agent's sandbox pool.
+      ComponentContext ctx = new ComponentContext(componentClient, dir, NODE, Map.of("gateway.port", "0",
+          "kubelet.sandbox-pool", Integer.toString(Bench.sandboxPool(NodeAgent.SERVER_SANDBOX_POOL))));
       components.add(new ControllerManager().start(ctx));
       components.add(new Scheduler().start(ctx));
       agent = new NodeAgent().start(ctx);
@@ -158,13 +161,11 @@ final class ColdStartBench {
       }
       if (agent != null) {
         agent.close();
-        try (var rt = new dev.skiff.kubelet.cri.ProcessRuntime(dir.resolve("kubelet"))) {
-          for (String sb : rt.listPodSandboxes()) {
-            rt.stopPodSandbox(sb, 0);
-          }
-        }
+        // The agent never kills containers when it stops; the benchmark removes its sandboxes.
+        dev.skiff.kubelet.cri.ProcessRuntime.removeAll(dir.resolve("kubelet"));
       }
       http.stop();
+      componentClient.close();
       client.close();
       server.close();
       Bench.deleteTree(dir);

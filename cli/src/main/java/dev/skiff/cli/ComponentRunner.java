@@ -33,14 +33,6 @@ final class ComponentRunner implements AutoCloseable {
   private KubernetesClient client;
   private volatile boolean closed;
 
-  /**
-   * Pod sandboxes (network namespace, veth, IP) the node agent keeps ready, so that a burst of
-   * pods skips their set-up: measured 0 -> 100 process pods Ready in 2.37 s with 16 against
-   * 3.06 s with none (docs/benchmarks.md, real-pods). Each costs ~640 KB of kernel memory; only
-   * as root, where pods get their own netns. {@code --set kubelet.sandbox-pool=0} turns it off.
-   */
-  static final String DEFAULT_SANDBOX_POOL = "16";
-
   ComponentRunner(Path kubeconfig, Path dataDir, String nodeName, Map<String, String> options, Set<String> disabled) {
     this(kubeconfig, null, dataDir, nodeName, options, disabled);
   }
@@ -57,7 +49,7 @@ final class ComponentRunner implements AutoCloseable {
     this.nodeName = nodeName;
     Map<String, String> withDefaults = new java.util.HashMap<>(options);
     if (!withDefaults.containsKey("sandbox-pool")) {
-      withDefaults.putIfAbsent("kubelet.sandbox-pool", DEFAULT_SANDBOX_POOL);
+      withDefaults.putIfAbsent("kubelet.sandbox-pool", Integer.toString(dev.skiff.kubelet.NodeAgent.SERVER_SANDBOX_POOL));
     }
     this.options = withDefaults;
     this.disabled = disabled;
