@@ -2,6 +2,7 @@ package dev.skiff.kubelet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.skiff.apiserver.testing.Kubectl;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.URI;
@@ -11,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -19,7 +21,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** kubectl port-forward (SPDY/3.1 tunneled in WebSocket) to an HTTP server running in a pod. */
+/**
+ * kubectl port-forward to an HTTP server running in a pod: SPDY/3.1 tunnelled in WebSocket
+ * (kubectl 1.31+) and plain SPDY/3.1 upgraded from HTTP (1.27-1.30).
+ */
 class PortForwardTest {
   static AgentFixture f;
 
@@ -35,7 +40,7 @@ class PortForwardTest {
   }
 
   @Test
-  void portForwardReachesAnHttpServerInThePod() throws Exception {
+  void portForwardReachesAnHttpServerInThePodWithEveryKubectl() throws Exception {
     // The pod's server is a single-file Java program (the JDK is the one tool every test machine has).
     Path src = f.data.resolve("Hello.java");
     Files.writeString(src, """
@@ -82,47 +87,49 @@ class PortForwardTest {
       throw new AssertionError(f.client.v1().events().inNamespace("default").list().getItems().stream()
           .map(ev -> ev.getReason() + ": " + ev.getMessage()).toList().toString(), e);
     }
-    Process pf = f.server.kubectl().start("port-forward", "pod/web", ":" + port);
-    try {
-      BufferedReader out = new BufferedReader(new InputStreamReader(pf.getInputStream(), StandardCharsets.UTF_8));
-      String line = CompletableFuture.supplyAsync(() -> {
-        try {
-          return out.readLine();
-        } catch (java.io.IOException e) {
-          return null;
+    for (String binary : List.of(Kubectl.DEFAULT, Kubectl.V1_30, Kubectl.V1_27)) {
+      Process pf = f.server.kubectl(binary).start("port-forward", "pod/web", ":" + port);
+      try {
+        BufferedReader out = new BufferedReader(new InputStreamReader(pf.getInputStream(), StandardCharsets.UTF_8));
+        String line = CompletableFuture.supplyAsync(() -> {
+          try {
+            return out.readLine();
+          } catch (java.io.IOException e) {
+            return null;
+          }
+        }, r -> Thread.ofVirtual().start(r)).get(30, TimeUnit.SECONDS);
+        Matcher m = Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> " + port).matcher(String.valueOf(line));
+        assertThat(m.find()).as(binary + ": " + line).isTrue();
+        int local = Integer.parseInt(m.group(1));
+        StringBuilder err = new StringBuilder();
+        Thread.ofVirtual().start(() -> {
+          try {
+            err.append(new String(pf.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+          } catch (java.io.IOException e) {
+            // gone
+          }
+        });
+        HttpClient http = HttpClient.newHttpClient();
+        for (int i = 0; i < 3; i++) { // several connections over the same SPDY session
+          HttpResponse<String> r;
+          try {
+            r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + local + "/x" + i))
+                .build(), HttpResponse.BodyHandlers.ofString());
+          } catch (java.io.IOException e) {
+            pf.waitFor(5, TimeUnit.SECONDS);
+            throw new AssertionError(binary + ": " + err, e);
+          }
+          assertThat(r.statusCode()).as(binary + err).isEqualTo(200);
+          assertThat(r.body()).isEqualTo("hello through port-forward /x" + i);
         }
-      }, r -> Thread.ofVirtual().start(r)).get(30, TimeUnit.SECONDS);
-      Matcher m = Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> " + port).matcher(String.valueOf(line));
-      assertThat(m.find()).as(line).isTrue();
-      int local = Integer.parseInt(m.group(1));
-      StringBuilder err = new StringBuilder();
-      Thread.ofVirtual().start(() -> {
-        try {
-          err.append(new String(pf.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
-        } catch (java.io.IOException e) {
-          // gone
-        }
-      });
-      HttpClient http = HttpClient.newHttpClient();
-      for (int i = 0; i < 3; i++) { // several connections over the same tunnel
-        HttpResponse<String> r;
-        try {
-          r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + local + "/x" + i))
-              .build(), HttpResponse.BodyHandlers.ofString());
-        } catch (java.io.IOException e) {
-          pf.waitFor(5, TimeUnit.SECONDS);
-          throw new AssertionError("kubectl: " + err, e);
-        }
-        assertThat(r.statusCode()).as(err.toString()).isEqualTo(200);
-        assertThat(r.body()).isEqualTo("hello through port-forward /x" + i);
+        // a larger body both ways through SPDY's flow control
+        HttpResponse<String> big = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + local + "/"
+            + "a".repeat(6000))).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(big.body()).endsWith("a".repeat(6000));
+      } finally {
+        pf.destroy();
+        pf.waitFor(10, TimeUnit.SECONDS);
       }
-      // a larger body both ways through SPDY's flow control
-      HttpResponse<String> big = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + local + "/"
-          + "a".repeat(6000))).build(), HttpResponse.BodyHandlers.ofString());
-      assertThat(big.body()).endsWith("a".repeat(6000));
-    } finally {
-      pf.destroy();
-      pf.waitFor(10, TimeUnit.SECONDS);
     }
   }
 }

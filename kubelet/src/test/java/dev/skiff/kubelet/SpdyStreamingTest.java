@@ -4,27 +4,18 @@ import static dev.skiff.kubelet.AgentFixture.phase;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.skiff.apiserver.testing.Kubectl;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * Plain SPDY/3.1 (no WebSocket) through the API server to the agent, with the real kubectl
- * 1.27-1.29 (exec, attach, cp) and 1.30 (whose port-forward is still SPDY).
+ * 1.27-1.29: exec, attach, cp (port-forward with 1.27 and 1.30: {@link PortForwardTest}).
  */
 class SpdyStreamingTest {
   static final List<String> OLD = List.of(Kubectl.V1_27, Kubectl.V1_28, Kubectl.V1_29);
@@ -144,87 +135,6 @@ class SpdyStreamingTest {
       Kubectl.Result out = f.server.kubectl(binary).run("cp", "shell:" + podDir.resolve(name + ".txt"), back.toString());
       assertThat(out.code()).as(binary + out.err()).isZero();
       assertThat(Files.readString(back)).isEqualTo(Files.readString(src));
-    }
-  }
-
-  @Test
-  void portForwardWithKubectl127And130() throws Exception {
-    Path src = f.data.resolve("Hello.java");
-    Files.writeString(src, """
-        import com.sun.net.httpserver.HttpServer;
-        import java.net.InetSocketAddress;
-        public class Hello {
-          public static void main(String[] a) throws Exception {
-            HttpServer s = HttpServer.create(new InetSocketAddress(Integer.parseInt(System.getenv("PORT"))), 0);
-            s.createContext("/", ex -> {
-              byte[] b = ("hello through port-forward " + ex.getRequestURI()).getBytes();
-              ex.sendResponseHeaders(200, b.length);
-              ex.getResponseBody().write(b);
-              ex.close();
-            });
-            s.start();
-          }
-        }
-        """);
-    int port;
-    try (var ss = new java.net.ServerSocket(0)) {
-      port = ss.getLocalPort();
-    }
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    f.apply("""
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: web}
-        spec:
-          nodeName: node-a
-          terminationGracePeriodSeconds: 2
-          containers:
-          - name: main
-            image: busybox
-            command: [%s, %s]
-            ports: [{containerPort: %d}]
-            readinessProbe:
-              tcpSocket: {port: %d}
-              periodSeconds: 1
-        """.formatted(java, src, port, port));
-    f.await("web", p -> p.getStatus() != null && p.getStatus().getConditions() != null && p.getStatus().getConditions()
-        .stream().anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True")));
-    for (String binary : List.of(Kubectl.V1_27, Kubectl.V1_30)) {
-      Process pf = f.server.kubectl(binary).start("port-forward", "pod/web", ":" + port);
-      try {
-        BufferedReader out = new BufferedReader(new InputStreamReader(pf.getInputStream(), StandardCharsets.UTF_8));
-        String line = CompletableFuture.supplyAsync(() -> {
-          try {
-            return out.readLine();
-          } catch (java.io.IOException e) {
-            return null;
-          }
-        }, r -> Thread.ofVirtual().start(r)).get(30, TimeUnit.SECONDS);
-        Matcher m = Pattern.compile("Forwarding from 127\\.0\\.0\\.1:(\\d+) -> " + port).matcher(String.valueOf(line));
-        assertThat(m.find()).as(binary + ": " + line).isTrue();
-        int local = Integer.parseInt(m.group(1));
-        StringBuilder err = new StringBuilder();
-        Thread.ofVirtual().start(() -> {
-          try {
-            err.append(new String(pf.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
-          } catch (java.io.IOException e) {
-            // gone
-          }
-        });
-        HttpClient http = HttpClient.newHttpClient();
-        for (int i = 0; i < 3; i++) { // several connections over the same SPDY session
-          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + local + "/x" + i))
-              .build(), HttpResponse.BodyHandlers.ofString());
-          assertThat(r.statusCode()).as(binary + err).isEqualTo(200);
-          assertThat(r.body()).isEqualTo("hello through port-forward /x" + i);
-        }
-        HttpResponse<String> big = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + local + "/"
-            + "a".repeat(6000))).build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(big.body()).endsWith("a".repeat(6000));
-      } finally {
-        pf.destroy();
-        pf.waitFor(10, TimeUnit.SECONDS);
-      }
     }
   }
 }
