@@ -45,6 +45,29 @@ final class AgentFixture implements AutoCloseable {
     agent = new NodeAgent().start(new ComponentContext(client, data, NODE, options));
   }
 
+  /**
+   * Starts pod {@code shell} (a long sleep, workingDir /tmp, GREETING=hello-from-env) for the
+   * streaming tests to exec and attach into, and waits until it runs.
+   */
+  void startShellPod() throws Exception {
+    apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: shell}
+        spec:
+          nodeName: node-a
+          terminationGracePeriodSeconds: 2
+          containers:
+          - name: main
+            image: busybox
+            command: [sleep, "3600"]
+            workingDir: /tmp
+            env:
+            - {name: GREETING, value: hello-from-env}
+        """);
+    await("shell", p -> "Running".equals(phase(p)));
+  }
+
   String apply(String yaml) throws Exception {
     return server.kubectl().runWithInput(yaml, "apply", "-f", "-").ok().out();
   }

@@ -25,22 +25,7 @@ class SpdyStreamingTest {
   static void start() throws Exception {
     // loopback as the node IP: on a shared test machine other interfaces come and go
     f = new AgentFixture(java.util.Map.of("node-ip", "127.0.0.1"));
-    f.apply("""
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: shell}
-        spec:
-          nodeName: node-a
-          terminationGracePeriodSeconds: 2
-          containers:
-          - name: main
-            image: busybox
-            command: [sleep, "3600"]
-            workingDir: /tmp
-            env:
-            - {name: GREETING, value: hello-from-env}
-        """);
-    f.await("shell", p -> "Running".equals(phase(p)));
+    f.startShellPod();
   }
 
   @AfterAll

@@ -17,22 +17,7 @@ class StreamingTest {
   @BeforeAll
   static void start() throws Exception {
     f = new AgentFixture();
-    f.apply("""
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: shell}
-        spec:
-          nodeName: node-a
-          terminationGracePeriodSeconds: 2
-          containers:
-          - name: main
-            image: busybox
-            command: [sleep, "3600"]
-            workingDir: /tmp
-            env:
-            - {name: GREETING, value: hello-from-env}
-        """);
-    f.await("shell", p -> "Running".equals(phase(p)));
+    f.startShellPod();
   }
 
   @AfterAll
