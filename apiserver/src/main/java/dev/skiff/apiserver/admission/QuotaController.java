@@ -33,6 +33,11 @@ public final class QuotaController implements AutoCloseable {
   private final java.util.Map<String, Long> charges = new java.util.concurrent.ConcurrentHashMap<>();
   /** A charge and the write of the object it pays for are two store writes a moment apart. */
   private static final long SETTLE_NANOS = 2_000_000_000L;
+  /**
+   * Namespaces whose recount was held up by a settling charge ("ns" -> nanoTime the charge
+   * settles): nothing else may change there, so they are recounted again when it does.
+   */
+  private final java.util.Map<String, Long> heldUp = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * Admission charged {@code ns/name}: for a moment the object it paid for may not be stored yet,
@@ -69,7 +74,13 @@ public final class QuotaController implements AutoCloseable {
           for (Watcher.Item i; (i = p.pollNow()) != null; ) {
             dirty.add(i.object().namespace());
           }
-          boolean full = System.nanoTime() - lastFull > 10_000_000_000L;
+          long now = System.nanoTime();
+          for (var e : heldUp.entrySet()) {
+            if (now - e.getValue() >= 0 && heldUp.remove(e.getKey(), e.getValue())) {
+              dirty.add(e.getKey());
+            }
+          }
+          boolean full = now - lastFull > 10_000_000_000L;
           if (full) {
             lastFull = System.nanoTime();
           }
@@ -113,6 +124,7 @@ public final class QuotaController implements AutoCloseable {
             String k = it.next();
             if (have.has(k) && Quantity.parse(have.get(k).asText()).compareTo(Quantity.parse(next.get(k).asText())) > 0) {
               next.put(k, have.get(k).asText());
+              heldUp.put(cached.namespace(), charged + SETTLE_NANOS);
             }
           }
         }
