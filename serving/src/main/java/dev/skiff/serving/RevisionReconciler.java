@@ -101,6 +101,11 @@ final class RevisionReconciler {
     this.controller = Controller.builder("knative-revision-controller", informers)
         .watches(Revision.class)
         .owns(Deployment.class, Revision.class)
+        // A new gateway port changes the drain hook of every Revision's pods.
+        .watches(ConfigMap.class, cm -> Knative.SYSTEM_NAMESPACE.equals(cm.getMetadata().getNamespace())
+            && "config-network".equals(cm.getMetadata().getName())
+            ? revisions.list().stream().map(r -> Keys.of(r.getMetadata().getNamespace(), r.getMetadata().getName())).toList()
+            : List.of())
         .watches(Pod.class, p -> {
           Map<String, String> l = p.getMetadata().getLabels();
           String rev = l == null ? null : l.get(Knative.REVISION_LABEL);
@@ -110,6 +115,10 @@ final class RevisionReconciler {
         .workers(2)
         .reconciler(this::reconcile)
         .build();
+  }
+
+  private int gatewayPort() {
+    return RouteReconciler.gatewayPort(configMaps.get(Knative.SYSTEM_NAMESPACE, "config-network"));
   }
 
   Controller controller() {
@@ -154,8 +163,7 @@ final class RevisionReconciler {
         return pending;
       }
       try {
-        int gatewayPort = RouteReconciler.gatewayPort(configMaps.get(Knative.SYSTEM_NAMESPACE, "config-network"));
-        d = client.apps().deployments().inNamespace(ns).resource(desiredDeployment(rev, st, gatewayPort)).create();
+        d = client.apps().deployments().inNamespace(ns).resource(desiredDeployment(rev, st, gatewayPort())).create();
       } catch (KubernetesClientException e) {
         if (e.getCode() == 409) {
           return Result.requeue();
@@ -169,6 +177,24 @@ final class RevisionReconciler {
           "There is an existing Deployment \"" + d.getMetadata().getName() + "\" that we do not own.", now);
       Conditions.ready(st, now, "ResourcesAvailable", "ContainerHealthy");
       return writeStatus(rev, st);
+    } else {
+      Deployment desired = desiredDeployment(rev, st, gatewayPort());
+      // reconcile_resources.go checkAndUpdateDeployment: the autoscaler owns replicas.
+      desired.getSpec().setReplicas(d.getSpec().getReplicas());
+      if (!SemanticDerivative.of(desired.getSpec(), d.getSpec())) {
+        Deployment next = Knative.copy(d);
+        next.setSpec(desired.getSpec());
+        try {
+          d = client.apps().deployments().inNamespace(ns).resource(next).update();
+        } catch (KubernetesClientException e) {
+          if (e.getCode() == 409 || e.getCode() == 404) {
+            return Result.requeue();
+          }
+          Conditions.set(st, "ResourcesAvailable", "False", "DeploymentFailed", e.getMessage(), now);
+          Conditions.ready(st, now, "ResourcesAvailable", "ContainerHealthy");
+          return writeStatus(rev, st);
+        }
+      }
     }
     observe(st, d, now);
     Conditions.ready(st, now, "ResourcesAvailable", "ContainerHealthy");
@@ -392,10 +418,15 @@ final class RevisionReconciler {
   static Deployment desiredDeployment(Revision rev, Status st, int gatewayPort) {
     String name = rev.getMetadata().getName();
     Map<String, String> labels = Children.labels(rev.getMetadata().getLabels());
+    // meta.go excludeLabels/excludeAnnotations: the Route's bookkeeping on the Revision changes
+    // with traffic and must not roll the Revision's pods.
+    labels.keySet().removeAll(List.of(Knative.ROUTE_LABEL, Knative.ROUTING_STATE_LABEL));
     labels.put(Knative.REVISION_LABEL, name);
     labels.put(Knative.REVISION_UID_LABEL, rev.getMetadata().getUid());
     labels.putIfAbsent("app", name);
     Map<String, String> annotations = Children.annotations(rev.getMetadata().getAnnotations());
+    annotations.keySet().removeAll(List.of(Knative.ROUTES_ANNOTATION, Knative.ROUTING_STATE_MODIFIED_ANNOTATION,
+        Knative.GROUP + "/lastPinned"));
 
     RevisionSpec rs = rev.getSpec();
     // The Revision spec minus Knative's own fields is the pod spec.

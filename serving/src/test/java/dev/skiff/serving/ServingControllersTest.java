@@ -263,11 +263,25 @@ class ServingControllersTest {
           && Boolean.FALSE.equals(s.getStatus().getTraffic().get(0).getLatestRevision());
     });
 
+    // Resyncs and the Route's relabelling of its Revisions (routingState) never touched the
+    // Deployments: what the API server defaulted in them still derives from what the controller wants.
+    assertThat(deployment("helloworld-go-00001").getMetadata().getGeneration()).isEqualTo(1L);
+    assertThat(deployment("helloworld-go-00002").getMetadata().getGeneration()).isEqualTo(1L);
     // The gateway's port makes it into URLs (CONTRACTS.md config-network).
     client.configMaps().inNamespace("knative-serving").resource(new ConfigMapBuilder().withNewMetadata()
         .withName("config-network").withNamespace("knative-serving")
         .withAnnotations(Map.of("skiff.dev/gateway-http-port", "8081")).endMetadata().build()).create();
     await("url with port", () -> "http://helloworld-go.default.localhost:8081".equals(ksvc("helloworld-go").getStatus().getUrl()));
+    // Deployments made before the gateway's port was known get its drain hook now.
+    await("drain hook", () -> {
+      var lc = client.apps().deployments().inNamespace("default").withName("helloworld-go-00002-deployment").get().getSpec().getTemplate().getSpec().getContainers().get(0).getLifecycle();
+      return lc != null && lc.getPreStop() != null && lc.getPreStop().getHttpGet().getPort().getIntVal() == 8081;
+    });
+    // The Route's bookkeeping on its Revisions (routingState, routes) stays off the pods.
+    assertThat(deployment("helloworld-go-00001").getSpec().getTemplate().getMetadata().getLabels())
+        .doesNotContainKeys("serving.knative.dev/routingState", "serving.knative.dev/route");
+    assertThat(deployment("helloworld-go-00001").getSpec().getTemplate().getMetadata().getAnnotations())
+        .doesNotContainKeys("serving.knative.dev/routes", "serving.knative.dev/routingStateModified");
     // The Route's Service has the gateway on every Ready node behind it.
     var node = client.nodes().resource(new io.fabric8.kubernetes.api.model.NodeBuilder().withNewMetadata().withName("node-a")
         .endMetadata().build()).create();
