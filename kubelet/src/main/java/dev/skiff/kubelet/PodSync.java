@@ -242,7 +242,7 @@ final class PodSync implements PodWorkers.PodSyncer {
           : mounts.mounts(pod, c, environment, podIp != null ? podIp : env.nodeIp());
       ContainerConfig cfg = new ContainerConfig(c.getName(), attempt, c.getImage(), ContainerEnv.argv(c, environment),
           environment, c.getWorkingDir(), containerMounts, resources(c), Boolean.TRUE.equals(c.getStdin()),
-          Boolean.TRUE.equals(c.getStdinOnce()));
+          Boolean.TRUE.equals(c.getStdinOnce()), Boolean.TRUE.equals(c.getTty()));
       StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "config");
       String id = runtime.createContainer(uid, cfg);
       StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "created");

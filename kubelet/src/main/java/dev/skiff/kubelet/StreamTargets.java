@@ -45,6 +45,7 @@ final class StreamTargets {
     String podIp = pod.getStatus() != null && pod.getStatus().getPodIP() != null && !pod.getStatus().getPodIP().isEmpty()
         ? pod.getStatus().getPodIP() : nodeIp;
     String id = latest.id();
-    return new StreamTarget(id, pid, latest.logPath(), spec, podIp, () -> runtime.openStdin(id));
+    return new StreamTarget(id, pid, latest.logPath(), spec, podIp, () -> runtime.openStdin(id),
+        Boolean.TRUE.equals(spec.getTty()) ? runtime.tty(id, pid) : null);
   }
 }

@@ -83,6 +83,48 @@ class AttachStdinTest {
     assertThat(AgentFixture.until(Duration.ofSeconds(30), () -> f.get("shouter") == null)).isTrue();
   }
 
+  @Test
+  void runInteractiveWithATtyGivesTheContainerATerminalOfTheClientsSize() throws Exception {
+    // kubectl run -it: stdin, stdinOnce and tty on the container, then attach -it. script(1) gives
+    // kubectl a terminal whose size it sends; the typed line is echoed by the container's terminal.
+    String kubectl = Kubectl.DEFAULT + " --kubeconfig " + f.server.kubeconfig();
+    Process p = new ProcessBuilder("script", "-qec", "stty cols 91 rows 27; " + kubectl
+        + " run termy -it --rm --restart=Never --image=busybox"
+        + " --overrides='{\"apiVersion\":\"v1\",\"spec\":{\"nodeName\":\"node-a\"}}' --command -- sh",
+        "/dev/null").redirectErrorStream(true).start();
+    StringBuilder seen = new StringBuilder();
+    Thread reader = Thread.ofVirtual().start(() -> {
+      byte[] b = new byte[4096];
+      try (InputStream in = p.getInputStream()) {
+        for (int n; (n = in.read(b)) >= 0; ) {
+          synchronized (seen) {
+            seen.append(new String(b, 0, n, StandardCharsets.UTF_8));
+          }
+        }
+      } catch (java.io.IOException e) {
+        // ended
+      }
+    });
+    // once attached (kubectl's hint is printed), type into the container's shell (kubectl sends
+    // the size twice, +1 then exact, to make programs redraw: the sleep lets the second land)
+    assertThat(AgentFixture.until(Duration.ofSeconds(30), () -> {
+      synchronized (seen) {
+        return seen.toString().contains("pressing enter");
+      }
+    })).as(seen::toString).isTrue();
+    p.getOutputStream().write("tty; sleep 0.5; stty size; echo $((6*7))x; exit 3\n".getBytes(StandardCharsets.UTF_8));
+    p.getOutputStream().flush();
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    reader.join(5000);
+    String out;
+    synchronized (seen) {
+      out = seen.toString();
+    }
+    assertThat(out).containsPattern("/dev/pts/\\d+").contains("27 91").contains("42x")
+        .contains("echo $((6*7))x"); // echoed by the container's terminal
+    assertThat(AgentFixture.until(Duration.ofSeconds(30), () -> f.get("termy") == null)).isTrue();
+  }
+
   private static String readUntil(InputStream in, String marker, Duration timeout) throws Exception {
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
     Thread t = Thread.ofVirtual().start(() -> {

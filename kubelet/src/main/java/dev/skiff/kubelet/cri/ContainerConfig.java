@@ -9,10 +9,11 @@ import java.util.Map;
  * instance; {@code image} is recorded, never pulled; {@code mounts} are made inside the
  * container's own mount namespace (volumes, /etc/hosts, /etc/resolv.conf), in order.
  * {@code stdin} keeps a stdin open for attach (the spec's {@code stdin}); {@code stdinOnce}
- * closes it when the first attach detaches.
+ * closes it when the first attach detaches; {@code tty} runs the command on a terminal
+ * ({@link ContainerTty}).
  */
 public record ContainerConfig(String name, int attempt, String image, List<String> argv, Map<String, String> env,
-    String workingDir, List<Mount> mounts, Resources resources, boolean stdin, boolean stdinOnce) {
+    String workingDir, List<Mount> mounts, Resources resources, boolean stdin, boolean stdinOnce, boolean tty) {
   /** CRI LinuxContainerResources, reduced: limits enforced where the runtime can (0 = none). */
   public record Resources(long memoryLimitBytes, long cpuLimitMillis, long cpuRequestMillis) {
     public static final Resources NONE = new Resources(0, 0, 0);
@@ -32,7 +33,7 @@ public record ContainerConfig(String name, int attempt, String image, List<Strin
   /** A container without stdin. */
   public ContainerConfig(String name, int attempt, String image, List<String> argv, Map<String, String> env,
       String workingDir, List<Mount> mounts, Resources resources) {
-    this(name, attempt, image, argv, env, workingDir, mounts, resources, false, false);
+    this(name, attempt, image, argv, env, workingDir, mounts, resources, false, false, false);
   }
 
   /** A container without mounts. */

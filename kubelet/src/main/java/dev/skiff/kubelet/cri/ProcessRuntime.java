@@ -294,10 +294,13 @@ public final class ProcessRuntime implements ContainerRuntime {
     }
     cmd.addAll(c.prefix); // into the pod's network namespace and the container's mount namespace
     cmd.addAll(List.of("/bin/sh", "-c", SHIM, c.dir.resolve("exit").toString()));
-    cmd.addAll(c.config.argv());
+    cmd.addAll(c.config.tty() ? ContainerTty.wrap(c.config.argv()) : c.config.argv());
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(c.workingDir.toFile());
     pb.environment().clear();
     pb.environment().putAll(c.config.env());
+    if (c.config.tty()) {
+      pb.environment().putIfAbsent("TERM", "xterm"); // as containerd's oci.WithTTY
+    }
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(c.dir.resolve("stdout").toFile()));
     pb.redirectError(ProcessBuilder.Redirect.appendTo(c.dir.resolve("stderr").toFile()));
@@ -508,6 +511,12 @@ public final class ProcessRuntime implements ContainerRuntime {
   public java.io.OutputStream openStdin(String containerId) throws IOException {
     Ctr c = containers.get(containerId);
     return c == null || c.exited ? null : ContainerStdin.open(c.dir);
+  }
+
+  /** The terminal of a running container started with {@code tty}, for attach. */
+  public ContainerTty tty(String containerId, long pid) {
+    Ctr c = containers.get(containerId);
+    return c == null ? null : new ContainerTty(c.dir.resolve("stdout"), pid);
   }
 
   /**

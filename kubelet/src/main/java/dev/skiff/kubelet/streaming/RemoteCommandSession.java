@@ -221,6 +221,20 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     } else {
       pendingSize = size; // the size to start the terminal with
       sizeKnown.countDown();
+      resizeTerminal(terminal, size);
+    }
+  }
+
+  /** The attached container's terminal, once attach follows it. */
+  private volatile dev.skiff.kubelet.cri.ContainerTty terminal;
+
+  private void resizeTerminal(dev.skiff.kubelet.cri.ContainerTty tty, WinSize size) {
+    if (tty != null && size != null) {
+      try {
+        tty.resize(size.getColumns(), size.getRows());
+      } catch (IOException e) {
+        log.debug("resizing the terminal of {}: {}", target.containerId(), e.toString());
+      }
     }
   }
 
@@ -305,18 +319,18 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     });
   }
 
-  /** Follows the CRI log from its current end (kuberuntime logs format) until the container exits. */
+  /**
+   * Follows the CRI log from its current end (kuberuntime logs format) until the container exits;
+   * with a tty, the container's terminal output instead, byte by byte (a prompt has no newline).
+   */
   private void attach() {
+    if (opts.tty() && target.tty() != null) {
+      attachTerminal(target.tty());
+      return;
+    }
     // from the log's current end, before stdin is connected: the output it causes is not missed
     try (CriLogFollower f = new CriLogFollower(target.logPath(), true)) {
-      if (opts.stdin() && target.stdin() != null) {
-        try {
-          stdin = target.stdin().open(); // null: the container has no stdin (input is dropped)
-        } catch (IOException e) {
-          log.debug("stdin of {}: {}", target.containerId(), e.toString());
-        }
-      }
-      stdinReady();
+      openStdin();
       long exitedAt = 0;
       while (!finished) {
         List<byte[]> lines = f.poll();
@@ -344,6 +358,56 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       stdinReady();
       closeQuietly(stdin); // detached: a stdinOnce container's stdin ends here
     }
+  }
+
+  private void attachTerminal(dev.skiff.kubelet.cri.ContainerTty tty) {
+    try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(tty.output(),
+        java.nio.file.StandardOpenOption.READ)) {
+      long pos = out.size();
+      // As exec -t: the client's size first (kubectl sends it at once), then its input.
+      sizeKnown.await(1, java.util.concurrent.TimeUnit.SECONDS);
+      terminal = tty;
+      resizeTerminal(tty, pendingSize);
+      openStdin();
+      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(16 * 1024);
+      long exitedAt = 0;
+      while (!finished) {
+        buf.clear();
+        int n = out.read(buf, pos);
+        if (n > 0) {
+          pos += n;
+          send(STDOUT, buf.array(), 0, n);
+          continue;
+        }
+        if (exitedAt == 0 && alive.getAsLong() == 0) {
+          exitedAt = System.nanoTime();
+        }
+        if (exitedAt != 0 && System.nanoTime() - exitedAt > 100_000_000L) {
+          break; // the terminal's output is written by the container itself: nothing comes later
+        }
+        Thread.sleep(5);
+      }
+      finish(success());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (IOException e) {
+      finish(failure("InternalError", "attach: " + e.getMessage()));
+    } finally {
+      stdinReady();
+      closeQuietly(stdin);
+    }
+  }
+
+  /** Connects this attach's input to the container's stdin, when it asked for it and there is one. */
+  private void openStdin() {
+    if (opts.stdin() && target.stdin() != null) {
+      try {
+        stdin = target.stdin().open(); // null: the container has no stdin (input is dropped)
+      } catch (IOException e) {
+        log.debug("stdin of {}: {}", target.containerId(), e.toString());
+      }
+    }
+    stdinReady();
   }
 
   private static void closeQuietly(OutputStream out) {

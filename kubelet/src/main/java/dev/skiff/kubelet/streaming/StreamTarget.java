@@ -5,14 +5,15 @@ import java.nio.file.Path;
 
 /**
  * A running container as the streaming server needs it: its id, its shim's pid (exec enters its
- * environment), its CRI log (attach follows it), its spec, the pod's IP (port-forward) and its
- * stdin for attach (null: none).
+ * environment), its CRI log (attach follows it), its spec, the pod's IP (port-forward), its
+ * stdin for attach (null: none) and its terminal (null: none; attach with a tty follows that).
  */
-public record StreamTarget(String containerId, long pid, Path logPath, Container spec, String podIp, Stdin stdin) {
+public record StreamTarget(String containerId, long pid, Path logPath, Container spec, String podIp, Stdin stdin,
+    dev.skiff.kubelet.cri.ContainerTty tty) {
 
   /** A container without stdin. */
   public StreamTarget(String containerId, long pid, Path logPath, Container spec, String podIp) {
-    this(containerId, pid, logPath, spec, podIp, null);
+    this(containerId, pid, logPath, spec, podIp, null, null);
   }
 
   /** Opens the container's stdin for one attach. */
