@@ -85,43 +85,24 @@ class AttachStdinTest {
 
   @Test
   void runInteractiveWithATtyGivesTheContainerATerminalOfTheClientsSize() throws Exception {
-    // kubectl run -it: stdin, stdinOnce and tty on the container, then attach -it. script(1) gives
-    // kubectl a terminal whose size it sends; the typed line is echoed by the container's terminal.
-    String kubectl = Kubectl.DEFAULT + " --kubeconfig " + f.server.kubeconfig();
-    Process p = new ProcessBuilder("script", "-qec", "stty cols 91 rows 27; " + kubectl
+    // kubectl run -it: stdin, stdinOnce and tty on the container, then attach -it; the typed line
+    // is echoed by the container's terminal, a resize reaches it, and its exit ends the session.
+    try (Terminal t = new Terminal(Kubectl.DEFAULT + " --kubeconfig " + f.server.kubeconfig()
         + " run termy -it --rm --restart=Never --image=busybox"
-        + " --overrides='{\"apiVersion\":\"v1\",\"spec\":{\"nodeName\":\"node-a\"}}' --command -- sh",
-        "/dev/null").redirectErrorStream(true).start();
-    StringBuilder seen = new StringBuilder();
-    Thread reader = Thread.ofVirtual().start(() -> {
-      byte[] b = new byte[4096];
-      try (InputStream in = p.getInputStream()) {
-        for (int n; (n = in.read(b)) >= 0; ) {
-          synchronized (seen) {
-            seen.append(new String(b, 0, n, StandardCharsets.UTF_8));
-          }
-        }
-      } catch (java.io.IOException e) {
-        // ended
-      }
-    });
-    // once attached (kubectl's hint is printed), type into the container's shell (kubectl sends
-    // the size twice, +1 then exact, to make programs redraw: the sleep lets the second land)
-    assertThat(AgentFixture.until(Duration.ofSeconds(30), () -> {
-      synchronized (seen) {
-        return seen.toString().contains("pressing enter");
-      }
-    })).as(seen::toString).isTrue();
-    p.getOutputStream().write("tty; sleep 0.5; stty size; echo $((6*7))x; exit 3\n".getBytes(StandardCharsets.UTF_8));
-    p.getOutputStream().flush();
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    reader.join(5000);
-    String out;
-    synchronized (seen) {
-      out = seen.toString();
+        + " --overrides='{\"apiVersion\":\"v1\",\"spec\":{\"nodeName\":\"node-a\"}}' --command -- sh", 91, 27)) {
+      assertThat(t.await("pressing enter")).as(t::output).isTrue(); // attached
+      // kubectl sends the size twice, +1 then exact, to make programs redraw: the sleep lets the second land
+      t.type("tty; sleep 0.5; stty size; echo $((6*7))x");
+      assertThat(t.await("42x")).as(t::output).isTrue();
+      assertThat(t.output()).containsPattern("/dev/pts/\\d+").contains("27 91")
+          .contains("echo $((6*7))x"); // echoed by the container's terminal
+      t.resize("run termy", 100, 30);
+      t.type("sleep 0.5; stty size");
+      assertThat(t.await("30 100")).as(t::output).isTrue();
+      t.type("exit 3");
+      t.exitCode();
+      assertThat(t.output()).contains("pod default/termy terminated (Error)");
     }
-    assertThat(out).containsPattern("/dev/pts/\\d+").contains("27 91").contains("42x")
-        .contains("echo $((6*7))x"); // echoed by the container's terminal
     assertThat(AgentFixture.until(Duration.ofSeconds(30), () -> f.get("termy") == null)).isTrue();
   }
 

@@ -52,15 +52,20 @@ class StreamingTest {
   }
 
   @Test
-  void execWithATtyGetsAPseudoTerminalOfTheClientsSize() throws Exception {
-    // script(1) gives kubectl a terminal; its size is set first, kubectl sends it on channel 4.
-    String kubectl = Kubectl.DEFAULT + " --kubeconfig " + f.server.kubeconfig();
-    Process p = new ProcessBuilder("script", "-qec", "stty cols 91 rows 27; " + kubectl
-        + " exec -it shell -- sh -c 'tty; stty size; exit 5'", "/dev/null").redirectErrorStream(true).start();
-    p.getOutputStream().close();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(out).containsPattern("/dev/pts/\\d+").contains("27 91").contains("command terminated with exit code 5");
+  void execWithATtyIsAnInteractiveShellOnAPseudoTerminalThatFollowsTheClientsSize() throws Exception {
+    // A user at a terminal: kubectl exec -it ... sh, type a command, resize the window, exit 5.
+    try (Terminal t = new Terminal(Kubectl.DEFAULT + " --kubeconfig " + f.server.kubeconfig() + " exec -it shell -- sh",
+        91, 27)) {
+      t.type("tty; stty size; echo $((6*7))x");
+      assertThat(t.await("42x")).as(t::output).isTrue();
+      assertThat(t.output()).containsPattern("/dev/pts/\\d+").contains("27 91");
+      t.resize("exec -it shell", 100, 30);
+      t.type("sleep 0.5; stty size");
+      assertThat(t.await("30 100")).as(t::output).isTrue();
+      t.type("exit 5");
+      assertThat(t.exitCode()).as(t::output).isEqualTo(5);
+      assertThat(t.output()).contains("command terminated with exit code 5");
+    }
   }
 
   @Test
