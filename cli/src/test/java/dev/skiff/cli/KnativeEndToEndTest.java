@@ -127,6 +127,11 @@ class KnativeEndToEndTest {
     String url = url("default");
     assertThat(url).startsWith("http://helloworld-go.default.localhost");
     assertThat(ok(curl("-s", "-m", "20", url)).stdout()).isEqualTo("Hello Go Sample v1!\n");
+    // Cluster-local: the Route's Service sends to the gateway of every node that runs one (its Lease).
+    assertThat(ok(kubectl.run("get", "lease", "-n", "knative-serving", "-o", "name")).stdout()).contains("lease.coordination.k8s.io/gateway-");
+    String clusterIp = ok(kubectl.run("get", "svc", "helloworld-go", "-o", "jsonpath={.spec.clusterIP}")).stdout().strip();
+    assertThat(ok(curl("-s", "-m", "20", "-H", "Host: helloworld-go.default.svc.cluster.local", "http://" + clusterIp))
+        .stdout()).isEqualTo("Hello Go Sample v1!\n");
   }
 
   @Test

@@ -16,6 +16,8 @@ import dev.skiff.serving.v1.TrafficTarget;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import dev.skiff.serving.gateway.GatewayLease;
 import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPortBuilder;
@@ -77,6 +79,7 @@ final class RouteReconciler {
   private final Lister<ConfigMap> configMaps;
   private final Lister<Service> services;
   private final Lister<Node> nodes;
+  private final Lister<Lease> leases;
   private final Lister<EndpointSlice> slices;
   private final Controller controller;
 
@@ -91,12 +94,15 @@ final class RouteReconciler {
     this.configMaps = informers.informerFor(ConfigMap.class).lister();
     this.services = informers.informerFor(Service.class).lister();
     this.nodes = informers.informerFor(Node.class).lister();
+    this.leases = informers.informerFor(Lease.class).lister();
     this.slices = informers.informerFor(EndpointSlice.class).lister();
     this.controller = Controller.builder("knative-route-controller", informers)
         .watches(Route.class)
         .owns(Service.class, Route.class)
         .owns(EndpointSlice.class, Route.class)
         .watches(Node.class, n -> routesIn(null))
+        .watches(Lease.class, l -> Knative.SYSTEM_NAMESPACE.equals(l.getMetadata().getNamespace())
+            && l.getMetadata().getName().startsWith(GatewayLease.PREFIX) ? routesIn(null) : List.of())
         .watches(Configuration.class, c -> routesIn(c.getMetadata().getNamespace()))
         .watches(Revision.class, r -> routesIn(r.getMetadata().getNamespace()))
         .watches(ConfigMap.class, cm -> Knative.SYSTEM_NAMESPACE.equals(cm.getMetadata().getNamespace())
@@ -135,7 +141,7 @@ final class RouteReconciler {
 
     int gatewayPort = gatewayPort(configMaps.get(Knative.SYSTEM_NAMESPACE, "config-network"));
     ensureService(route, gatewayPort);
-    ensureEndpoints(route, gatewayPort);
+    Instant gatewayExpiry = ensureEndpoints(route, gatewayPort, now);
 
     boolean clusterLocal = "cluster-local".equals(label(route, Knative.VISIBILITY_LABEL));
     String domain = domain(data(configMaps.get(Knative.SYSTEM_NAMESPACE, "config-domain")),
@@ -212,7 +218,12 @@ final class RouteReconciler {
     }
     Conditions.set(st, "CertificateProvisioned", "True", "TLSNotEnabled", "autoTLS is not enabled", now);
     Conditions.ready(st, now, "AllTrafficAssigned", "IngressReady", "CertificateProvisioned");
-    return writeStatus(route, st);
+    Result r = writeStatus(route, st);
+    if (gatewayExpiry != null && !r.isRateLimitedRequeue() && r.delay().isEmpty()) {
+      // a gateway that stops renewing leaves the endpoints when its Lease runs out
+      return Result.requeueAfter(java.time.Duration.between(now, gatewayExpiry).plusSeconds(1));
+    }
+    return r;
   }
 
   /** Merges entries with the same tag, revision and latestRevision (traffic.go consolidate). */
@@ -378,21 +389,32 @@ final class RouteReconciler {
   }
 
   /**
-   * The endpoints behind the Route's selector-less Service: the gateway on every Ready node
-   * (its InternalIP, the gateway port), in an EndpointSlice {@code <route>-gateway} managed by
-   * serving.knative.dev; none while the gateway port is unknown.
+   * The endpoints behind the Route's selector-less Service: the gateway on every Ready node that
+   * runs one (a live {@link GatewayLease}; its InternalIP, the gateway port), in an EndpointSlice
+   * {@code <route>-gateway} managed by serving.knative.dev; none while the gateway port is
+   * unknown. Returns when the first of those Leases expires unless renewed (null: none), when
+   * the endpoints must be looked at again.
    */
-  private void ensureEndpoints(Route route, int gatewayPort) {
+  private Instant ensureEndpoints(Route route, int gatewayPort, Instant now) {
     String ns = route.getMetadata().getNamespace();
     String name = route.getMetadata().getName();
     String sliceName = name + "-gateway";
+    Map<String, Instant> gateways = new HashMap<>();
+    for (Lease l : leases.list()) {
+      if (Knative.SYSTEM_NAMESPACE.equals(l.getMetadata().getNamespace()) && GatewayLease.live(l, now)) {
+        gateways.put(l.getSpec().getHolderIdentity(), GatewayLease.expiry(l));
+      }
+    }
+    Instant recheck = null;
     List<String> ips = new ArrayList<>();
     for (Node n : nodes.list()) {
       boolean ready = n.getStatus() != null && n.getStatus().getConditions() != null && n.getStatus().getConditions().stream()
           .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
-      if (!ready || n.getStatus().getAddresses() == null) {
+      Instant expiry = gateways.get(n.getMetadata().getName());
+      if (!ready || expiry == null || n.getStatus().getAddresses() == null) {
         continue;
       }
+      recheck = recheck == null || expiry.isBefore(recheck) ? expiry : recheck;
       n.getStatus().getAddresses().stream().filter(a -> "InternalIP".equals(a.getType()) && a.getAddress().indexOf(':') < 0)
           .findFirst().ifPresent(a -> ips.add(a.getAddress()));
     }
@@ -402,7 +424,7 @@ final class RouteReconciler {
       if (have != null && Children.controlledBy(have, route)) {
         client.discovery().v1().endpointSlices().inNamespace(ns).withName(sliceName).delete();
       }
-      return;
+      return recheck;
     }
     EndpointSlice want = new EndpointSlice();
     ObjectMeta m = new ObjectMeta();
@@ -434,6 +456,7 @@ final class RouteReconciler {
       next.setPorts(want.getPorts());
       client.discovery().v1().endpointSlices().inNamespace(ns).resource(next).update();
     }
+    return recheck;
   }
 
   /** route/resources/labels.go and the labeler: routed revisions are active, dropped ones reserve. */

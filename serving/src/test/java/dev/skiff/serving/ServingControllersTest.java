@@ -288,6 +288,11 @@ class ServingControllersTest {
     node.setStatus(new io.fabric8.kubernetes.api.model.NodeStatusBuilder().addNewAddress().withType("InternalIP")
         .withAddress("192.0.2.7").endAddress().addNewCondition().withType("Ready").withStatus("True").endCondition().build());
     client.nodes().resource(node).updateStatus();
+    // ... that runs a gateway: none until node-a's gateway holds its Lease.
+    Thread.sleep(300);
+    assertThat(client.discovery().v1().endpointSlices().inNamespace("default").withName("helloworld-go-gateway").get())
+        .isNull();
+    var gatewayLease = dev.skiff.serving.gateway.GatewayLease.hold(client, "node-a");
     var slice = await("gateway endpoints", () -> client.discovery().v1().endpointSlices().inNamespace("default")
         .withName("helloworld-go-gateway").get());
     assertThat(slice.getMetadata().getLabels()).containsEntry("kubernetes.io/service-name", "helloworld-go");
@@ -295,9 +300,16 @@ class ServingControllersTest {
     assertThat(slice.getPorts()).singleElement().satisfies(p -> assertThat(p.getPort()).isEqualTo(8081));
     assertThat(client.services().inNamespace("default").withName("helloworld-go").get().getSpec().getPorts().get(0)
         .getTargetPort().getIntVal()).isEqualTo(8081);
+    gatewayLease.close(); // the gateway stops: node-a is no endpoint any more
+    await("endpoints gone with the gateway", () -> client.discovery().v1().endpointSlices().inNamespace("default")
+        .withName("helloworld-go-gateway").get() == null);
+    gatewayLease = dev.skiff.serving.gateway.GatewayLease.hold(client, "node-a");
+    await("endpoints back with the gateway", () -> client.discovery().v1().endpointSlices().inNamespace("default")
+        .withName("helloworld-go-gateway").get() != null);
     client.configMaps().inNamespace("knative-serving").withName("config-network").delete();
     await("endpoints gone with the port", () -> client.discovery().v1().endpointSlices().inNamespace("default")
         .withName("helloworld-go-gateway").get() == null);
+    gatewayLease.close();
 
     // Scale to zero (the autoscaler's write): Active False NoTraffic, still Ready; replicas untouched.
     client.apps().deployments().inNamespace("default").withName("helloworld-go-00001-deployment").scale(0);

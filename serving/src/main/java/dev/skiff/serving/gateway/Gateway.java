@@ -155,8 +155,9 @@ public final class Gateway implements Component {
     // time-weighted average per second; sampling keeps the request path free of locks).
     sampler.scheduleAtFixedRate(() -> view.backends().forEach(RevisionBackend::sample), 100, 100, TimeUnit.MILLISECONDS);
     recordPort(client, port);
+    GatewayLease lease = GatewayLease.hold(client, ctx.nodeName());
     log.info("gateway listening on port {}", port);
-    return new Running(server, view, autoscaler, sampler, port);
+    return new Running(server, view, autoscaler, sampler, port, lease);
   }
 
   /**
@@ -272,13 +273,16 @@ public final class Gateway implements Component {
     private final Autoscaler autoscaler;
     private final ScheduledExecutorService sampler;
     private final int port;
+    private final GatewayLease lease;
 
-    Running(Server server, ServingView view, Autoscaler autoscaler, ScheduledExecutorService sampler, int port) {
+    Running(Server server, ServingView view, Autoscaler autoscaler, ScheduledExecutorService sampler, int port,
+        GatewayLease lease) {
       this.server = server;
       this.view = view;
       this.autoscaler = autoscaler;
       this.sampler = sampler;
       this.port = port;
+      this.lease = lease;
     }
 
     /** The port the gateway listens on. */
@@ -297,6 +301,7 @@ public final class Gateway implements Component {
 
     @Override
     public void close() throws Exception {
+      lease.close(); // first: Routes stop sending this node cluster traffic
       sampler.shutdownNow();
       server.stop();
       if (autoscaler != null) {
