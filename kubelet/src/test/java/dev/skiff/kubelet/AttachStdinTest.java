@@ -91,13 +91,13 @@ class AttachStdinTest {
         + " run termy -it --rm --restart=Never --image=busybox"
         + " --overrides='{\"apiVersion\":\"v1\",\"spec\":{\"nodeName\":\"node-a\"}}' --command -- sh", 91, 27)) {
       assertThat(t.await("pressing enter")).as(t::output).isTrue(); // attached
-      // kubectl sends the size twice, +1 then exact, to make programs redraw: the sleep lets the second land
-      t.type("tty; sleep 0.5; stty size; echo $((6*7))x");
+      // kubectl sends the size twice, +1 then exact, to make programs redraw
+      t.type("tty; " + Terminal.sttySizeOnce(91, 27) + "; echo $((6*7))x");
       assertThat(t.await("42x")).as(t::output).isTrue();
       assertThat(t.output()).containsPattern("/dev/pts/\\d+").contains("27 91")
           .contains("echo $((6*7))x"); // echoed by the container's terminal
       t.resize("run termy", 100, 30);
-      t.type("sleep 0.5; stty size");
+      t.type(Terminal.sttySizeOnce(100, 30));
       assertThat(t.await("30 100")).as(t::output).isTrue();
       t.type("exit 3");
       t.exitCode();

@@ -56,11 +56,11 @@ class StreamingTest {
     // A user at a terminal: kubectl exec -it ... sh, type a command, resize the window, exit 5.
     try (Terminal t = new Terminal(Kubectl.DEFAULT + " --kubeconfig " + f.server.kubeconfig() + " exec -it shell -- sh",
         91, 27)) {
-      t.type("tty; stty size; echo $((6*7))x");
+      t.type("tty; " + Terminal.sttySizeOnce(91, 27) + "; echo $((6*7))x");
       assertThat(t.await("42x")).as(t::output).isTrue();
       assertThat(t.output()).containsPattern("/dev/pts/\\d+").contains("27 91");
       t.resize("exec -it shell", 100, 30);
-      t.type("sleep 0.5; stty size");
+      t.type(Terminal.sttySizeOnce(100, 30));
       assertThat(t.await("30 100")).as(t::output).isTrue();
       t.type("exit 5");
       assertThat(t.exitCode()).as(t::output).isEqualTo(5);

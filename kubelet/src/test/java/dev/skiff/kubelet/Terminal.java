@@ -64,6 +64,16 @@ final class Terminal implements AutoCloseable {
     }
   }
 
+  /**
+   * A shell line that waits (up to 10 s) until its terminal is {@code columns} x {@code rows},
+   * then prints {@code stty size}. The numbers are spelled as arithmetic so that the echo of
+   * the typed line never contains the "rows columns" the test then looks for.
+   */
+  static String sttySizeOnce(int columns, int rows) {
+    return "for i in $(seq 100); do [ \"$(stty size)\" = \"$((" + rows + "+0)) $((" + columns + "+0))\" ] && break;"
+        + " sleep 0.1; done; stty size";
+  }
+
   /** Waits for the command to end; its exit code (script -e passes it on), -1 after 30 s. */
   int exitCode() throws InterruptedException {
     if (!script.waitFor(30, TimeUnit.SECONDS)) {

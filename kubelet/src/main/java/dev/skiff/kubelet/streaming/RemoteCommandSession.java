@@ -221,17 +221,26 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     } else {
       pendingSize = size; // the size to start the terminal with
       sizeKnown.countDown();
-      resizeTerminal(terminal, size);
+      resizeTerminal();
     }
   }
 
   /** The attached container's terminal, once attach follows it. */
   private volatile dev.skiff.kubelet.cri.ContainerTty terminal;
+  private WinSize terminalSize;
 
-  private void resizeTerminal(dev.skiff.kubelet.cri.ContainerTty tty, WinSize size) {
-    if (tty != null && size != null) {
+  /**
+   * Gives the attached terminal the latest size. Serialized, and always the latest: the reader's
+   * thread (a resize) and the attach thread (the terminal found) may both get here, and two
+   * {@code stty} runs finishing out of order would leave the older size.
+   */
+  private synchronized void resizeTerminal() {
+    dev.skiff.kubelet.cri.ContainerTty tty = terminal;
+    WinSize size = pendingSize;
+    if (tty != null && size != null && !size.equals(terminalSize)) {
       try {
         tty.resize(size.getColumns(), size.getRows());
+        terminalSize = size;
       } catch (IOException e) {
         log.debug("resizing the terminal of {}: {}", target.containerId(), e.toString());
       }
@@ -367,7 +376,7 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
       // As exec -t: the client's size first (kubectl sends it at once), then its input.
       sizeKnown.await(1, java.util.concurrent.TimeUnit.SECONDS);
       terminal = tty;
-      resizeTerminal(tty, pendingSize);
+      resizeTerminal();
       openStdin();
       java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(16 * 1024);
       long exitedAt = 0;
