@@ -9,8 +9,6 @@ import io.fabric8.kubernetes.api.model.NodeSystemInfo;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
-import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
-import io.fabric8.kubernetes.api.model.coordination.v1.LeaseSpec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
@@ -25,8 +23,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -146,25 +142,12 @@ final class NodeStatusReporter {
 
   /** Renews (or creates) the node's Lease. */
   void renewLease() {
-    var leases = client.leases().inNamespace("kube-node-lease");
-    ZonedDateTime now = ZonedDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
-    Lease lease = leases.withName(nodeName).get();
-    if (lease == null) {
-      var meta = new ObjectMetaBuilder().withName(nodeName).withNamespace("kube-node-lease");
-      if (nodeUid != null) {
-        meta.withOwnerReferences(new OwnerReferenceBuilder().withApiVersion("v1").withKind("Node").withName(nodeName)
-            .withUid(nodeUid).build());
-      }
-      leases.resource(new Lease("coordination.k8s.io/v1", "Lease", meta.build(),
-          new LeaseSpec(null, nodeName, LEASE_DURATION_SECONDS, null, null, now, null))).create();
-      return;
+    var meta = new ObjectMetaBuilder().withName(nodeName).withNamespace("kube-node-lease");
+    if (nodeUid != null) {
+      meta.withOwnerReferences(new OwnerReferenceBuilder().withApiVersion("v1").withKind("Node").withName(nodeName)
+          .withUid(nodeUid).build());
     }
-    LeaseSpec spec = lease.getSpec() == null ? new LeaseSpec() : lease.getSpec();
-    spec.setHolderIdentity(nodeName);
-    spec.setLeaseDurationSeconds(LEASE_DURATION_SECONDS);
-    spec.setRenewTime(now);
-    lease.setSpec(spec);
-    leases.resource(lease).update();
+    dev.skiff.runtime.Heartbeat.renew(client, meta.build(), nodeName, LEASE_DURATION_SECONDS, clock.instant());
   }
 
   /**

@@ -328,35 +328,45 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     });
   }
 
+  /** What attach follows: {@link #pump} sends what is new and says whether there was any. */
+  private interface Output extends AutoCloseable {
+    boolean pump() throws IOException;
+
+    @Override
+    void close() throws IOException;
+  }
+
   /**
-   * Follows the CRI log from its current end (kuberuntime logs format) until the container exits;
-   * with a tty, the container's terminal output instead, byte by byte (a prompt has no newline).
+   * Follows the container's output from its current end until the container exits: its CRI log
+   * (kuberuntime logs format), or with a tty its terminal's output, byte by byte (a prompt has
+   * no newline). The output is opened before stdin is connected: nothing the input causes is
+   * missed.
    */
   private void attach() {
-    if (opts.tty() && target.tty() != null) {
-      attachTerminal(target.tty());
-      return;
-    }
-    // from the log's current end, before stdin is connected: the output it causes is not missed
-    try (CriLogFollower f = new CriLogFollower(target.logPath(), true)) {
+    dev.skiff.kubelet.cri.ContainerTty tty = opts.tty() ? target.tty() : null;
+    try (Output out = tty != null ? terminalOutput(tty) : logOutput()) {
+      if (tty != null) {
+        // As exec -t: the client's size first (kubectl sends it at once), then its input.
+        sizeKnown.await(1, java.util.concurrent.TimeUnit.SECONDS);
+        terminal = tty;
+        resizeTerminal();
+      }
       openStdin();
+      // After the exit: the log copier writes the last lines shortly after it (300 ms of quiet);
+      // a terminal's output is written by the container itself (100 ms).
+      long quietNanos = tty != null ? 100_000_000L : 300_000_000L;
       long exitedAt = 0;
       while (!finished) {
-        List<byte[]> lines = f.poll();
-        if (!lines.isEmpty()) {
-          for (byte[] line : lines) {
-            deliver(new String(line, StandardCharsets.UTF_8));
-          }
+        if (out.pump()) {
           continue;
         }
         if (exitedAt == 0 && alive.getAsLong() == 0) {
           exitedAt = System.nanoTime();
         }
-        // The log copier writes the last lines shortly after the exit: give it 300 ms of quiet.
-        if (exitedAt != 0 && System.nanoTime() - exitedAt > 300_000_000L) {
+        if (exitedAt != 0 && System.nanoTime() - exitedAt > quietNanos) {
           break;
         }
-        Thread.sleep(10);
+        Thread.sleep(tty != null ? 5 : 10);
       }
       finish(success());
     } catch (InterruptedException e) {
@@ -369,42 +379,47 @@ public final class RemoteCommandSession implements Session.Listener.AutoDemandin
     }
   }
 
-  private void attachTerminal(dev.skiff.kubelet.cri.ContainerTty tty) {
-    try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(tty.output(),
-        java.nio.file.StandardOpenOption.READ)) {
-      long pos = out.size();
-      // As exec -t: the client's size first (kubectl sends it at once), then its input.
-      sizeKnown.await(1, java.util.concurrent.TimeUnit.SECONDS);
-      terminal = tty;
-      resizeTerminal();
-      openStdin();
-      java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(16 * 1024);
-      long exitedAt = 0;
-      while (!finished) {
-        buf.clear();
-        int n = out.read(buf, pos);
-        if (n > 0) {
-          pos += n;
-          send(STDOUT, buf.array(), 0, n);
-          continue;
+  private Output logOutput() throws IOException {
+    CriLogFollower f = new CriLogFollower(target.logPath(), true);
+    return new Output() {
+      @Override
+      public boolean pump() throws IOException {
+        List<byte[]> lines = f.poll();
+        for (byte[] line : lines) {
+          deliver(new String(line, StandardCharsets.UTF_8));
         }
-        if (exitedAt == 0 && alive.getAsLong() == 0) {
-          exitedAt = System.nanoTime();
-        }
-        if (exitedAt != 0 && System.nanoTime() - exitedAt > 100_000_000L) {
-          break; // the terminal's output is written by the container itself: nothing comes later
-        }
-        Thread.sleep(5);
+        return !lines.isEmpty();
       }
-      finish(success());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (IOException e) {
-      finish(failure("InternalError", "attach: " + e.getMessage()));
-    } finally {
-      stdinReady();
-      closeQuietly(stdin);
-    }
+
+      @Override
+      public void close() throws IOException {
+        f.close();
+      }
+    };
+  }
+
+  private Output terminalOutput(dev.skiff.kubelet.cri.ContainerTty tty) throws IOException {
+    java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(tty.output(), java.nio.file.StandardOpenOption.READ);
+    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(16 * 1024);
+    long[] pos = {in.size()};
+    return new Output() {
+      @Override
+      public boolean pump() throws IOException {
+        buf.clear();
+        int n = in.read(buf, pos[0]);
+        if (n <= 0) {
+          return false;
+        }
+        pos[0] += n;
+        send(STDOUT, buf.array(), 0, n);
+        return true;
+      }
+
+      @Override
+      public void close() throws IOException {
+        in.close();
+      }
+    };
   }
 
   /** Connects this attach's input to the container's stdin, when it asked for it and there is one. */

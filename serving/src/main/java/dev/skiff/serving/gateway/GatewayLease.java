@@ -1,13 +1,11 @@
 package dev.skiff.serving.gateway;
 
+import dev.skiff.runtime.Heartbeat;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
-import io.fabric8.kubernetes.api.model.coordination.v1.LeaseSpec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -73,21 +71,8 @@ public final class GatewayLease implements AutoCloseable {
 
   private void renew() {
     try {
-      var leases = client.leases().inNamespace(Gateway.NAMESPACE);
-      ZonedDateTime now = ZonedDateTime.ofInstant(Instant.now(), ZoneOffset.UTC);
-      Lease lease = leases.withName(name()).get();
-      if (lease == null) {
-        leases.resource(new Lease("coordination.k8s.io/v1", "Lease",
-            new ObjectMetaBuilder().withName(name()).withNamespace(Gateway.NAMESPACE).build(),
-            new LeaseSpec(null, node, DURATION_SECONDS, null, null, now, null))).create();
-        return;
-      }
-      LeaseSpec spec = lease.getSpec() == null ? new LeaseSpec() : lease.getSpec();
-      spec.setHolderIdentity(node);
-      spec.setLeaseDurationSeconds(DURATION_SECONDS);
-      spec.setRenewTime(now);
-      lease.setSpec(spec);
-      leases.resource(lease).update();
+      Heartbeat.renew(client, new ObjectMetaBuilder().withName(name()).withNamespace(Gateway.NAMESPACE).build(), node,
+          DURATION_SECONDS, Instant.now());
     } catch (KubernetesClientException e) {
       log.warn("renewing the gateway lease {}/{} failed: {}", Gateway.NAMESPACE, name(), e.getMessage());
     } catch (RuntimeException e) {
