@@ -16,11 +16,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpStatus;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Blocker;
-import org.eclipse.jetty.util.Callback;
 
 /**
  * The gateway's HTTP/1.1 path to a pod: pooled keep-alive sockets per pod and a plain blocking
@@ -206,10 +201,10 @@ final class Http1Upstream {
    * to {@code resp}; completes {@code cb} and runs {@code done} (once the pod's part is over).
    * Blocks the calling (virtual) thread.
    */
-  static void exchange(Request req, Response resp, Callback cb, RevisionBackend.Endpoint ep, HttpFields fields,
+  static void exchange(ClientExchange ex, RevisionBackend.Endpoint ep, HttpFields fields,
       boolean hasBody, long deadlineNanos, Runnable done) {
-    byte[] head = head(req, fields, hasBody);
-    boolean head_ = "HEAD".equals(req.getMethod());
+    byte[] head = head(ex, fields, hasBody);
+    boolean head_ = "HEAD".equals(ex.method());
     Conn c = null;
     boolean started = false;
     try {
@@ -221,7 +216,7 @@ final class Http1Upstream {
         try {
           c.out.write(head);
           if (hasBody) {
-            writeBody(req, c.out, req.getLength());
+            ex.copyBody(c.out, ex.contentLength() < 0);
           }
           c.out.flush();
           if (deadlineNanos - System.nanoTime() <= 0) {
@@ -255,10 +250,10 @@ final class Http1Upstream {
             throw new EOFException("the pod closed the connection");
           }
           started = true; // from here on never cut (timeout.go)
-          relay(first, c, resp, head_, ep);
+          relay(first, c, ex, head_, ep);
           c = null; // given back or closed by relay
           done.run();
-          cb.succeeded();
+          ex.succeeded();
           return;
         } catch (SocketTimeoutException e) {
           throw e;
@@ -274,19 +269,20 @@ final class Http1Upstream {
     } catch (SocketTimeoutException e) {
       close(c);
       done.run();
-      if (!resp.isCommitted()) {
-        Response.writeError(req, resp, cb, HttpStatus.GATEWAY_TIMEOUT_504, "request timeout");
+      if (!ex.committed()) {
+        ex.responseHeaders().clear();
+        ex.sendError(HttpStatus.GATEWAY_TIMEOUT_504, "request timeout");
       } else {
-        cb.failed(e);
+        ex.failed(e);
       }
     } catch (Throwable e) {
       close(c);
       done.run();
-      if (!resp.isCommitted()) {
-        resp.reset();
-        Response.writeError(req, resp, cb, HttpStatus.BAD_GATEWAY_502, "the revision's pod failed: " + e.getMessage());
+      if (!ex.committed()) {
+        ex.responseHeaders().clear();
+        ex.sendError(HttpStatus.BAD_GATEWAY_502, "the revision's pod failed: " + e.getMessage());
       } else {
-        cb.failed(e);
+        ex.failed(e);
       }
     }
   }
@@ -307,15 +303,15 @@ final class Http1Upstream {
   }
 
   /** The request line and headers, with the body's framing. */
-  static byte[] head(Request req, HttpFields fields, boolean hasBody) {
+  static byte[] head(ClientExchange ex, HttpFields fields, boolean hasBody) {
     StringBuilder sb = new StringBuilder(256);
-    String pq = req.getHttpURI().getPathQuery();
-    sb.append(req.getMethod()).append(' ').append(pq == null || pq.isEmpty() ? "/" : pq).append(" HTTP/1.1\r\n");
+    String pq = ex.pathQuery();
+    sb.append(ex.method()).append(' ').append(pq == null || pq.isEmpty() ? "/" : pq).append(" HTTP/1.1\r\n");
     for (HttpField f : fields) {
       sb.append(f.getName()).append(": ").append(f.getValue()).append("\r\n");
     }
     if (hasBody) {
-      long len = req.getLength();
+      long len = ex.contentLength();
       if (len >= 0) {
         sb.append("Content-Length: ").append(len).append("\r\n");
       } else {
@@ -326,56 +322,11 @@ final class Http1Upstream {
     return sb.toString().getBytes(StandardCharsets.ISO_8859_1);
   }
 
-  /** Streams the client's body to the pod (chunked when its length is unknown). */
-  private static void writeBody(Request req, OutputStream out, long length) throws IOException {
-    while (true) {
-      Content.Chunk chunk = req.read();
-      if (chunk == null) {
-        try (Blocker.Runnable r = Blocker.runnable()) {
-          req.demand(r);
-          r.block();
-        }
-        continue;
-      }
-      try {
-        if (Content.Chunk.isFailure(chunk)) {
-          throw new IOException("reading the request body failed", chunk.getFailure());
-        }
-        ByteBuffer b = chunk.getByteBuffer();
-        int n = b.remaining();
-        if (n > 0) {
-          if (length < 0) {
-            out.write(Integer.toHexString(n).getBytes(StandardCharsets.ISO_8859_1));
-            out.write(CRLF);
-          }
-          if (b.hasArray()) {
-            out.write(b.array(), b.arrayOffset() + b.position(), n);
-          } else {
-            byte[] copy = new byte[n];
-            b.get(copy);
-            out.write(copy);
-          }
-          if (length < 0) {
-            out.write(CRLF);
-          }
-        }
-        if (chunk.isLast()) {
-          if (length < 0) {
-            out.write(new byte[] {'0', '\r', '\n', '\r', '\n'});
-          }
-          return;
-        }
-      } finally {
-        chunk.release();
-      }
-    }
-  }
-
   /**
    * Reads the response head (the first byte already read), copies it to {@code resp}, relays
    * the body, and gives the connection back when it can carry another exchange.
    */
-  private static void relay(int first, Conn c, Response resp, boolean headRequest, RevisionBackend.Endpoint ep)
+  private static void relay(int first, Conn c, ClientExchange resp, boolean headRequest, RevisionBackend.Endpoint ep)
       throws IOException {
     String status = line(c.in, first);
     int code;
@@ -398,7 +349,7 @@ final class Http1Upstream {
       break;
     }
     boolean http10 = status.startsWith("HTTP/1.0");
-    HttpFields.Mutable out = resp.getHeaders();
+    HttpFields.Mutable out = resp.responseHeaders();
     long contentLength = -1;
     boolean chunked = false;
     boolean close = http10;
@@ -433,7 +384,7 @@ final class Http1Upstream {
     resp.setStatus(code);
     for (String[] f : fields) {
       String n = f[0].toLowerCase(java.util.Locale.ROOT);
-      if (!ProxyHandler.HOP_BY_HOP.contains(n) && !tokens.contains(n)) {
+      if (!RoutingProxy.HOP_BY_HOP.contains(n) && !tokens.contains(n)) {
         out.add(f[0], f[1]);
       }
     }
@@ -481,7 +432,7 @@ final class Http1Upstream {
     }
   }
 
-  private static void relayChunked(Conn c, Response resp) throws IOException {
+  private static void relayChunked(Conn c, ClientExchange resp) throws IOException {
     byte[] buf = new byte[16 * 1024];
     while (true) {
       String size = line(c.in, c.in.read());
@@ -508,12 +459,8 @@ final class Http1Upstream {
     }
   }
 
-  /** A blocking write to the client (the calling thread is virtual). */
-  private static void write(Response resp, boolean last, ByteBuffer b) throws IOException {
-    try (Blocker.Callback cb = Blocker.callback()) {
-      resp.write(last, b, cb);
-      cb.block();
-    }
+  private static void write(ClientExchange resp, boolean last, ByteBuffer b) throws IOException {
+    resp.write(last, b);
   }
 
   /** One CRLF- (or LF-) terminated line, {@code first} being its first byte (or -1). */
