@@ -51,6 +51,12 @@ import org.slf4j.LoggerFactory;
  * cluster-local hosts. The gateway keeps no state of its own, so several may run (one per node);
  * each runs an autoscaler unless given {@code gateway.autoscaler=false}, and exactly one should
  * (the autoscaler only sees the traffic of its own gateway).
+ *
+ * <p>Front ends: HTTP/1.1 clients are served by {@link Http1Server} (virtual threads, blocking
+ * sockets); h2c clients by Jetty, to which Http1Server relays their connections.
+ * {@code gateway.frontend=jetty} lets Jetty serve HTTP/1.1 clients too (the previous front end,
+ * kept for comparison); {@code gateway.upstream=jetty} sends to HTTP/1.1 pods with Jetty's
+ * HttpClient instead of {@link Http1Upstream}. Both front ends share {@link RoutingProxy}.
  */
 public final class Gateway implements Component {
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
