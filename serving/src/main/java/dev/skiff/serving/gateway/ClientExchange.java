@@ -39,6 +39,12 @@ interface ClientExchange {
 
   InetSocketAddress remote();
 
+  /** The client's IP address as text (for X-Forwarded-For and Forwarded). */
+  default String remoteHost() {
+    InetSocketAddress r = remote();
+    return r == null ? "unknown" : r.getAddress() != null ? r.getAddress().getHostAddress() : r.getHostString();
+  }
+
   /** The request body's length, -1 when unknown (chunked, or HTTP/2 without content-length). */
   long contentLength();
 

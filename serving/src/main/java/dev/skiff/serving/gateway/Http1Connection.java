@@ -54,6 +54,7 @@ final class Http1Connection implements ClientExchange {
   private final InputStream in;
   private final OutputStream out;
   private final InetSocketAddress remote;
+  private final String remoteHost;
   /** While waiting for a request head: since when ({@link System#nanoTime}); 0 while busy. */
   volatile long idleSince;
 
@@ -99,12 +100,18 @@ final class Http1Connection implements ClientExchange {
     this.in = socket.getInputStream();
     this.out = socket.getOutputStream();
     this.remote = socket.getRemoteSocketAddress() instanceof InetSocketAddress i ? i : null;
+    this.remoteHost = ClientExchange.super.remoteHost();
   }
 
   /** Serves the connection's requests until it closes. */
   void run() {
     try {
       while (true) {
+        if (pos == lim && Http1Upstream.YIELD_BEFORE_READ) {
+          // As before the upstream read: let other connections run first, so the client's next
+          // request is often there when this thread reads (no park, no poller registration).
+          Thread.yield();
+        }
         idleSince = System.nanoTime();
         int headEnd = readHead();
         idleSince = 0;
@@ -503,6 +510,11 @@ final class Http1Connection implements ClientExchange {
   @Override
   public InetSocketAddress remote() {
     return remote;
+  }
+
+  @Override
+  public String remoteHost() {
+    return remoteHost;
   }
 
   @Override

@@ -144,6 +144,45 @@ final class Http1Upstream {
       return n;
     }
 
+    /** Puts back the byte {@link #read()} just returned. */
+    void unread() {
+      pos--;
+    }
+
+    /**
+     * One CRLF- (or LF-) terminated line, without its end, cut out of the buffer in one piece
+     * (the response head is parsed line by line; byte-wise reads showed in the profile).
+     */
+    String line() throws IOException {
+      StringBuilder sb = null;
+      while (true) {
+        for (int i = pos; i < lim; i++) {
+          if (buf[i] == '\n') {
+            int end = i > pos && buf[i - 1] == '\r' ? i - 1 : i;
+            String s = new String(buf, pos, end - pos, StandardCharsets.ISO_8859_1);
+            pos = i + 1;
+            if (sb == null) {
+              return s;
+            }
+            sb.append(s);
+            int n = sb.length();
+            return n > 0 && sb.charAt(n - 1) == '\r' ? sb.substring(0, n - 1) : sb.toString();
+          }
+        }
+        if (sb == null) {
+          sb = new StringBuilder(128);
+        }
+        sb.append(new String(buf, pos, lim - pos, StandardCharsets.ISO_8859_1));
+        pos = lim;
+        if (sb.length() > 65536) {
+          throw new IOException("response header line too long");
+        }
+        if (!fill()) {
+          throw new EOFException("the pod closed the connection");
+        }
+      }
+    }
+
     private boolean fill() throws IOException {
       int n = raw.read(buf, 0, buf.length);
       if (n <= 0) {
@@ -328,7 +367,8 @@ final class Http1Upstream {
    */
   private static void relay(int first, Conn c, ClientExchange resp, boolean headRequest, RevisionBackend.Endpoint ep)
       throws IOException {
-    String status = line(c.in, first);
+    c.in.unread();
+    String status = c.in.line();
     int code;
     while (true) {
       // "HTTP/1.1 200 OK"
@@ -340,10 +380,10 @@ final class Http1Upstream {
       code = Integer.parseInt(end < 0 ? status.substring(sp + 1).trim() : status.substring(sp + 1, end));
       if (code >= 100 && code < 200 && code != 101) {
         // 100 Continue and other interim responses: skip their (empty) header block.
-        while (!line(c.in, c.in.read()).isEmpty()) {
+        while (!c.in.line().isEmpty()) {
           // skip
         }
-        status = line(c.in, c.in.read());
+        status = c.in.line();
         continue;
       }
       break;
@@ -356,7 +396,7 @@ final class Http1Upstream {
     java.util.List<String[]> fields = new java.util.ArrayList<>(16);
     String connection = null;
     while (true) {
-      String l = line(c.in, c.in.read());
+      String l = c.in.line();
       if (l.isEmpty()) {
         break;
       }
@@ -383,8 +423,7 @@ final class Http1Upstream {
     java.util.Set<String> tokens = connection == null ? java.util.Set.of() : tokens(connection);
     resp.setStatus(code);
     for (String[] f : fields) {
-      String n = f[0].toLowerCase(java.util.Locale.ROOT);
-      if (!RoutingProxy.HOP_BY_HOP.contains(n) && !tokens.contains(n)) {
+      if (!RoutingProxy.isHopByHop(f[0]) && (tokens.isEmpty() || !tokens.contains(f[0].toLowerCase(java.util.Locale.ROOT)))) {
         out.add(f[0], f[1]);
       }
     }
@@ -435,11 +474,11 @@ final class Http1Upstream {
   private static void relayChunked(Conn c, ClientExchange resp) throws IOException {
     byte[] buf = new byte[16 * 1024];
     while (true) {
-      String size = line(c.in, c.in.read());
+      String size = c.in.line();
       int semi = size.indexOf(';');
       long n = Long.parseLong((semi < 0 ? size : size.substring(0, semi)).trim(), 16);
       if (n == 0) {
-        while (!line(c.in, c.in.read()).isEmpty()) {
+        while (!c.in.line().isEmpty()) {
           // trailers are dropped (hop-by-hop "Trailer" semantics are not relayed)
         }
         write(resp, true, org.eclipse.jetty.util.BufferUtil.EMPTY_BUFFER);
@@ -455,34 +494,12 @@ final class Http1Upstream {
         // Copy: the client write is asynchronous underneath the blocking wait, but buf is reused.
         write(resp, false, ByteBuffer.wrap(buf, 0, r));
       }
-      line(c.in, c.in.read()); // the chunk's CRLF
+      c.in.line(); // the chunk's CRLF
     }
   }
 
   private static void write(ClientExchange resp, boolean last, ByteBuffer b) throws IOException {
     resp.write(last, b);
-  }
-
-  /** One CRLF- (or LF-) terminated line, {@code first} being its first byte (or -1). */
-  private static String line(InputStream in, int first) throws IOException {
-    if (first < 0) {
-      throw new EOFException("the pod closed the connection");
-    }
-    StringBuilder sb = new StringBuilder(64);
-    int b = first;
-    while (b != '\n') {
-      if (b < 0) {
-        throw new EOFException("the pod closed the connection");
-      }
-      if (b != '\r') {
-        sb.append((char) b);
-      }
-      if (sb.length() > 65536) {
-        throw new IOException("response header line too long");
-      }
-      b = in.read();
-    }
-    return sb.toString();
   }
 
   private static java.util.Set<String> tokens(String connection) {

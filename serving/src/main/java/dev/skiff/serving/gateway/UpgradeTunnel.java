@@ -92,7 +92,7 @@ final class UpgradeTunnel extends AbstractConnection {
         if (colon > 0) {
           String name = lines[i].substring(0, colon).trim();
           String value = lines[i].substring(colon + 1).trim();
-          if (status != HttpStatus.SWITCHING_PROTOCOLS_101 && RoutingProxy.HOP_BY_HOP.contains(name.toLowerCase(java.util.Locale.ROOT))) {
+          if (status != HttpStatus.SWITCHING_PROTOCOLS_101 && RoutingProxy.isHopByHop(name)) {
             continue;
           }
           respHeaders.add(name, value);
