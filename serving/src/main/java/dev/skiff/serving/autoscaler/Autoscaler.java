@@ -121,6 +121,7 @@ public final class Autoscaler implements AutoCloseable {
     }
     Thread.ofVirtual().name("autoscaler-warmup").start(() -> {
       String ns = d.getMetadata().getNamespace();
+      long t0 = System.nanoTime();
       try {
         Deployment up = new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder(d).editSpec().withReplicas(1).endSpec().build();
         client.apps().deployments().inNamespace(ns).resource(up).dryRun().update();
@@ -130,8 +131,10 @@ public final class Autoscaler implements AutoCloseable {
             .withLabels(template.getMetadata() == null ? null : template.getMetadata().getLabels()).endMetadata()
             .withSpec(template.getSpec()).build();
         client.pods().inNamespace(ns).resource(pod).dryRun().create();
+        log.info("activation warm-up: dry-run scale-up of {}/{} and pod create took {} ms", ns, d.getMetadata().getName(),
+            (System.nanoTime() - t0) / 1_000_000);
       } catch (RuntimeException e) {
-        log.debug("activation warm-up on {}/{} failed: {}", ns, d.getMetadata().getName(), e.toString());
+        log.info("activation warm-up on {}/{} failed: {}", ns, d.getMetadata().getName(), e.toString());
       }
     });
   }
