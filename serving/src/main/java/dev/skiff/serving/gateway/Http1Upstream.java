@@ -46,8 +46,12 @@ final class Http1Upstream {
 
   static final boolean YIELD_BEFORE_READ = !Boolean.getBoolean("skiff.gateway.noYield");
 
-  /** Exchanges waiting for their response head, for the deadline sweeper. */
-  private static final java.util.Set<Conn> AWAITING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /**
+   * Every open connection, for the deadline sweeper. A connection joins once when opened and
+   * leaves when closed, so a request only flips {@link Conn#awaiting} (adding each exchange to a
+   * set and removing it again showed in the profile).
+   */
+  private static final java.util.Set<Conn> OPEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** How often the sweeper looks; deadlines are whole seconds (timeoutSeconds), so 20 ms is fine. */
   static final long SWEEP_MS = 20;
 
@@ -64,12 +68,9 @@ final class Http1Upstream {
       } catch (InterruptedException e) {
         return;
       }
-      if (AWAITING.isEmpty()) {
-        continue;
-      }
       long now = System.nanoTime();
-      for (Conn c : AWAITING) {
-        if (now - c.deadline >= 0) {
+      for (Conn c : OPEN) {
+        if (c.awaiting && now - c.deadline >= 0) {
           c.timedOut = true;
           c.close(); // the blocked read fails at once
         }
@@ -85,6 +86,8 @@ final class Http1Upstream {
     boolean reused;
     /** While awaiting the response head: its deadline ({@link System#nanoTime}). */
     volatile long deadline;
+    /** True while awaiting the response head (the sweeper's cue). */
+    volatile boolean awaiting;
     /** Set by the sweeper when it closed the socket at the deadline. */
     volatile boolean timedOut;
 
@@ -92,9 +95,11 @@ final class Http1Upstream {
       this.socket = socket;
       this.in = new Reader(socket.getInputStream());
       this.out = new BufferedOutputStream(socket.getOutputStream(), 8 * 1024);
+      OPEN.add(this);
     }
 
     void close() {
+      OPEN.remove(this);
       try {
         socket.close();
       } catch (IOException ignored) {
@@ -265,7 +270,7 @@ final class Http1Upstream {
           // SO_TIMEOUT: a timed read parks the virtual thread with a timer, which cost ~5 us of
           // the ForkJoinPool's delay scheduler per request in the profile.
           c.deadline = deadlineNanos;
-          AWAITING.add(c);
+          c.awaiting = true;
           if (YIELD_BEFORE_READ) {
             // Let the carrier run other requests first: the pod has often answered by the time
             // this thread runs again, and the read then needs no poller registration and wake-up.
@@ -280,7 +285,7 @@ final class Http1Upstream {
             }
             throw e;
           } finally {
-            AWAITING.remove(c);
+            c.awaiting = false;
           }
           if (first < 0) {
             if (c.timedOut) {
