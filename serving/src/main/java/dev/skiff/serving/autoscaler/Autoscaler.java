@@ -101,6 +101,12 @@ public final class Autoscaler implements AutoCloseable {
   }
 
   private final java.util.concurrent.atomic.AtomicBoolean warmed = new java.util.concurrent.atomic.AtomicBoolean();
+  private volatile boolean warmUpDone;
+
+  /** True once the activation warm-up's dry-run writes succeeded (see {@link #maybeWarm}); for tests and diagnostics. */
+  public boolean activationWarmedUp() {
+    return warmUpDone;
+  }
 
   /**
    * The first activation on a fresh server was the slowest (the cold-start bench's first sample:
@@ -123,8 +129,13 @@ public final class Autoscaler implements AutoCloseable {
       String ns = d.getMetadata().getNamespace();
       long t0 = System.nanoTime();
       try {
-        Deployment up = new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder(d).editSpec().withReplicas(1).endSpec().build();
-        client.apps().deployments().inNamespace(ns).resource(up).dryRun().update();
+        // The activation's own request: a PUT of the scale subresource (fabric8's scale(Scale)
+        // has no dry-run form, hence the raw request).
+        String name = d.getMetadata().getName();
+        java.net.URL url = new java.net.URL(client.getMasterUrl(),
+            "apis/apps/v1/namespaces/" + ns + "/deployments/" + name + "/scale?dryRun=All");
+        client.raw(url.toString(), "PUT", new ScaleBuilder().withNewMetadata().withName(name).withNamespace(ns).endMetadata()
+            .withNewSpec().withReplicas(1).endSpec().build());
         var template = d.getSpec().getTemplate();
         io.fabric8.kubernetes.api.model.Pod pod = new io.fabric8.kubernetes.api.model.PodBuilder()
             .withNewMetadata().withGenerateName(d.getMetadata().getName() + "-warmup-").withNamespace(ns)
@@ -133,7 +144,8 @@ public final class Autoscaler implements AutoCloseable {
         client.pods().inNamespace(ns).resource(pod).dryRun().create();
         log.info("activation warm-up: dry-run scale-up of {}/{} and pod create took {} ms", ns, d.getMetadata().getName(),
             (System.nanoTime() - t0) / 1_000_000);
-      } catch (RuntimeException e) {
+        warmUpDone = true;
+      } catch (RuntimeException | java.net.MalformedURLException e) {
         log.info("activation warm-up on {}/{} failed: {}", ns, d.getMetadata().getName(), e.toString());
       }
     });
