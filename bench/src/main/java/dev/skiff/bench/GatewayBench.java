@@ -63,7 +63,10 @@ final class GatewayBench {
       KnativeObjects.ensureCrds(client);
       // -Dgateway.upstream=jetty measures the previous path (Jetty's HttpClient to the pod).
       String upstream = System.getProperty("gateway.upstream", "skiff");
-      gw = new Gateway().start(new ComponentContext(client, dir, "bench", Map.of("gateway.port", "0", "gateway.upstream", upstream)));
+      // -Dgateway.frontend=jetty measures the previous front end (Jetty's server for HTTP/1.1 clients).
+      String frontend = System.getProperty("gateway.frontend", "skiff");
+      gw = new Gateway().start(new ComponentContext(client, dir, "bench", Map.of("gateway.port", "0",
+          "gateway.upstream", upstream, "gateway.frontend", frontend)));
       KnativeObjects.revision(client, "hello-00001", Map.of());
       Pod p = client.pods().inNamespace("default").resource(new PodBuilder().withNewMetadata().withName("hello-pod")
           .addToLabels("serving.knative.dev/revision", "hello-00001").endMetadata().withNewSpec().addNewContainer()
@@ -120,6 +123,7 @@ final class GatewayBench {
       }
       Map<String, Object> m = Bench.result("gateway");
       m.put("connections", CONNECTIONS);
+      m.put("frontend", frontend);
       m.put("upstream", upstream);
       m.put("direct_rps", Math.round(directRps));
       m.put("gateway_rps", Math.round(gatewayRps));

@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.HashMap;
@@ -20,12 +21,14 @@ import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
 import org.eclipse.jetty.http.HttpCookieStore;
+import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.http2.client.HTTP2Client;
 import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.ProxyConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -48,6 +51,12 @@ import org.slf4j.LoggerFactory;
  * cluster-local hosts. The gateway keeps no state of its own, so several may run (one per node);
  * each runs an autoscaler unless given {@code gateway.autoscaler=false}, and exactly one should
  * (the autoscaler only sees the traffic of its own gateway).
+ *
+ * <p>Front ends: HTTP/1.1 clients are served by {@link Http1Server} (virtual threads, blocking
+ * sockets); h2c clients by Jetty, to which Http1Server relays their connections.
+ * {@code gateway.frontend=jetty} lets Jetty serve HTTP/1.1 clients too (the previous front end,
+ * kept for comparison); {@code gateway.upstream=jetty} sends to HTTP/1.1 pods with Jetty's
+ * HttpClient instead of {@link Http1Upstream}. Both front ends share {@link RoutingProxy}.
  */
 public final class Gateway implements Component {
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
@@ -68,6 +77,8 @@ public final class Gateway implements Component {
   public static final String DRAIN_HEADER = "K-Skiff-Drain";
   public static final String DRAIN_PATH = "/wait-for-drain";
   public static final String NAMESPACE = "knative-serving";
+  /** Client connections idle longer than this are closed. */
+  static final long IDLE_TIMEOUT_MS = TimeUnit.MINUTES.toMillis(10);
 
   @Override
   public String name() {
@@ -100,52 +111,73 @@ public final class Gateway implements Component {
     config.setSendDateHeader(false); // the app's Date header passes through
     config.setSendXPoweredBy(false);
     config.setRelativeRedirectAllowed(true);
-    // One listener per address of this node, never the wildcard: a wildcard :80 would keep the
-    // service proxy from binding ClusterIP:80 for every other Service (docs/services.md).
-    List<String> addresses = listenAddresses(ctx);
-    List<ServerConnector> connectors = new java.util.ArrayList<>();
-    for (String address : addresses) {
-      ServerConnector connector = new ServerConnector(server, 1, 1,
-          new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
-      connector.setHost(address);
-      connector.setIdleTimeout(TimeUnit.MINUTES.toMillis(10));
-      connector.setAcceptQueueSize(1024);
-      server.addConnector(connector);
-      connectors.add(connector);
-    }
-    ProxyHandler handler = new ProxyHandler(view, http1, h2c,
+    RoutingProxy proxy = new RoutingProxy(view, http1, h2c,
         b -> {
           if (autoscaler != null) {
             autoscaler.activate(b.namespace, b.name);
           }
-        }, scheduler);
-    // gateway.upstream=jetty: Jetty's HttpClient to HTTP/1.1 pods (the path before Http1Upstream).
-    handler.useHttp1Upstream = !"jetty".equals(ctx.options().get("gateway.upstream"));
-    server.setHandler(handler);
+        },
+        // gateway.upstream=jetty: Jetty's HttpClient to HTTP/1.1 pods (the path before Http1Upstream).
+        !"jetty".equals(ctx.options().get("gateway.upstream")));
+    server.setHandler(new ProxyHandler(proxy));
     server.setStopTimeout(2000);
-
+    // One listener per address of this node, never the wildcard: a wildcard :80 would keep the
+    // service proxy from binding ClusterIP:80 for every other Service (docs/services.md).
+    List<String> addresses = listenAddresses(ctx);
     String opt = ctx.options().get("gateway.port");
-    if (opt != null) {
-      bind(server, connectors, Integer.parseInt(opt));
-    } else {
-      // 80 when we may bind it (root), else 8081; if that is taken too (another server on this
-      // machine), a free port: the bound port is published in config-network either way.
-      boolean started = false;
-      for (int p : new int[] {80, 8081, 0}) {
+    int[] ports = opt != null ? new int[] {Integer.parseInt(opt)} : new int[] {80, 8081, 0};
+    int port = -1;
+    Http1Server front = null;
+    if ("jetty".equals(ctx.options().get("gateway.frontend"))) {
+      // gateway.frontend=jetty: Jetty serves HTTP/1.1 clients too (the front end before Http1Server).
+      List<ServerConnector> connectors = new java.util.ArrayList<>();
+      for (String address : addresses) {
+        ServerConnector connector = new ServerConnector(server, 1, 1,
+            new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
+        connector.setHost(address);
+        connector.setIdleTimeout(IDLE_TIMEOUT_MS);
+        connector.setAcceptQueueSize(1024);
+        server.addConnector(connector);
+        connectors.add(connector);
+      }
+      for (int p : ports) {
         try {
           bind(server, connectors, p);
-          started = true;
+          port = connectors.get(0).getLocalPort();
           break;
         } catch (IOException e) {
           log.info("gateway: port {} unavailable ({})", p, e.getMessage());
           server.stop();
         }
       }
-      if (!started) {
-        throw new IOException("gateway: no port could be bound");
+    } else {
+      // HTTP/1.1 clients: Http1Server. h2c clients are relayed to Jetty on a loopback port, with
+      // the PROXY protocol carrying the client's address.
+      ServerConnector h2cBackend = new ServerConnector(server, 1, 1,
+          new ProxyConnectionFactory(HttpVersion.HTTP_1_1.asString()),
+          new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config));
+      h2cBackend.setHost("127.0.0.1");
+      h2cBackend.setPort(0);
+      h2cBackend.setIdleTimeout(IDLE_TIMEOUT_MS);
+      server.addConnector(h2cBackend);
+      server.start();
+      for (int p : ports) {
+        Http1Server s = new Http1Server(proxy, new InetSocketAddress("127.0.0.1", h2cBackend.getLocalPort()), IDLE_TIMEOUT_MS);
+        try {
+          port = s.start(addresses, p);
+          front = s;
+          break;
+        } catch (IOException e) {
+          log.info("gateway: port {} unavailable ({})", p, e.getMessage());
+        }
+      }
+      if (front == null) {
+        server.stop();
       }
     }
-    int port = connectors.get(0).getLocalPort();
+    if (port < 0) {
+      throw new IOException("gateway: no port could be bound");
+    }
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "gateway-sampler");
       t.setDaemon(true);
@@ -157,7 +189,7 @@ public final class Gateway implements Component {
     recordPort(client, port);
     GatewayLease lease = GatewayLease.hold(client, ctx.nodeName());
     log.info("gateway listening on port {}", port);
-    return new Running(server, view, autoscaler, sampler, port, lease);
+    return new Running(server, front, view, autoscaler, sampler, port, lease);
   }
 
   /**
@@ -269,15 +301,17 @@ public final class Gateway implements Component {
   /** A running gateway. {@link #close} stops the server, the autoscaler and the informers. */
   public static final class Running implements AutoCloseable {
     private final Server server;
+    private final Http1Server front;
     private final ServingView view;
     private final Autoscaler autoscaler;
     private final ScheduledExecutorService sampler;
     private final int port;
     private final GatewayLease lease;
 
-    Running(Server server, ServingView view, Autoscaler autoscaler, ScheduledExecutorService sampler, int port,
-        GatewayLease lease) {
+    Running(Server server, Http1Server front, ServingView view, Autoscaler autoscaler, ScheduledExecutorService sampler,
+        int port, GatewayLease lease) {
       this.server = server;
+      this.front = front;
       this.view = view;
       this.autoscaler = autoscaler;
       this.sampler = sampler;
@@ -303,6 +337,9 @@ public final class Gateway implements Component {
     public void close() throws Exception {
       lease.close(); // first: Routes stop sending this node cluster traffic
       sampler.shutdownNow();
+      if (front != null) {
+        front.close();
+      }
       server.stop();
       if (autoscaler != null) {
         autoscaler.close();

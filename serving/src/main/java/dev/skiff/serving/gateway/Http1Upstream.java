@@ -16,11 +16,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpStatus;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.server.Request;
-import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Blocker;
-import org.eclipse.jetty.util.Callback;
 
 /**
  * The gateway's HTTP/1.1 path to a pod: pooled keep-alive sockets per pod and a plain blocking
@@ -51,8 +46,12 @@ final class Http1Upstream {
 
   static final boolean YIELD_BEFORE_READ = !Boolean.getBoolean("skiff.gateway.noYield");
 
-  /** Exchanges waiting for their response head, for the deadline sweeper. */
-  private static final java.util.Set<Conn> AWAITING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /**
+   * Every open connection, for the deadline sweeper. A connection joins once when opened and
+   * leaves when closed, so a request only flips {@link Conn#awaiting} (adding each exchange to a
+   * set and removing it again showed in the profile).
+   */
+  private static final java.util.Set<Conn> OPEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** How often the sweeper looks; deadlines are whole seconds (timeoutSeconds), so 20 ms is fine. */
   static final long SWEEP_MS = 20;
 
@@ -69,12 +68,9 @@ final class Http1Upstream {
       } catch (InterruptedException e) {
         return;
       }
-      if (AWAITING.isEmpty()) {
-        continue;
-      }
       long now = System.nanoTime();
-      for (Conn c : AWAITING) {
-        if (now - c.deadline >= 0) {
+      for (Conn c : OPEN) {
+        if (c.awaiting && now - c.deadline >= 0) {
           c.timedOut = true;
           c.close(); // the blocked read fails at once
         }
@@ -90,6 +86,8 @@ final class Http1Upstream {
     boolean reused;
     /** While awaiting the response head: its deadline ({@link System#nanoTime}). */
     volatile long deadline;
+    /** True while awaiting the response head (the sweeper's cue). */
+    volatile boolean awaiting;
     /** Set by the sweeper when it closed the socket at the deadline. */
     volatile boolean timedOut;
 
@@ -97,9 +95,11 @@ final class Http1Upstream {
       this.socket = socket;
       this.in = new Reader(socket.getInputStream());
       this.out = new BufferedOutputStream(socket.getOutputStream(), 8 * 1024);
+      OPEN.add(this);
     }
 
     void close() {
+      OPEN.remove(this);
       try {
         socket.close();
       } catch (IOException ignored) {
@@ -147,6 +147,45 @@ final class Http1Upstream {
       System.arraycopy(buf, pos, b, off, n);
       pos += n;
       return n;
+    }
+
+    /** Puts back the byte {@link #read()} just returned. */
+    void unread() {
+      pos--;
+    }
+
+    /**
+     * One CRLF- (or LF-) terminated line, without its end, cut out of the buffer in one piece
+     * (the response head is parsed line by line; byte-wise reads showed in the profile).
+     */
+    String line() throws IOException {
+      StringBuilder sb = null;
+      while (true) {
+        for (int i = pos; i < lim; i++) {
+          if (buf[i] == '\n') {
+            int end = i > pos && buf[i - 1] == '\r' ? i - 1 : i;
+            String s = new String(buf, pos, end - pos, StandardCharsets.ISO_8859_1);
+            pos = i + 1;
+            if (sb == null) {
+              return s;
+            }
+            sb.append(s);
+            int n = sb.length();
+            return n > 0 && sb.charAt(n - 1) == '\r' ? sb.substring(0, n - 1) : sb.toString();
+          }
+        }
+        if (sb == null) {
+          sb = new StringBuilder(128);
+        }
+        sb.append(new String(buf, pos, lim - pos, StandardCharsets.ISO_8859_1));
+        pos = lim;
+        if (sb.length() > 65536) {
+          throw new IOException("response header line too long");
+        }
+        if (!fill()) {
+          throw new EOFException("the pod closed the connection");
+        }
+      }
     }
 
     private boolean fill() throws IOException {
@@ -206,10 +245,10 @@ final class Http1Upstream {
    * to {@code resp}; completes {@code cb} and runs {@code done} (once the pod's part is over).
    * Blocks the calling (virtual) thread.
    */
-  static void exchange(Request req, Response resp, Callback cb, RevisionBackend.Endpoint ep, HttpFields fields,
+  static void exchange(ClientExchange ex, RevisionBackend.Endpoint ep, HttpFields fields,
       boolean hasBody, long deadlineNanos, Runnable done) {
-    byte[] head = head(req, fields, hasBody);
-    boolean head_ = "HEAD".equals(req.getMethod());
+    byte[] head = head(ex, fields, hasBody);
+    boolean head_ = "HEAD".equals(ex.method());
     Conn c = null;
     boolean started = false;
     try {
@@ -221,7 +260,7 @@ final class Http1Upstream {
         try {
           c.out.write(head);
           if (hasBody) {
-            writeBody(req, c.out, req.getLength());
+            ex.copyBody(c.out, ex.contentLength() < 0);
           }
           c.out.flush();
           if (deadlineNanos - System.nanoTime() <= 0) {
@@ -231,7 +270,7 @@ final class Http1Upstream {
           // SO_TIMEOUT: a timed read parks the virtual thread with a timer, which cost ~5 us of
           // the ForkJoinPool's delay scheduler per request in the profile.
           c.deadline = deadlineNanos;
-          AWAITING.add(c);
+          c.awaiting = true;
           if (YIELD_BEFORE_READ) {
             // Let the carrier run other requests first: the pod has often answered by the time
             // this thread runs again, and the read then needs no poller registration and wake-up.
@@ -246,7 +285,7 @@ final class Http1Upstream {
             }
             throw e;
           } finally {
-            AWAITING.remove(c);
+            c.awaiting = false;
           }
           if (first < 0) {
             if (c.timedOut) {
@@ -255,10 +294,10 @@ final class Http1Upstream {
             throw new EOFException("the pod closed the connection");
           }
           started = true; // from here on never cut (timeout.go)
-          relay(first, c, resp, head_, ep);
+          relay(first, c, ex, head_, ep);
           c = null; // given back or closed by relay
           done.run();
-          cb.succeeded();
+          ex.succeeded();
           return;
         } catch (SocketTimeoutException e) {
           throw e;
@@ -274,19 +313,20 @@ final class Http1Upstream {
     } catch (SocketTimeoutException e) {
       close(c);
       done.run();
-      if (!resp.isCommitted()) {
-        Response.writeError(req, resp, cb, HttpStatus.GATEWAY_TIMEOUT_504, "request timeout");
+      if (!ex.committed()) {
+        ex.responseHeaders().clear();
+        ex.sendError(HttpStatus.GATEWAY_TIMEOUT_504, "request timeout");
       } else {
-        cb.failed(e);
+        ex.failed(e);
       }
     } catch (Throwable e) {
       close(c);
       done.run();
-      if (!resp.isCommitted()) {
-        resp.reset();
-        Response.writeError(req, resp, cb, HttpStatus.BAD_GATEWAY_502, "the revision's pod failed: " + e.getMessage());
+      if (!ex.committed()) {
+        ex.responseHeaders().clear();
+        ex.sendError(HttpStatus.BAD_GATEWAY_502, "the revision's pod failed: " + e.getMessage());
       } else {
-        cb.failed(e);
+        ex.failed(e);
       }
     }
   }
@@ -307,15 +347,15 @@ final class Http1Upstream {
   }
 
   /** The request line and headers, with the body's framing. */
-  static byte[] head(Request req, HttpFields fields, boolean hasBody) {
+  static byte[] head(ClientExchange ex, HttpFields fields, boolean hasBody) {
     StringBuilder sb = new StringBuilder(256);
-    String pq = req.getHttpURI().getPathQuery();
-    sb.append(req.getMethod()).append(' ').append(pq == null || pq.isEmpty() ? "/" : pq).append(" HTTP/1.1\r\n");
+    String pq = ex.pathQuery();
+    sb.append(ex.method()).append(' ').append(pq == null || pq.isEmpty() ? "/" : pq).append(" HTTP/1.1\r\n");
     for (HttpField f : fields) {
       sb.append(f.getName()).append(": ").append(f.getValue()).append("\r\n");
     }
     if (hasBody) {
-      long len = req.getLength();
+      long len = ex.contentLength();
       if (len >= 0) {
         sb.append("Content-Length: ").append(len).append("\r\n");
       } else {
@@ -326,58 +366,14 @@ final class Http1Upstream {
     return sb.toString().getBytes(StandardCharsets.ISO_8859_1);
   }
 
-  /** Streams the client's body to the pod (chunked when its length is unknown). */
-  private static void writeBody(Request req, OutputStream out, long length) throws IOException {
-    while (true) {
-      Content.Chunk chunk = req.read();
-      if (chunk == null) {
-        try (Blocker.Runnable r = Blocker.runnable()) {
-          req.demand(r);
-          r.block();
-        }
-        continue;
-      }
-      try {
-        if (Content.Chunk.isFailure(chunk)) {
-          throw new IOException("reading the request body failed", chunk.getFailure());
-        }
-        ByteBuffer b = chunk.getByteBuffer();
-        int n = b.remaining();
-        if (n > 0) {
-          if (length < 0) {
-            out.write(Integer.toHexString(n).getBytes(StandardCharsets.ISO_8859_1));
-            out.write(CRLF);
-          }
-          if (b.hasArray()) {
-            out.write(b.array(), b.arrayOffset() + b.position(), n);
-          } else {
-            byte[] copy = new byte[n];
-            b.get(copy);
-            out.write(copy);
-          }
-          if (length < 0) {
-            out.write(CRLF);
-          }
-        }
-        if (chunk.isLast()) {
-          if (length < 0) {
-            out.write(new byte[] {'0', '\r', '\n', '\r', '\n'});
-          }
-          return;
-        }
-      } finally {
-        chunk.release();
-      }
-    }
-  }
-
   /**
    * Reads the response head (the first byte already read), copies it to {@code resp}, relays
    * the body, and gives the connection back when it can carry another exchange.
    */
-  private static void relay(int first, Conn c, Response resp, boolean headRequest, RevisionBackend.Endpoint ep)
+  private static void relay(int first, Conn c, ClientExchange resp, boolean headRequest, RevisionBackend.Endpoint ep)
       throws IOException {
-    String status = line(c.in, first);
+    c.in.unread();
+    String status = c.in.line();
     int code;
     while (true) {
       // "HTTP/1.1 200 OK"
@@ -389,23 +385,23 @@ final class Http1Upstream {
       code = Integer.parseInt(end < 0 ? status.substring(sp + 1).trim() : status.substring(sp + 1, end));
       if (code >= 100 && code < 200 && code != 101) {
         // 100 Continue and other interim responses: skip their (empty) header block.
-        while (!line(c.in, c.in.read()).isEmpty()) {
+        while (!c.in.line().isEmpty()) {
           // skip
         }
-        status = line(c.in, c.in.read());
+        status = c.in.line();
         continue;
       }
       break;
     }
     boolean http10 = status.startsWith("HTTP/1.0");
-    HttpFields.Mutable out = resp.getHeaders();
+    HttpFields.Mutable out = resp.responseHeaders();
     long contentLength = -1;
     boolean chunked = false;
     boolean close = http10;
     java.util.List<String[]> fields = new java.util.ArrayList<>(16);
     String connection = null;
     while (true) {
-      String l = line(c.in, c.in.read());
+      String l = c.in.line();
       if (l.isEmpty()) {
         break;
       }
@@ -432,8 +428,7 @@ final class Http1Upstream {
     java.util.Set<String> tokens = connection == null ? java.util.Set.of() : tokens(connection);
     resp.setStatus(code);
     for (String[] f : fields) {
-      String n = f[0].toLowerCase(java.util.Locale.ROOT);
-      if (!ProxyHandler.HOP_BY_HOP.contains(n) && !tokens.contains(n)) {
+      if (!RoutingProxy.isHopByHop(f[0]) && (tokens.isEmpty() || !tokens.contains(f[0].toLowerCase(java.util.Locale.ROOT)))) {
         out.add(f[0], f[1]);
       }
     }
@@ -481,14 +476,14 @@ final class Http1Upstream {
     }
   }
 
-  private static void relayChunked(Conn c, Response resp) throws IOException {
+  private static void relayChunked(Conn c, ClientExchange resp) throws IOException {
     byte[] buf = new byte[16 * 1024];
     while (true) {
-      String size = line(c.in, c.in.read());
+      String size = c.in.line();
       int semi = size.indexOf(';');
       long n = Long.parseLong((semi < 0 ? size : size.substring(0, semi)).trim(), 16);
       if (n == 0) {
-        while (!line(c.in, c.in.read()).isEmpty()) {
+        while (!c.in.line().isEmpty()) {
           // trailers are dropped (hop-by-hop "Trailer" semantics are not relayed)
         }
         write(resp, true, org.eclipse.jetty.util.BufferUtil.EMPTY_BUFFER);
@@ -504,38 +499,12 @@ final class Http1Upstream {
         // Copy: the client write is asynchronous underneath the blocking wait, but buf is reused.
         write(resp, false, ByteBuffer.wrap(buf, 0, r));
       }
-      line(c.in, c.in.read()); // the chunk's CRLF
+      c.in.line(); // the chunk's CRLF
     }
   }
 
-  /** A blocking write to the client (the calling thread is virtual). */
-  private static void write(Response resp, boolean last, ByteBuffer b) throws IOException {
-    try (Blocker.Callback cb = Blocker.callback()) {
-      resp.write(last, b, cb);
-      cb.block();
-    }
-  }
-
-  /** One CRLF- (or LF-) terminated line, {@code first} being its first byte (or -1). */
-  private static String line(InputStream in, int first) throws IOException {
-    if (first < 0) {
-      throw new EOFException("the pod closed the connection");
-    }
-    StringBuilder sb = new StringBuilder(64);
-    int b = first;
-    while (b != '\n') {
-      if (b < 0) {
-        throw new EOFException("the pod closed the connection");
-      }
-      if (b != '\r') {
-        sb.append((char) b);
-      }
-      if (sb.length() > 65536) {
-        throw new IOException("response header line too long");
-      }
-      b = in.read();
-    }
-    return sb.toString();
+  private static void write(ClientExchange resp, boolean last, ByteBuffer b) throws IOException {
+    resp.write(last, b);
   }
 
   private static java.util.Set<String> tokens(String connection) {

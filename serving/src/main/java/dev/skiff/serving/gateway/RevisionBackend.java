@@ -38,7 +38,7 @@ final class RevisionBackend {
     final Http1Upstream.Pool pool = new Http1Upstream.Pool();
     /** When it left the Ready set ({@link System#nanoTime}); written under the backend's lock. */
     volatile long retiredAt;
-    /** Set once a TCP connection to the pod succeeded (see {@link ProxyHandler}'s probe). */
+    /** Set once a TCP connection to the pod succeeded (see {@link RoutingProxy#awaitListening}). */
     volatile boolean verified;
 
     Endpoint(String host, int port, boolean h2c) {

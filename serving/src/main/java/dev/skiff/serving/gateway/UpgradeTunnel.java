@@ -52,8 +52,8 @@ final class UpgradeTunnel extends AbstractConnection {
   }
 
   /** Sends the upgrade request to the pod and relays its answer; {@code done} runs once at the end. */
-  static void start(Request req, Response resp, Callback cb, RevisionBackend.Endpoint ep, HttpFields headers,
-      long deadlineNanos, Runnable done) {
+  static void start(ClientExchange ex, RevisionBackend.Endpoint ep, HttpFields headers, long deadlineNanos,
+      Runnable done) {
     Socket s = new Socket();
     try {
       int timeoutMs = (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
@@ -61,7 +61,7 @@ final class UpgradeTunnel extends AbstractConnection {
       s.setTcpNoDelay(true);
       s.setSoTimeout(timeoutMs); // the response must start within the revision's timeout
       StringBuilder head = new StringBuilder();
-      head.append(req.getMethod()).append(' ').append(req.getHttpURI().getPathQuery()).append(" HTTP/1.1\r\n");
+      head.append(ex.method()).append(' ').append(ex.pathQuery()).append(" HTTP/1.1\r\n");
       for (HttpField f : headers) {
         head.append(f.getName()).append(": ").append(f.getValue()).append("\r\n");
       }
@@ -86,16 +86,16 @@ final class UpgradeTunnel extends AbstractConnection {
       String[] statusLine = lines[0].split(" ", 3);
       int status = Integer.parseInt(statusLine[1]);
       byte[] rest = java.util.Arrays.copyOfRange(all, headerEnd + 4, all.length);
-      resp.setStatus(status);
+      HttpFields.Mutable respHeaders = HttpFields.build();
       for (int i = 1; i < lines.length; i++) {
         int colon = lines[i].indexOf(':');
         if (colon > 0) {
           String name = lines[i].substring(0, colon).trim();
           String value = lines[i].substring(colon + 1).trim();
-          if (status != HttpStatus.SWITCHING_PROTOCOLS_101 && ProxyHandler.HOP_BY_HOP.contains(name.toLowerCase(java.util.Locale.ROOT))) {
+          if (status != HttpStatus.SWITCHING_PROTOCOLS_101 && RoutingProxy.isHopByHop(name)) {
             continue;
           }
-          resp.getHeaders().add(name, value);
+          respHeaders.add(name, value);
         }
       }
       if (status != HttpStatus.SWITCHING_PROTOCOLS_101) {
@@ -103,7 +103,7 @@ final class UpgradeTunnel extends AbstractConnection {
         s.setSoTimeout(1000);
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         body.write(rest);
-        String cl = resp.getHeaders().get("Content-Length");
+        String cl = respHeaders.get("Content-Length");
         long want = cl == null ? -1 : Long.parseLong(cl.trim());
         while (want >= 0 && body.size() < want) {
           int n = inStream.read(chunk);
@@ -114,21 +114,35 @@ final class UpgradeTunnel extends AbstractConnection {
         }
         s.close();
         done.run();
-        resp.write(true, ByteBuffer.wrap(body.toByteArray()), cb);
+        ex.setStatus(status);
+        ex.responseHeaders().add(respHeaders);
+        ex.write(true, ByteBuffer.wrap(body.toByteArray()));
+        ex.succeeded();
         return;
       }
       s.setSoTimeout(0);
-      EndPoint client = req.getConnectionMetaData().getConnection().getEndPoint();
-      client.setIdleTimeout(TUNNEL_IDLE_MS);
-      UpgradeTunnel tunnel = new UpgradeTunnel(client, req.getComponents().getExecutor(), s, rest, done);
-      req.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, tunnel);
-      cb.succeeded(); // Jetty writes the 101 and hands the endpoint to the tunnel
+      ex.upgrade(status, respHeaders, s, rest, done);
     } catch (IOException | RuntimeException e) {
       closeQuietly(s);
       done.run();
       int status = e instanceof java.net.SocketTimeoutException ? HttpStatus.GATEWAY_TIMEOUT_504 : HttpStatus.BAD_GATEWAY_502;
-      Response.writeError(req, resp, cb, status, "upgrade to the pod failed: " + e.getMessage());
+      ex.sendError(status, "upgrade to the pod failed: " + e.getMessage());
     }
+  }
+
+  /**
+   * Jetty's side of {@link ClientExchange#upgrade}: {@code resp} carries the 101 and the
+   * endpoint passes to a tunnel connection once Jetty has written it.
+   */
+  static void takeOver(Request req, Response resp, Callback cb, int status, HttpFields headers, Socket pod, byte[] early,
+      Runnable done) {
+    resp.setStatus(status);
+    resp.getHeaders().add(headers);
+    EndPoint client = req.getConnectionMetaData().getConnection().getEndPoint();
+    client.setIdleTimeout(TUNNEL_IDLE_MS);
+    UpgradeTunnel tunnel = new UpgradeTunnel(client, req.getComponents().getExecutor(), pod, early, done);
+    req.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, tunnel);
+    cb.succeeded(); // Jetty writes the 101 and hands the endpoint to the tunnel
   }
 
   private static int indexOfHeaderEnd(byte[] b) {

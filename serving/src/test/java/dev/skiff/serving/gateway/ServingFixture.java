@@ -42,7 +42,9 @@ final class ServingFixture implements AutoCloseable {
       client.configMaps().inNamespace("knative-serving").resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
           .withNewMetadata().withName("config-autoscaler").endMetadata().withData(autoscalerConfig).build()).create();
     }
-    gateway = new Gateway().start(new ComponentContext(client, server.home(), "node-a", Map.of("gateway.port", "0")));
+    // -Dgateway.frontend=jetty runs a test class against the previous front end (Jetty for HTTP/1.1 too).
+    gateway = new Gateway().start(new ComponentContext(client, server.home(), "node-a", Map.of("gateway.port", "0",
+        "gateway.frontend", System.getProperty("gateway.frontend", "skiff"))));
   }
 
   int port() {

@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A local HTTP app standing in for a pod: answers {@code <name>} (or, on {@code /headers}, the
- * request headers it received, one {@code name: value} a line; on {@code /echo}, the body),
+ * request headers it received, one {@code name: value} a line; on {@code /echo}, the body; on
+ * {@code /chunked}, {@code one,two,three} without a length),
  * sleeps {@code ?sleep=ms} before answering, and counts requests and the maximum in flight.
  */
 final class TestApp implements AutoCloseable {
@@ -54,6 +55,18 @@ final class TestApp implements AutoCloseable {
           body = sb.toString().getBytes(StandardCharsets.UTF_8);
         } else if (path.equals("/echo")) {
           body = ex.getRequestBody().readAllBytes();
+        } else if (path.equals("/chunked")) {
+          // A response of unknown length (chunked to HTTP/1.1 clients): three pieces.
+          ex.sendResponseHeaders(200, 0);
+          try (OutputStream out = ex.getResponseBody()) {
+            for (String piece : List.of("one,", "two,", "three")) {
+              out.write(piece.getBytes(StandardCharsets.UTF_8));
+              out.flush();
+            }
+            done = true;
+            inFlight.decrementAndGet();
+          }
+          return;
         } else {
           body = name.getBytes(StandardCharsets.UTF_8);
         }
