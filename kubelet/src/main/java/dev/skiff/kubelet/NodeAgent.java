@@ -99,6 +99,8 @@ public final class NodeAgent implements Component {
     private final KubernetesClient client;
     private final String nodeName;
     private final ProcessRuntime runtime;
+    /** Inodes made ahead of a burst of pod starts (with a sandbox pool only), else null. */
+    private final dev.skiff.kubelet.sandbox.SpareInodes spares;
     private final LogServer logServer;
     private final StreamingServer streaming;
     private final NodeStatusReporter node;
@@ -130,6 +132,9 @@ public final class NodeAgent implements Component {
       PodNetwork network = podNetwork(ctx, root);
       NamespaceLauncher.Mode mountMode = NamespaceLauncher.detect();
       runtime = new ProcessRuntime(root, network, mountMode);
+      int pool = Integer.parseInt(option(ctx, "sandbox-pool", "0"));
+      spares = pool <= 0 ? null : dev.skiff.kubelet.sandbox.SpareInodes.open(root.resolve("spare"), root,
+          pool * dev.skiff.kubelet.sandbox.SpareInodes.DIRS_PER_POD, pool * dev.skiff.kubelet.sandbox.SpareInodes.FILES_PER_POD);
       runtime.setLogRotation(dev.skiff.kubelet.cri.LogRotation.parse(option(ctx, "container-log-max-size", null),
           option(ctx, "container-log-max-files", null)));
       informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
@@ -357,6 +362,9 @@ public final class NodeAgent implements Component {
         runtime.abandon();
       } else {
         runtime.close();
+      }
+      if (spares != null) {
+        spares.close();
       }
     }
   }
