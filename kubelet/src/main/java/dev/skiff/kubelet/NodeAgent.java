@@ -177,7 +177,10 @@ public final class NodeAgent implements Component {
         }
       });
       LifecycleHooks hooks = new LifecycleHooks(new Prober(), runtime::pid);
-      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock, mounts, probes, hooks, recorder), timers);
+      PodSync sync = new PodSync(runtime, client, env, statuses, clock, mounts, probes, hooks, recorder);
+      sync.parallelStarts(Integer.parseInt(option(ctx, "parallel-container-starts",
+          String.valueOf(PodSync.defaultParallelStarts()))));
+      workers = new PodWorkers(sync, timers);
       runtime.onContainerExit(id -> {
         ContainerStatus s = runtime.containerStatus(id);
         if (s != null) {
