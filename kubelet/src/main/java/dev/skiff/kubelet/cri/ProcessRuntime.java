@@ -347,9 +347,16 @@ public final class ProcessRuntime implements ContainerRuntime {
     c.handle = h;
     // The copier also notices a dead process when idle: exit notification must not depend on
     // one mechanism alone (onExit of a process that is not our child is polled by the JDK).
+    // The copier polls this every few ms; isAlive reads /proc, so it is asked at most every
+    // 200 ms (onExit reports a child's exit at once; this is the safety net). Copier thread only.
+    long[] nextAliveCheck = {System.nanoTime()};
     c.copier = new CriLogCopier(c.dir.resolve("stdout"), c.dir.resolve("stderr"), c.logPath, () -> {
-      if (!c.exited && !h.isAlive()) {
-        reap(c);
+      long now = System.nanoTime();
+      if (!c.exited && now - nextAliveCheck[0] >= 0) {
+        nextAliveCheck[0] = now + TimeUnit.MILLISECONDS.toNanos(200);
+        if (!h.isAlive()) {
+          reap(c);
+        }
       }
       return c.exited;
     }, () -> logRotation);
