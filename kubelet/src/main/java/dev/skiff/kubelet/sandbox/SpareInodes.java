@@ -84,12 +84,14 @@ public final class SpareInodes implements AutoCloseable {
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
       for (Path p : ds) {
         String n = p.getFileName().toString();
-        if (n.startsWith("d") && Files.isDirectory(p)) {
+        // Only what the filler makes: an empty directory or an empty file (a spare must be new).
+        if (n.startsWith("d") && Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) && isEmptyDir(p)) {
           s.dirs.add(p);
-        } else if (n.startsWith("f") && Files.isRegularFile(p)) {
+        } else if (n.startsWith("f") && Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+            && Files.size(p) == 0) {
           s.files.add(p);
         } else {
-          deleteQuietly(p);
+          deleteTreeQuietly(p);
         }
       }
     }
@@ -227,6 +229,22 @@ public final class SpareInodes implements AutoCloseable {
     } catch (IOException e) {
       deleteQuietly(spare);
       return false;
+    }
+  }
+
+  private static boolean isEmptyDir(Path d) throws IOException {
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
+      return !ds.iterator().hasNext();
+    }
+  }
+
+  private static void deleteTreeQuietly(Path p) {
+    try (java.util.stream.Stream<Path> s = Files.walk(p)) {
+      for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        deleteQuietly(q);
+      }
+    } catch (IOException | java.io.UncheckedIOException ignored) {
+      // gone meanwhile
     }
   }
 

@@ -74,9 +74,28 @@ class SpareInodesTest {
     try (Stream<Path> left = Files.list(base.resolve("spare"))) {
       assertThat(left.count()).isGreaterThanOrEqualTo(4);
     }
+    // Something that is not a fresh spare is not adopted: a non-empty directory or file goes.
+    try (Stream<Path> left = Files.list(base.resolve("spare"))) {
+      for (Path p : left.toList()) {
+        if (Files.isDirectory(p)) {
+          Files.writeString(p.resolve("stale"), "x");
+        } else {
+          Files.writeString(p, "stale");
+        }
+        break;
+      }
+    }
+    int onDisk;
+    try (Stream<Path> left = Files.list(base.resolve("spare"))) {
+      onDisk = (int) left.count();
+    }
     try (SpareInodes again = SpareInodes.open(base.resolve("spare"), base, 4, 6)) {
-      assertThat(again.available()[0] + again.available()[1]).isGreaterThanOrEqualTo(4);
+      assertThat(again.available()[0] + again.available()[1]).isEqualTo(onDisk - 1);
       awaitFull(again);
+      SpareInodes.createDirectories(base.resolve("pods/c"));
+      try (Stream<Path> in = Files.list(base.resolve("pods/c"))) {
+        assertThat(in.count()).isZero();
+      }
     }
   }
 
