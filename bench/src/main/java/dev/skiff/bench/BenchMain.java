@@ -3,6 +3,7 @@ package dev.skiff.bench;
 /** Scenario benchmarks: {@code ./skiff bench NAME}; each prints one JSON line on stdout. */
 public final class BenchMain {
   public static void main(String[] args) throws Exception {
+    dev.skiff.kubelet.sandbox.ProcessLauncher.preferVfork(); // as `skiff server` does (cli Main)
     String name = args.length == 0 ? "" : args[0];
     switch (name) {
       case "start" -> StartBench.run(java.util.Arrays.copyOfRange(args, 1, args.length));

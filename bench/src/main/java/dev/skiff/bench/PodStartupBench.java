@@ -51,8 +51,12 @@ final class PodStartupBench {
     // The agent reaches the API server as it does inside `skiff server` (in-JVM unless
     // SKIFF_BENCH_TRANSPORT=loopback); the pods are created over HTTP/2 as a client would.
     KubernetesClient agentClient = Bench.componentClient(server);
-    NodeAgent.Running agent = new NodeAgent().start(new ComponentContext(agentClient, dir, NODE,
-        Map.of("kubelet.sandbox-pool", String.valueOf(POOL))));
+    Map<String, String> options = new java.util.HashMap<>(Map.of("kubelet.sandbox-pool", String.valueOf(POOL)));
+    String starts = System.getenv("SKIFF_BENCH_PARALLEL_STARTS"); // to compare; the agent's default otherwise
+    if (starts != null) {
+      options.put("kubelet.parallel-container-starts", starts);
+    }
+    NodeAgent.Running agent = new NodeAgent().start(new ComponentContext(agentClient, dir, NODE, options));
     try {
       client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("cold").endMetadata().build()).create();
       Round cold = round(client, h2, server, "cold");
@@ -84,11 +88,13 @@ final class PodStartupBench {
       m.put("jvm_heap_after_gc_mb_with_api_server", Bench.round(heap / (1024.0 * 1024), 1));
       m.put("sandbox_pool", POOL);
       m.put("agent_transport", Bench.transport());
+      m.put("parallel_container_starts", starts != null ? starts : "default");
       // Where the CPU of the warm round went: this JVM (API server, agent, client) and the pods'
       // processes (the spawn chain setsid/nsenter/unshare/sh/mount, the shim, the containers).
       m.put("warm_cpu_jvm_ms", Bench.round(jvmCpu / 1e6, 0));
       m.put("warm_cpu_pod_processes_ms", Bench.round(podCpu / 1e6, 0));
       m.put("stages_p50_ms", stages("default", false));
+      m.put("create_response_p50_ms", Bench.round(p50Between("default", "create", "create-response"), 1));
       System.err.println("pod-startup, warm round, per stage (ms from the previous stage):\n" + stages("default", true));
       Bench.print(m);
     } finally {
@@ -160,6 +166,20 @@ final class PodStartupBench {
       }
     }
     return sb.toString();
+  }
+
+  /** p50 (ms) over the pods of {@code ns} of the time from mark {@code a} to mark {@code b}. */
+  static double p50Between(String ns, String a, String b) {
+    List<Long> d = new ArrayList<>();
+    for (var e : StartupTrace.marks().entrySet()) {
+      Long x = e.getValue().get(a);
+      Long y = e.getValue().get(b);
+      if (e.getKey().startsWith(ns + "/") && x != null && y != null) {
+        d.add(y - x);
+      }
+    }
+    java.util.Collections.sort(d);
+    return d.isEmpty() ? 0 : d.get((d.size() - 1) / 2) / 1e6;
   }
 
   private record Round(long[] lat, boolean complete, long wallNanos) {}

@@ -9,6 +9,8 @@ import picocli.CommandLine.Command;
     subcommands = {ServerCommand.class, AgentCommand.class, VersionCommand.class})
 public final class Main implements Runnable {
   public static void main(String[] args) {
+    // Pod containers start through vfork, one exec less than posix_spawn + jspawnhelper (docs/kubelet.md).
+    dev.skiff.kubelet.sandbox.ProcessLauncher.preferVfork();
     int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
     if (code != 0) {
       System.exit(code);

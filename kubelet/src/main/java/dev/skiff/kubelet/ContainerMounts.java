@@ -41,7 +41,7 @@ final class ContainerMounts {
     boolean dnsFiles = mode == NamespaceLauncher.Mode.ROOT || (mode == NamespaceLauncher.Mode.USER_NAMESPACE && !out.isEmpty());
     if (dnsFiles) {
       Path podDir = pods.resolve(pod.getMetadata().getUid());
-      Files.createDirectories(podDir);
+      dev.skiff.kubelet.sandbox.SpareInodes.createDirectories(podDir);
       out.addAll(dns.mounts(pod, podDir, podIp));
     }
     return out;

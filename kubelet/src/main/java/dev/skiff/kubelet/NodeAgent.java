@@ -99,6 +99,8 @@ public final class NodeAgent implements Component {
     private final KubernetesClient client;
     private final String nodeName;
     private final ProcessRuntime runtime;
+    /** Inodes made ahead of a burst of pod starts (with a sandbox pool only), else null. */
+    private final dev.skiff.kubelet.sandbox.SpareInodes spares;
     private final LogServer logServer;
     private final StreamingServer streaming;
     private final NodeStatusReporter node;
@@ -130,6 +132,9 @@ public final class NodeAgent implements Component {
       PodNetwork network = podNetwork(ctx, root);
       NamespaceLauncher.Mode mountMode = NamespaceLauncher.detect();
       runtime = new ProcessRuntime(root, network, mountMode);
+      int pool = Integer.parseInt(option(ctx, "sandbox-pool", "0"));
+      spares = pool <= 0 ? null : dev.skiff.kubelet.sandbox.SpareInodes.open(root.resolve("spare"), root,
+          pool * dev.skiff.kubelet.sandbox.SpareInodes.DIRS_PER_POD, pool * dev.skiff.kubelet.sandbox.SpareInodes.FILES_PER_POD);
       runtime.setLogRotation(dev.skiff.kubelet.cri.LogRotation.parse(option(ctx, "container-log-max-size", null),
           option(ctx, "container-log-max-files", null)));
       informer = client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).runnableInformer(0);
@@ -172,7 +177,10 @@ public final class NodeAgent implements Component {
         }
       });
       LifecycleHooks hooks = new LifecycleHooks(new Prober(), runtime::pid);
-      workers = new PodWorkers(new PodSync(runtime, client, env, statuses, clock, mounts, probes, hooks, recorder), timers);
+      PodSync sync = new PodSync(runtime, client, env, statuses, clock, mounts, probes, hooks, recorder);
+      sync.parallelStarts(Integer.parseInt(option(ctx, "parallel-container-starts",
+          String.valueOf(PodSync.defaultParallelStarts()))));
+      workers = new PodWorkers(sync, timers);
       runtime.onContainerExit(id -> {
         ContainerStatus s = runtime.containerStatus(id);
         if (s != null) {
@@ -357,6 +365,9 @@ public final class NodeAgent implements Component {
         runtime.abandon();
       } else {
         runtime.close();
+      }
+      if (spares != null) {
+        spares.close();
       }
     }
   }

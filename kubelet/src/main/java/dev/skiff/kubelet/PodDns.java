@@ -8,7 +8,6 @@ import io.fabric8.kubernetes.api.model.PodDNSConfigOption;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -73,9 +72,7 @@ final class PodDns {
     if (Files.exists(f) && Files.readString(f).equals(content)) {
       return f;
     }
-    Path tmp = f.resolveSibling(f.getFileName() + ".tmp");
-    Files.writeString(tmp, content);
-    Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    dev.skiff.kubelet.sandbox.SpareInodes.writeAtomically(f, content.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     return f;
   }
 

@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +48,15 @@ final class PodSync implements PodWorkers.PodSyncer {
   private final ProbeManager probes;
   private final LifecycleHooks hooks;
   private final EventRecorder events;
+  /**
+   * Container starts under way at once (fair: in the order the workers asked). A start is CPU
+   * work (environment, mounts, state files, the spawn chain and its namespace setup); on a node
+   * with a few cores, 100 pods starting at once only share the CPU until all of them are late
+   * (pod-startup benchmark: every pod Running near the end of the burst). Bounded, a burst is
+   * served roughly in arrival order, as the kubelet bounds parallel image pulls
+   * ({@code maxParallelImagePulls}). postStart hooks run outside it.
+   */
+  private volatile Semaphore starts = new Semaphore(defaultParallelStarts(), true);
 
   PodSync(ContainerRuntime runtime, KubernetesClient client, ContainerEnv env, StatusManager statuses, Clock clock) {
     this(runtime, client, env, statuses, clock, null, null, null, null);
@@ -231,10 +241,27 @@ final class PodSync implements PodWorkers.PodSyncer {
     return start(pod, c, latest.attempt() + 1, waiting);
   }
 
+  /**
+   * Four per core: a start also waits (for its spawn and for the namespace setup of its process
+   * chain, whose CPU is not the agent's). pod-startup on 2 cores: with 4, the CPU idled (the burst
+   * took 1.2 s against 0.9 s unbounded); with 8, p50 fell from ~750 to ~515 ms, p99 unchanged.
+   */
+  static int defaultParallelStarts() {
+    return Math.max(4, 4 * Runtime.getRuntime().availableProcessors());
+  }
+
+  /** How many container starts may be under way at once ({@code kubelet.parallel-container-starts}). */
+  void parallelStarts(int n) {
+    starts = new Semaphore(Math.max(1, n), true);
+  }
+
   /** Creates and starts one container instance; a start error becomes the container's waiting reason. */
   private Duration start(Pod pod, Container c, int attempt, Map<String, String[]> waiting) throws Exception {
     String uid = pod.getMetadata().getUid();
     String key = uid + "/" + c.getName();
+    Semaphore permits = starts;
+    permits.acquire();
+    boolean held = true;
     try {
       String podIp = runtime.podSandboxIp(uid);
       Map<String, String> environment = env.environment(pod, c, podIp);
@@ -248,6 +275,8 @@ final class PodSync implements PodWorkers.PodSyncer {
       StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "created");
       runtime.startContainer(id);
       StartupTrace.mark(pod.getMetadata().getNamespace(), pod.getMetadata().getName(), "started");
+      permits.release();
+      held = false;
       startErrors.remove(key);
       postStart(pod, c, id, podIp);
       // Dead-container cleanup keeps the last terminated instance (MaxPerPodContainerCount 1).
@@ -263,6 +292,10 @@ final class PodSync implements PodWorkers.PodSyncer {
       startErrors.put(key, err);
       waiting.put(c.getName(), err);
       return CONFIG_ERROR_RETRY;
+    } finally {
+      if (held) {
+        permits.release();
+      }
     }
   }
 

@@ -109,6 +109,7 @@ final class CriLogCopier {
   private void run() {
     try {
       long[] consumed = finishRotation(logPath);
+      dev.skiff.kubelet.sandbox.SpareInodes.createFile(logPath);
       out = FileChannel.open(logPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
       long[] inLog = recover(out);
       Stream o = new Stream("stdout", stdout, consumed[0] + inLog[0]);

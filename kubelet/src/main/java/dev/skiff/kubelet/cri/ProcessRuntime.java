@@ -6,7 +6,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -22,6 +21,7 @@ import java.util.stream.Stream;
 import dev.skiff.kubelet.sandbox.Cgroups;
 import dev.skiff.kubelet.sandbox.Mounts;
 import dev.skiff.kubelet.sandbox.NamespaceLauncher;
+import dev.skiff.kubelet.sandbox.SpareInodes;
 import dev.skiff.kubelet.sandbox.PodNetwork;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -96,6 +96,7 @@ public final class ProcessRuntime implements ContainerRuntime {
       for (String sb : rt.listPodSandboxes()) {
         rt.removePodSandbox(sb);
       }
+      deleteTree(root.resolve("spare")); // the agent's spare inodes (SpareInodes)
     }
   }
 
@@ -120,7 +121,7 @@ public final class ProcessRuntime implements ContainerRuntime {
     }
     boolean changed = !Files.exists(meta);
     if (changed) {
-      Files.createDirectories(dir.resolve("containers"));
+      SpareInodes.createDirectories(dir.resolve("containers"));
       p.setProperty("namespace", config.namespace());
       p.setProperty("name", config.name());
       if (config.hostname() != null && !config.hostNetwork()) {
@@ -141,14 +142,14 @@ public final class ProcessRuntime implements ContainerRuntime {
       writeAtomically(meta, props(p));
     }
     sandboxes.put(config.uid(), p);
-    Files.createDirectories(logDir(config.uid()));
+    SpareInodes.createDirectories(logDir(config.uid()));
     return config.uid();
   }
 
   private Path logDir(String uid) throws IOException {
-    Properties p = new Properties();
-    try (var in = Files.newInputStream(podDir(uid).resolve("sandbox.properties"))) {
-      p.load(in);
+    Properties p = sandbox(uid); // cached: no re-read of sandbox.properties per container
+    if (p == null) {
+      throw new java.nio.file.NoSuchFileException(podDir(uid).resolve("sandbox.properties").toString());
     }
     return root.resolve("logs").resolve(p.getProperty("namespace") + "_" + p.getProperty("name") + "_" + uid);
   }
@@ -238,9 +239,9 @@ public final class ProcessRuntime implements ContainerRuntime {
     if (Files.exists(dir)) {
       deleteTree(dir); // a half-created instance from before a crash
     }
-    Files.createDirectories(dir);
+    SpareInodes.createDirectories(dir);
     Path logDir = logDir(sandboxId).resolve(config.name());
-    Files.createDirectories(logDir);
+    SpareInodes.createDirectories(logDir);
     Properties sb = sandbox(sandboxId);
     List<String> prefix = NamespaceLauncher.prefix(mountMode, sb == null || sb.getProperty("netns") == null ? null
         : "/run/netns/" + sb.getProperty("netns"), config.mounts(), wd, dir.resolve("setup"), dir.resolve("exit"),
@@ -302,6 +303,8 @@ public final class ProcessRuntime implements ContainerRuntime {
       pb.environment().putIfAbsent("TERM", "xterm"); // as containerd's oci.WithTTY
     }
     pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    SpareInodes.createFile(c.dir.resolve("stdout"));
+    SpareInodes.createFile(c.dir.resolve("stderr"));
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(c.dir.resolve("stdout").toFile()));
     pb.redirectError(ProcessBuilder.Redirect.appendTo(c.dir.resolve("stderr").toFile()));
     Process p = dev.skiff.kubelet.sandbox.ProcessLauncher.start(pb);
@@ -332,7 +335,7 @@ public final class ProcessRuntime implements ContainerRuntime {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     long sleep = 1;
     try {
-      while (!Files.exists(started) && p.isAlive() && System.nanoTime() < deadline) {
+      while (!NamespaceLauncher.setupDone(started) && p.isAlive() && System.nanoTime() < deadline) {
         Thread.sleep(sleep);
         // Setup takes ~5-20 ms and is the start latency, so poll finely, but not so finely that
         // 100 workers starting at once spend the agent's CPU on polling (1, 2, 4, 8, 8... ms).
@@ -347,9 +350,16 @@ public final class ProcessRuntime implements ContainerRuntime {
     c.handle = h;
     // The copier also notices a dead process when idle: exit notification must not depend on
     // one mechanism alone (onExit of a process that is not our child is polled by the JDK).
+    // The copier polls this every few ms; isAlive reads /proc, so it is asked at most every
+    // 200 ms (onExit reports a child's exit at once; this is the safety net). Copier thread only.
+    long[] nextAliveCheck = {System.nanoTime()};
     c.copier = new CriLogCopier(c.dir.resolve("stdout"), c.dir.resolve("stderr"), c.logPath, () -> {
-      if (!c.exited && !h.isAlive()) {
-        reap(c);
+      long now = System.nanoTime();
+      if (!c.exited && now - nextAliveCheck[0] >= 0) {
+        nextAliveCheck[0] = now + TimeUnit.MILLISECONDS.toNanos(200);
+        if (!h.isAlive()) {
+          reap(c);
+        }
       }
       return c.exited;
     }, () -> logRotation);
@@ -696,16 +706,45 @@ public final class ProcessRuntime implements ContainerRuntime {
     return t.getEpochSecond() * 1_000_000_000L + t.getNano();
   }
 
-  private static byte[] props(Properties p) throws IOException {
-    var out = new java.io.ByteArrayOutputStream();
-    p.store(out, null);
-    return out.toByteArray();
+  /**
+   * {@code p} in the format {@link Properties#load} reads, as {@link Properties#store} writes it
+   * but without its date comment: formatting the date was ~7% of a pod worker's CPU in a burst.
+   */
+  static byte[] props(Properties p) {
+    StringBuilder sb = new StringBuilder();
+    for (String k : new java.util.TreeSet<>(p.stringPropertyNames())) {
+      escape(sb, k, true);
+      sb.append('=');
+      escape(sb, p.getProperty(k), false);
+      sb.append('\n');
+    }
+    return sb.toString().getBytes(StandardCharsets.ISO_8859_1);
+  }
+
+  /** Properties.saveConvert: escapes what load would read differently; non-ASCII as \\uXXXX. */
+  private static void escape(StringBuilder sb, String s, boolean key) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case ' ' -> sb.append(i == 0 || key ? "\\ " : " ");
+        case '\t' -> sb.append("\\t");
+        case '\n' -> sb.append("\\n");
+        case '\r' -> sb.append("\\r");
+        case '\f' -> sb.append("\\f");
+        case '=', ':', '#', '!', '\\' -> sb.append('\\').append(c);
+        default -> {
+          if (c < 0x20 || c > 0x7e) {
+            sb.append(String.format("\\u%04X", (int) c));
+          } else {
+            sb.append(c);
+          }
+        }
+      }
+    }
   }
 
   static void writeAtomically(Path file, byte[] data) throws IOException {
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    Files.write(tmp, data);
-    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    SpareInodes.writeAtomically(file, data);
   }
 
   static void deleteTree(Path dir) throws IOException {

@@ -59,8 +59,20 @@ public final class NamespaceLauncher {
   private static final String CHROOT = bin("chroot");
   private static final String MV = bin("mv");
 
-  /** The file in the stage directory that the setup creates when it is done, just before the shim runs. */
+  /**
+   * The file in the stage directory that the setup writes (one newline) when it is done, just
+   * before the shim runs; it exists empty before that (see {@link #setupDone}).
+   */
   public static final String STARTED = "started";
+
+  /** Whether the setup of the container whose started marker is {@code started} has finished. */
+  public static boolean setupDone(Path started) {
+    try {
+      return Files.size(started) > 0;
+    } catch (IOException e) {
+      return false;
+    }
+  }
 
   private NamespaceLauncher() {}
 
@@ -145,7 +157,9 @@ public final class NamespaceLauncher {
 
   /** The setup script; its "$@" is the shim's argv. Package-private for tests. */
   static String script(List<Mount> mounts, Path workDir, Path stage, Path exitFile) throws IOException {
-    Files.createDirectories(stage);
+    SpareInodes.createDirectories(stage);
+    // Made here, written by the setup (an inode the runtime has spare; see setupDone).
+    SpareInodes.createFile(stage.resolve(STARTED));
     List<Mount> sorted = new ArrayList<>(mounts);
     sorted.sort(Comparator.comparingInt(m -> depth(Path.of(m.containerPath()).normalize())));
     // Where each mount lands (a real path, no symlinks: those would resolve against the host's
@@ -265,7 +279,7 @@ public final class NamespaceLauncher {
             j++;
           }
           Path f = stage.resolve("fstab." + fstabs++);
-          Files.writeString(f, tab.toString(), StandardCharsets.UTF_8);
+          SpareInodes.write(f, tab.toString().getBytes(StandardCharsets.UTF_8));
           sb.append(MOUNT).append(" -a -T ").append(q(f.toString())).append(" || fail 'mount -a -T ").append(f).append("'\n");
         }
         case Mkdir ignored -> {
@@ -290,7 +304,7 @@ public final class NamespaceLauncher {
       i = j;
     }
     // Tells the runtime the mounts are done (it reports the container running only then).
-    sb.append(": > ").append(q(stage.resolve(STARTED).toString())).append(" || fail 'started marker'\n");
+    sb.append("echo > ").append(q(stage.resolve(STARTED).toString())).append(" || fail 'started marker'\n");
     if (root.isEmpty()) {
       sb.append("cd ").append(q(workDir.toString())).append(" || fail 'cd ").append(workDir).append("'\n");
       sb.append("exec \"$@\"\n");

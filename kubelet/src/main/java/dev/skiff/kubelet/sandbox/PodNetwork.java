@@ -7,7 +7,6 @@ import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -536,9 +535,7 @@ public final class PodNetwork {
   }
 
   private static void write(Path f, String s) throws IOException {
-    Path tmp = f.resolveSibling(f.getFileName() + ".tmp");
-    Files.writeString(tmp, s + "\n");
-    Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    SpareInodes.writeAtomically(f, (s + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 
   static String hash(String s) {

