@@ -107,11 +107,7 @@ final class ExecBench {
       Bench.print(m);
     } finally {
       agent.close();
-      try (var rt = new dev.skiff.kubelet.cri.ProcessRuntime(dir.resolve("kubelet"))) {
-        for (String sb : rt.listPodSandboxes()) {
-          rt.stopPodSandbox(sb, 0);
-        }
-      }
+      dev.skiff.kubelet.cri.ProcessRuntime.removeAll(dir.resolve("kubelet")); // processes, namespaces, bridge
       client.close();
       server.close();
       Bench.deleteTree(dir);

@@ -74,11 +74,7 @@ final class KsvcReadyBench {
         parts.get(i).close();
       }
       // The agent never kills containers when it stops; the benchmark cleans up after itself.
-      try (var rt = new dev.skiff.kubelet.cri.ProcessRuntime(dir.resolve("kubelet"))) {
-        for (String sb : rt.listPodSandboxes()) {
-          rt.stopPodSandbox(sb, 0);
-        }
-      }
+      dev.skiff.kubelet.cri.ProcessRuntime.removeAll(dir.resolve("kubelet")); // processes, namespaces, bridge
       client.close();
       server.close();
       Bench.deleteTree(dir);
