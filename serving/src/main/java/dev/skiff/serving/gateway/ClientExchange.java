@@ -84,22 +84,4 @@ interface ClientExchange {
    * Returns at once; the tunnel runs on threads of its own.
    */
   void upgrade(int status, HttpFields headers, Socket pod, byte[] early, Runnable done) throws IOException;
-
-  /**
-   * The pod connection this client connection kept from its previous request, when it leads to
-   * {@code ep}; else null (a connection kept for another pod goes back to that pod's pool). The
-   * caller owns the returned connection. Front ends without keep-alive binding return null.
-   */
-  default Http1Upstream.Conn boundUpstream(RevisionBackend.Endpoint ep) {
-    return null;
-  }
-
-  /**
-   * Offers {@code c}, idle after a complete exchange with {@code ep}, to be kept for this client
-   * connection's next request (no pool operations per request on a busy keep-alive connection);
-   * false when not kept (the caller pools it).
-   */
-  default boolean bindUpstream(RevisionBackend.Endpoint ep, Http1Upstream.Conn c) {
-    return false;
-  }
 }

@@ -94,10 +94,6 @@ final class Http1Connection implements ClientExchange {
   private boolean upgraded;
   private boolean broken;
 
-  // The pod connection kept from the previous request (Http1Upstream's keep-alive binding).
-  private Http1Upstream.Conn upstream;
-  private RevisionBackend.Endpoint upstreamEndpoint;
-
   Http1Connection(Http1Server server, Socket socket) throws IOException {
     this.server = server;
     this.socket = socket;
@@ -151,7 +147,6 @@ final class Http1Connection implements ClientExchange {
     } catch (RuntimeException e) {
       log.warn("gateway connection from {} failed", remote, e);
     } finally {
-      releaseUpstream();
       if (!upgraded) {
         close();
       }
@@ -176,42 +171,6 @@ final class Http1Connection implements ClientExchange {
       }
     } catch (IOException ignored) {
       // closing anyway
-    }
-  }
-
-  @Override
-  public Http1Upstream.Conn boundUpstream(RevisionBackend.Endpoint ep) {
-    Http1Upstream.Conn c = upstream;
-    if (c == null) {
-      return null;
-    }
-    if (upstreamEndpoint != ep) {
-      releaseUpstream();
-      return null;
-    }
-    upstream = null;
-    upstreamEndpoint = null;
-    return Http1Upstream.Pool.claim(c);
-  }
-
-  @Override
-  public boolean bindUpstream(RevisionBackend.Endpoint ep, Http1Upstream.Conn c) {
-    if (upstream != null || !persistent || broken) {
-      return false;
-    }
-    upstream = c;
-    upstreamEndpoint = ep;
-    return true;
-  }
-
-  /** Gives the kept pod connection back to its pod's pool (closed if the pod left). */
-  private void releaseUpstream() {
-    Http1Upstream.Conn c = upstream;
-    RevisionBackend.Endpoint ep = upstreamEndpoint;
-    upstream = null;
-    upstreamEndpoint = null;
-    if (c != null && Http1Upstream.Pool.claim(c) != null) {
-      ep.pool.give(c);
     }
   }
 

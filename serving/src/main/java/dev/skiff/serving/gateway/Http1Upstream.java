@@ -45,8 +45,6 @@ final class Http1Upstream {
   private Http1Upstream() {}
 
   static final boolean YIELD_BEFORE_READ = !Boolean.getBoolean("skiff.gateway.noYield");
-  /** Pod connections stay bound to client connections between requests (off for A/B benchmarks). */
-  static final boolean BIND = !Boolean.getBoolean("skiff.gateway.noBind");
 
   /**
    * Every open connection, for the deadline sweeper. A connection joins once when opened and
@@ -92,12 +90,6 @@ final class Http1Upstream {
     volatile boolean awaiting;
     /** Set by the sweeper when it closed the socket at the deadline. */
     volatile boolean timedOut;
-    /**
-     * The pool whose pod this connection leads to while it is bound to a client connection
-     * (idle between that client's requests), else null; whoever clears it (the client's next
-     * request, or {@link Pool#close} when the pod leaves) owns the connection.
-     */
-    final java.util.concurrent.atomic.AtomicReference<Pool> boundTo = new java.util.concurrent.atomic.AtomicReference<>();
 
     Conn(Socket socket) throws IOException {
       this.socket = socket;
@@ -234,57 +226,10 @@ final class Http1Upstream {
       }
     }
 
-    /**
-     * Keeps {@code c} bound to the client connection of {@code resp} (see
-     * {@link ClientExchange#bindUpstream}); false when the pool is closed or the client
-     * connection does not keep it.
-     */
-    boolean bind(Conn c, ClientExchange resp, RevisionBackend.Endpoint ep) {
-      if (closed) {
-        return false;
-      }
-      c.reused = true;
-      c.boundTo.set(this);
-      if (!resp.bindUpstream(ep, c)) {
-        c.boundTo.set(null);
-        return false;
-      }
-      if (closed && c.boundTo.compareAndSet(this, null)) {
-        // close() ran meanwhile and may have missed it: the client connection's next take fails
-        // its claim and drops it.
-        c.close();
-      }
-      return true;
-    }
-
-    /**
-     * Claims a connection bound to a client connection back for an exchange; null when
-     * {@link #close} closed it meanwhile (or the pool is closed).
-     */
-    static Conn claim(Conn c) {
-      Pool p = c.boundTo.get();
-      if (p == null || !c.boundTo.compareAndSet(p, null)) {
-        return null;
-      }
-      if (p.closed) {
-        c.close();
-        return null;
-      }
-      return c;
-    }
-
-    /**
-     * Closes the idle connections, those bound to client connections included; connections
-     * returned later are closed too.
-     */
+    /** Closes the idle connections; connections returned later are closed too. */
     void close() {
       closed = true;
       closeIdle();
-      for (Conn c : OPEN) {
-        if (c.boundTo.get() == this && c.boundTo.compareAndSet(this, null)) {
-          c.close();
-        }
-      }
     }
 
     private void closeIdle() {
@@ -302,26 +247,13 @@ final class Http1Upstream {
    */
   static void exchange(ClientExchange ex, RevisionBackend.Endpoint ep, HttpFields fields,
       boolean hasBody, long deadlineNanos, Runnable done) {
-    exchange(ex, ep, fields, hasBody, deadlineNanos, done, false);
-  }
-
-  /**
-   * As {@link #exchange(ClientExchange, RevisionBackend.Endpoint, HttpFields, boolean, long,
-   * Runnable)}; with {@code bind} the pod connection stays bound to the client connection after
-   * the exchange ({@link ClientExchange#bindUpstream}) instead of going back to the pool.
-   */
-  static void exchange(ClientExchange ex, RevisionBackend.Endpoint ep, HttpFields fields,
-      boolean hasBody, long deadlineNanos, Runnable done, boolean bind) {
     byte[] head = head(ex, fields, hasBody);
     boolean head_ = "HEAD".equals(ex.method());
     Conn c = null;
     boolean started = false;
     try {
       for (int attempt = 0; ; attempt++) {
-        c = attempt == 0 ? ex.boundUpstream(ep) : null;
-        if (c == null) {
-          c = ep.pool.take();
-        }
+        c = ep.pool.take();
         if (c == null) {
           c = connect(ep, deadlineNanos);
         }
@@ -362,7 +294,7 @@ final class Http1Upstream {
             throw new EOFException("the pod closed the connection");
           }
           started = true; // from here on never cut (timeout.go)
-          relay(first, c, ex, head_, ep, bind);
+          relay(first, c, ex, head_, ep);
           c = null; // given back or closed by relay
           done.run();
           ex.succeeded();
@@ -438,8 +370,8 @@ final class Http1Upstream {
    * Reads the response head (the first byte already read), copies it to {@code resp}, relays
    * the body, and gives the connection back when it can carry another exchange.
    */
-  private static void relay(int first, Conn c, ClientExchange resp, boolean headRequest, RevisionBackend.Endpoint ep,
-      boolean bind) throws IOException {
+  private static void relay(int first, Conn c, ClientExchange resp, boolean headRequest, RevisionBackend.Endpoint ep)
+      throws IOException {
     c.in.unread();
     String status = c.in.line();
     int code;
@@ -539,7 +471,7 @@ final class Http1Upstream {
     }
     if (close) {
       c.close();
-    } else if (!bind || !ep.pool.bind(c, resp, ep)) {
+    } else {
       ep.pool.give(c);
     }
   }

@@ -110,7 +110,7 @@ final class RoutingProxy {
     // Common case: a verified pod has a free slot now and no request is queued before this one.
     RevisionBackend.Endpoint ep = tunnel ? null : b.tryAcquire();
     if (ep != null && ep.verified) {
-      forward(ex, b, ep, host, deadline, done(b, ep));
+      forward(ex, ep, host, deadline, done(b, ep));
       return;
     }
     if (ep != null) {
@@ -215,18 +215,13 @@ final class RoutingProxy {
       UpgradeTunnel.start(ex, ep, forwardedHeaders(ex, host), deadline, done);
       return;
     }
-    forward(ex, b, ep, host, deadline, done);
+    forward(ex, ep, host, deadline, done);
   }
 
-  private void forward(ClientExchange ex, RevisionBackend b, RevisionBackend.Endpoint ep, String host,
-      long deadlineNanos, Runnable done) {
+  private void forward(ClientExchange ex, RevisionBackend.Endpoint ep, String host, long deadlineNanos, Runnable done) {
     HttpFields.Mutable fields = forwardedHeaders(ex, host);
     if (!ep.h2c && useHttp1Upstream) {
-      // containerConcurrency 1: never keep a pod connection bound to an idle client connection.
-      // The pool then reuses the one connection, so an app that serves one connection at a time
-      // is never left waiting on a bound idle one while another client's request waits.
-      Http1Upstream.exchange(ex, ep, fields, ex.hasBody(), deadlineNanos, done,
-          Http1Upstream.BIND && b.containerConcurrency != 1);
+      Http1Upstream.exchange(ex, ep, fields, ex.hasBody(), deadlineNanos, done);
     } else {
       viaJettyClient(ex, ep, fields, deadlineNanos, done);
     }

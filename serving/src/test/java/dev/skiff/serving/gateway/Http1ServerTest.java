@@ -142,30 +142,6 @@ class Http1ServerTest {
   }
 
   @Test
-  void keepsOnePodConnectionPerKeepAliveClientConnection() throws Exception {
-    try (Socket a = new Socket("127.0.0.1", fx.port()); Socket b = new Socket("127.0.0.1", fx.port())) {
-      List<String> portsA = new ArrayList<>();
-      List<String> portsB = new ArrayList<>();
-      for (int i = 0; i < 3; i++) {
-        portsA.add(podPort(a));
-        portsB.add(podPort(b)); // interleaved: a pooled connection would go back and forth
-      }
-      assertThat(portsA).as("client A's requests, one pod connection").containsOnly(portsA.get(0));
-      assertThat(portsB).as("client B's requests, one pod connection").containsOnly(portsB.get(0));
-      assertThat(portsA.get(0)).as("A and B on different pod connections").isNotEqualTo(portsB.get(0));
-    }
-  }
-
-  /** GET /port on the open connection {@code s}: the gateway's port toward the pod. */
-  private static String podPort(Socket s) throws IOException {
-    s.setSoTimeout(10_000);
-    s.getOutputStream().write(("GET /port HTTP/1.1\r\nHost: " + HOST + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-    Resp r = read(s.getInputStream(), false);
-    assertThat(r.status()).isEqualTo(200);
-    return r.body();
-  }
-
-  @Test
   void keepsConnectionsAliveAndAnswersPipelinedRequestsInOrder() throws Exception {
     try (Socket s = new Socket("127.0.0.1", fx.port())) {
       s.setSoTimeout(10_000);

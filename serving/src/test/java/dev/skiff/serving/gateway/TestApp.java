@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A local HTTP app standing in for a pod: answers {@code <name>} (or, on {@code /headers}, the
  * request headers it received, one {@code name: value} a line; on {@code /echo}, the body; on
- * {@code /chunked}, {@code one,two,three} without a length; on {@code /port}, the client's port),
+ * {@code /chunked}, {@code one,two,three} without a length),
  * sleeps {@code ?sleep=ms} before answering, and counts requests and the maximum in flight.
  */
 final class TestApp implements AutoCloseable {
@@ -53,9 +53,6 @@ final class TestApp implements AutoCloseable {
             }
           }
           body = sb.toString().getBytes(StandardCharsets.UTF_8);
-        } else if (path.equals("/port")) {
-          // The peer's port: which of the proxy's connections carried the request.
-          body = Integer.toString(ex.getRemoteAddress().getPort()).getBytes(StandardCharsets.UTF_8);
         } else if (path.equals("/echo")) {
           body = ex.getRequestBody().readAllBytes();
         } else if (path.equals("/chunked")) {
