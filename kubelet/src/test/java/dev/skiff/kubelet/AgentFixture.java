@@ -1,5 +1,6 @@
 package dev.skiff.kubelet;
 
+import dev.skiff.apiserver.testing.Kubectl;
 import dev.skiff.apiserver.testing.TestServer;
 import dev.skiff.kubelet.cri.ProcessRuntime;
 import dev.skiff.runtime.Clients;
@@ -43,6 +44,28 @@ final class AgentFixture implements AutoCloseable {
 
   void startAgent() throws Exception {
     agent = new NodeAgent().start(new ComponentContext(client, data, NODE, options));
+  }
+
+  /**
+   * Starts pod {@code talker}, which after 3 s writes three lines to stdout and three to stderr
+   * and exits, and attaches to it with {@code kubectl} binary {@code binary} until it ends: the
+   * streaming tests' attach case, over WebSocket or SPDY.
+   */
+  Kubectl.Result attachToTalker(String binary) throws Exception {
+    apply("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: talker}
+        spec:
+          nodeName: node-a
+          restartPolicy: Never
+          containers:
+          - name: main
+            image: busybox
+            command: [sh, -c, 'sleep 3; for i in 1 2 3; do echo line$i; echo warn$i >&2; sleep 0.2; done']
+        """);
+    await("talker", p -> "Running".equals(phase(p)));
+    return server.kubectl(binary).run("attach", "talker", "-c", "main");
   }
 
   /**

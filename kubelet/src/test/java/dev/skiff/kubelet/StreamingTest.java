@@ -1,6 +1,5 @@
 package dev.skiff.kubelet;
 
-import static dev.skiff.kubelet.AgentFixture.phase;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.skiff.apiserver.testing.Kubectl;
@@ -101,20 +100,7 @@ class StreamingTest {
 
   @Test
   void attachStreamsTheRunningContainersOutputUntilItExits() throws Exception {
-    f.apply("""
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: talker}
-        spec:
-          nodeName: node-a
-          restartPolicy: Never
-          containers:
-          - name: main
-            image: busybox
-            command: [sh, -c, 'sleep 3; for i in 1 2 3; do echo line$i; echo warn$i >&2; sleep 0.2; done']
-        """);
-    f.await("talker", p -> "Running".equals(phase(p)));
-    Kubectl.Result r = f.server.kubectl().run("attach", "talker", "-c", "main");
+    Kubectl.Result r = f.attachToTalker(Kubectl.DEFAULT);
     assertThat(r.out()).contains("line1\nline2\nline3\n");
     assertThat(r.err()).contains("warn1");
   }
