@@ -888,6 +888,6 @@ final class Http1Connection implements ClientExchange {
     // Bytes the client sent after its upgrade request go to the pod first.
     byte[] fromClient = java.util.Arrays.copyOfRange(buf, pos, lim);
     pos = lim;
-    Http1Server.relay(socket, fromClient, pod, early, done);
+    server.tunnel(socket, fromClient, pod, early, done);
   }
 }

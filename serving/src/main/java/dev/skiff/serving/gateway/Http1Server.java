@@ -41,6 +41,8 @@ final class Http1Server implements AutoCloseable {
   private final long idleTimeoutNanos;
   private final List<ServerSocket> listeners = new ArrayList<>();
   private final Set<Http1Connection> open = ConcurrentHashMap.newKeySet();
+  /** Client sockets of connections relayed as bytes (h2c to Jetty, upgrades to pods). */
+  private final Set<Socket> tunnels = ConcurrentHashMap.newKeySet();
   private final ThreadFactory connectionThreads = Thread.ofVirtual().name("gateway-conn-", 0).factory();
   private volatile boolean closed;
   private Thread sweeper;
@@ -148,7 +150,22 @@ final class Http1Server implements AutoCloseable {
     System.arraycopy(proxyLine, 0, first, 0, proxyLine.length);
     System.arraycopy(buf, from, first, proxyLine.length, to - from);
     open.remove(c);
-    relay(client, first, jetty, new byte[0], () -> { });
+    tunnel(client, first, jetty, new byte[0], () -> { });
+  }
+
+  /**
+   * {@link #relay} of a client connection this server accepted: closing the server cuts it too
+   * (a tunnel left open would also hold Jetty's graceful stop to its timeout).
+   */
+  void tunnel(Socket client, byte[] toOther, Socket other, byte[] toClient, Runnable done) {
+    tunnels.add(client);
+    relay(client, toOther, other, toClient, () -> {
+      tunnels.remove(client);
+      done.run();
+    });
+    if (closed) {
+      closeQuietly(client); // closed while it was being handed over
+    }
   }
 
   /**
@@ -213,7 +230,7 @@ final class Http1Server implements AutoCloseable {
     }
   }
 
-  /** Stops accepting and closes every connection (requests in flight fail). */
+  /** Stops accepting and closes every connection and tunnel (requests in flight fail). */
   @Override
   public void close() {
     closed = true;
@@ -223,6 +240,9 @@ final class Http1Server implements AutoCloseable {
     }
     for (Http1Connection c : open) {
       c.close();
+    }
+    for (Socket s : tunnels) {
+      closeQuietly(s); // both pumps end and close the other side
     }
   }
 }
