@@ -38,6 +38,16 @@ public final class PriorityAdmission implements Admission {
     JsonNode pc = null;
     if (name != null && !name.isEmpty()) {
       CachedObject c = classes.cache().get(classes.descriptor().key(null, name));
+      if (c == null && !SYSTEM.containsKey(name)) {
+        // A class created a moment ago may not be in the cache yet: read consistently before refusing.
+        try {
+          c = classes.get(null, name);
+        } catch (dev.skiff.apiserver.api.ApiException e) {
+          if (e.code() != 404) {
+            throw e;
+          }
+        }
+      }
       if (c != null) {
         pc = Json.parseObject(c.json());
       } else if (SYSTEM.containsKey(name)) {
