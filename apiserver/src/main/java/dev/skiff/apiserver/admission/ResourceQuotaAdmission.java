@@ -29,6 +29,9 @@ public final class ResourceQuotaAdmission implements Admission {
   private final ResourceRegistry registry;
   private final ResourceStore quotas;
   private final QuotaController controller;
+  /** Namespaces a live lookup found without quotas, and when (nanoTime). */
+  private final java.util.Map<String, Long> liveLookups = new java.util.concurrent.ConcurrentHashMap<>();
+  private static final long LIVE_LOOKUP_TTL_NANOS = 30_000_000_000L;
 
   public ResourceQuotaAdmission(ResourceRegistry registry, QuotaController controller) {
     this.registry = registry;
@@ -42,9 +45,23 @@ public final class ResourceQuotaAdmission implements Admission {
       return;
     }
     String ns = Meta.namespace(obj);
-    List<CachedObject> qs = quotas.cache().list(new WatchFilter(ns, LabelSelector.EVERYTHING, FieldSelector.EVERYTHING)).objects();
+    WatchFilter inNamespace = new WatchFilter(ns, LabelSelector.EVERYTHING, FieldSelector.EVERYTHING);
+    List<CachedObject> qs = quotas.cache().list(inNamespace).objects();
     if (qs.isEmpty()) {
-      return;
+      // As upstream's quota accessor (plugin/pkg/admission/resourcequota/resource_access.go)
+      // looks up live when its informer shows none, remembering the answer for 30 s: a quota
+      // created a moment ago may not be cached yet, and an object it misses is never charged.
+      // The memory keeps the consistent read off the hot path of ordinary creates.
+      long now = System.nanoTime();
+      Long checked = liveLookups.get(ns);
+      if (checked != null && now - checked < LIVE_LOOKUP_TTL_NANOS) {
+        return;
+      }
+      qs = quotas.list(inNamespace, true).objects();
+      if (qs.isEmpty()) {
+        liveLookups.put(ns, now);
+        return;
+      }
     }
     Map<String, Quantity> delta = QuotaUsage.of(resource, obj);
     boolean pod = resource.group.isEmpty() && resource.kind.equals("Pod");
