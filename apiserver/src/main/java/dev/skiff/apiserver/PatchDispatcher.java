@@ -47,7 +47,7 @@ final class PatchDispatcher implements PatchApplier {
     try {
       JsonNode out = switch (mediaType) {
         case "application/json-patch+json" -> JsonPatch.apply(current, patch);
-        case "application/merge-patch+json" -> MergePatch.applyInPlace(current, patch); // current is the caller's copy
+        case "application/merge-patch+json" -> MergePatch.apply(current, patch);
         case "application/strategic-merge-patch+json" -> {
           Optional<SchemaNode> s = schemas.kind(d.group, d.version, d.kind);
           if (s.isEmpty()) {

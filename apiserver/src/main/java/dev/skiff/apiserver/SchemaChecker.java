@@ -11,7 +11,6 @@ import dev.skiff.apiserver.schema.SchemaValidator;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * {@link SchemaCheck} over the OpenAPI schemas: type errors as the Go decoder words them, unknown
@@ -20,32 +19,14 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class SchemaChecker implements SchemaCheck {
   private final ApiSchemas schemas;
-  // Each kind's schema tree, kept while the definitions are unchanged (ApiSchemas.generation()):
-  // its nodes remember what they resolve to, so a write's check does not follow the same $refs
-  // again (the pods' status writes check the whole pod on every write).
-  private final ConcurrentHashMap<String, Tree> kinds = new ConcurrentHashMap<>();
-
-  /** A kind's tree as read at a generation of the definitions. */
-  private record Tree(long generation, Optional<SchemaNode> root) {}
 
   SchemaChecker(ApiSchemas schemas) {
     this.schemas = schemas;
   }
 
-  private Optional<SchemaNode> kind(ResourceDescriptor d) {
-    String key = d.group + "/" + d.version + "/" + d.kind;
-    long g = schemas.generation(); // read before the tree: a change meanwhile tags the tree as stale
-    Tree t = kinds.get(key);
-    if (t == null || t.generation() != g) {
-      t = new Tree(g, schemas.kind(d.group, d.version, d.kind));
-      kinds.put(key, t);
-    }
-    return t.root();
-  }
-
   @Override
   public Result check(ResourceDescriptor d, ObjectNode obj) {
-    Optional<SchemaNode> kind = kind(d);
+    Optional<SchemaNode> kind = schemas.kind(d.group, d.version, d.kind);
     if (kind.isEmpty()) {
       return new Result(List.of(), null);
     }

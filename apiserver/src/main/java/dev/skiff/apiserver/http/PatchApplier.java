@@ -5,11 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.skiff.apiserver.registry.ResourceDescriptor;
 import dev.skiff.apiserver.registry.WriteOptions;
 
-/**
- * Applies a PATCH body of a given media type to the current object and returns the result.
- * {@code current} is the caller's own copy: an implementation may modify it and return it (the
- * merge patch does, to spare a copy of the object per write); the patch is not modified.
- */
+/** Applies a PATCH body of a given media type to the current object, returning a new object. */
 public interface PatchApplier {
   ObjectNode apply(String mediaType, ResourceDescriptor d, ObjectNode current, JsonNode patch);
 

@@ -64,19 +64,6 @@ public final class MergePatch {
         return doc;
     }
 
-    /**
-     * {@link #apply(JsonNode, JsonNode)} that merges into {@code document} itself when it is an
-     * object (saving a copy of the whole object on every write) and returns it; the patch is not
-     * modified. Otherwise as {@code apply}.
-     */
-    public static JsonNode applyInPlace(JsonNode document, JsonNode patch) {
-        if (!(document instanceof ObjectNode doc) || patch == null || !patch.isObject()) {
-            return apply(document, patch);
-        }
-        mergeDocs(doc, patch.deepCopy());
-        return doc;
-    }
-
     private static void mergeDocs(ObjectNode doc, ObjectNode patch) {
         for (Map.Entry<String, JsonNode> e : new ArrayList<>(patch.properties())) {
             String k = e.getKey();

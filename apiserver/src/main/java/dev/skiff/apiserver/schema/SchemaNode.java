@@ -25,24 +25,6 @@ public final class SchemaNode {
     private final ApiSchemas schemas;
     private final String definition; // name of the definition this node is the root of, else null
     private final JsonNode node;
-    // resolvedJson() memoized: the schema validator asks for it several times per value of every
-    // object it checks (type, format, int-or-string, properties...). Definitions a node resolves to
-    // only change when a definition is registered again, and nodes are navigated from a fresh
-    // ApiSchemas.kind(...) per use (or cached per ApiSchemas.generation()), so a node never
-    // outlives the definitions it resolved. Racy but idempotent: every thread computes the same.
-    private JsonNode resolved;
-    private Optional<String> resolvedName; // resolvedDefinitionName() memoized, likewise
-    // The validator's navigation, memoized so that a kind's tree cached by SchemaChecker (per
-    // ApiSchemas.generation()) resolves each position once, not once per request. Created lazily:
-    // nodes navigated once (a fresh tree) pay nothing.
-    private volatile java.util.concurrent.ConcurrentHashMap<String, SchemaNode> properties;
-    private Optional<SchemaNode> memoItems;
-    private Optional<SchemaNode> memoAdditional;
-    // What the validator asks of every value, derived from resolvedJson(): memoized likewise.
-    private Optional<String> memoType;
-    private Optional<String> memoFormat;
-    private Boolean memoPreserve;
-    private Boolean memoIntOrString;
 
     SchemaNode(ApiSchemas schemas, String definition, JsonNode node) {
         this.schemas = schemas;
@@ -71,15 +53,6 @@ public final class SchemaNode {
 
     /** The schema after following {@code $ref}/{@code allOf} (shared: do not modify). */
     public JsonNode resolvedJson() {
-        JsonNode r = resolved;
-        if (r == null) {
-            r = resolve();
-            resolved = r;
-        }
-        return r;
-    }
-
-    private JsonNode resolve() {
         JsonNode n = node;
         for (int i = 0; i < MAX_REF_DEPTH; i++) {
             String ref = refOf(n);
@@ -97,15 +70,6 @@ public final class SchemaNode {
 
     /** The definition name the schema resolves to (for error messages: {@code DeploymentSpec}), or empty. */
     public Optional<String> resolvedDefinitionName() {
-        Optional<String> r = resolvedName;
-        if (r == null) {
-            r = resolveName();
-            resolvedName = r;
-        }
-        return r;
-    }
-
-    private Optional<String> resolveName() {
         String name = definition;
         JsonNode n = node;
         for (int i = 0; i < MAX_REF_DEPTH; i++) {
@@ -121,23 +85,13 @@ public final class SchemaNode {
 
     /** "object", "array", "string", "integer", "number", "boolean", or empty when the schema does not say. */
     public Optional<String> type() {
-        Optional<String> r = memoType;
-        if (r == null) {
-            JsonNode t = resolvedJson().get("type");
-            r = t != null && t.isTextual() ? Optional.of(t.textValue()) : Optional.empty();
-            memoType = r;
-        }
-        return r;
+        JsonNode t = resolvedJson().get("type");
+        return t != null && t.isTextual() ? Optional.of(t.textValue()) : Optional.empty();
     }
 
     /** e.g. "int32", "int64", "date-time", "byte", "int-or-string", "quantity". */
     public Optional<String> format() {
-        Optional<String> r = memoFormat;
-        if (r == null) {
-            r = text(resolvedJson(), "format");
-            memoFormat = r;
-        }
-        return r;
+        return text(resolvedJson(), "format");
     }
 
     /** The description at this position, falling back to the referenced definition's. */
@@ -150,50 +104,6 @@ public final class SchemaNode {
     public Optional<SchemaNode> field(String name) {
         JsonNode p = resolvedJson().path("properties").get(name);
         return p == null || !p.isObject() ? Optional.empty() : Optional.of(new SchemaNode(schemas, null, p));
-    }
-
-    /**
-     * The node of property {@code name} whose schema is {@code schema} (this node's
-     * {@code properties.<name>}), the same instance on every call: what {@link #child} gives,
-     * remembered with what it resolved to.
-     */
-    SchemaNode property(String name, JsonNode schema) {
-        java.util.concurrent.ConcurrentHashMap<String, SchemaNode> m = properties;
-        if (m == null) {
-            synchronized (this) {
-                m = properties;
-                if (m == null) {
-                    m = new java.util.concurrent.ConcurrentHashMap<>();
-                    properties = m;
-                }
-            }
-        }
-        SchemaNode n = m.get(name);
-        if (n == null || n.node != schema) {
-            n = child(schema);
-            m.put(name, n);
-        }
-        return n;
-    }
-
-    /** {@link #items()}, the same instance on every call. */
-    Optional<SchemaNode> itemsMemo() {
-        Optional<SchemaNode> r = memoItems;
-        if (r == null) {
-            r = items();
-            memoItems = r;
-        }
-        return r;
-    }
-
-    /** {@link #additionalProperties()}, the same instance on every call. */
-    Optional<SchemaNode> additionalPropertiesMemo() {
-        Optional<SchemaNode> r = memoAdditional;
-        if (r == null) {
-            r = additionalProperties();
-            memoAdditional = r;
-        }
-        return r;
     }
 
     /** Declared property names, in schema order. */
@@ -286,23 +196,13 @@ public final class SchemaNode {
 
     /** {@code x-kubernetes-preserve-unknown-fields: true}, here or on the referenced definition. */
     public boolean preservesUnknownFields() {
-        Boolean r = memoPreserve;
-        if (r == null) {
-            r = node.path("x-kubernetes-preserve-unknown-fields").asBoolean(false)
-                    || resolvedJson().path("x-kubernetes-preserve-unknown-fields").asBoolean(false);
-            memoPreserve = r;
-        }
-        return r;
+        return node.path("x-kubernetes-preserve-unknown-fields").asBoolean(false)
+                || resolvedJson().path("x-kubernetes-preserve-unknown-fields").asBoolean(false);
     }
 
     /** {@code x-kubernetes-int-or-string: true} (IntOrString; Quantity is marked the same way). */
     public boolean isIntOrString() {
-        Boolean r = memoIntOrString;
-        if (r == null) {
-            r = resolvedJson().path("x-kubernetes-int-or-string").asBoolean(false);
-            memoIntOrString = r;
-        }
-        return r;
+        return resolvedJson().path("x-kubernetes-int-or-string").asBoolean(false);
     }
 
     @Override

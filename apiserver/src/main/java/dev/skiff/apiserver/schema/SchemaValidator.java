@@ -132,7 +132,7 @@ public final class SchemaValidator {
                         mismatch(v, goType(s), path, goField, goStruct);
                         return;
                     }
-                    Optional<SchemaNode> items = s.itemsMemo();
+                    Optional<SchemaNode> items = s.items();
                     if (items.isEmpty()) {
                         return;
                     }
@@ -147,7 +147,7 @@ public final class SchemaValidator {
         void object(JsonNode v, SchemaNode s, String path, String goField, String goStruct, boolean root) {
             JsonNode r = s.resolvedJson();
             JsonNode props = r.get("properties");
-            Optional<SchemaNode> additional = s.additionalPropertiesMemo();
+            Optional<SchemaNode> additional = s.additionalProperties();
             boolean preserve = s.preservesUnknownFields();
             if (props == null && additional.isEmpty()) {
                 return; // free-form object
@@ -158,7 +158,7 @@ public final class SchemaValidator {
                 JsonNode p = props == null ? null : props.get(key);
                 if (p != null && p.isObject()) {
                     String childGoField = goField.isEmpty() ? key : goField + "." + key;
-                    value(e.getValue(), s.property(key, p), childPath, childGoField, goStruct);
+                    value(e.getValue(), s.child(p), childPath, childGoField, goStruct);
                 } else if (additional.isPresent()) {
                     // map value: Go's error context keeps the enclosing struct and field; map keys are not added
                     value(e.getValue(), additional.get(), childPath, goField, goStruct);

@@ -297,11 +297,6 @@ final class StructuredMerge {
       }
       return;
     }
-    if (l.isContainerNode() && l.equals(r)) {
-      // Equal JSON has no added, removed or modified fields at any depth; most of an update (a
-      // status write's spec and metadata) is unchanged, and equals is much cheaper than the walk.
-      return;
-    }
     if (l.isObject() && r.isObject() && s.granularObject() && s.kind != Shape.Kind.ATOMIC) {
       compareObjects((ObjectNode) l, (ObjectNode) r, s, c, path, depth, name);
       return;
