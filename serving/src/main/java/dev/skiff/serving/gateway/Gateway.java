@@ -162,7 +162,8 @@ public final class Gateway implements Component {
       server.addConnector(h2cBackend);
       server.start();
       for (int p : ports) {
-        Http1Server s = new Http1Server(proxy, new InetSocketAddress("127.0.0.1", h2cBackend.getLocalPort()), IDLE_TIMEOUT_MS);
+        Http1Server s = new Http1Server(proxy, new InetSocketAddress("127.0.0.1", h2cBackend.getLocalPort()), IDLE_TIMEOUT_MS,
+            eventLoops(ctx));
         try {
           port = s.start(addresses, p);
           front = s;
@@ -190,6 +191,20 @@ public final class Gateway implements Component {
     GatewayLease lease = GatewayLease.hold(client, ctx.nodeName());
     log.info("gateway listening on port {}", port);
     return new Running(server, front, view, autoscaler, sampler, port, lease);
+  }
+
+  /**
+   * How many event loops serve HTTP/1.1 clients first ({@link Http1EventLoop}): 0 with
+   * {@code gateway.frontend=threads} (a virtual thread per connection from the start, the front
+   * end before the loop), else {@code gateway.loops} (default 1).
+   */
+  static int eventLoops(ComponentContext ctx) {
+    String frontend = ctx.options().get("gateway.frontend");
+    if ("threads".equals(frontend)) {
+      return 0;
+    }
+    String n = ctx.options().get("gateway.loops");
+    return n == null ? 1 : Math.max(0, Integer.parseInt(n));
   }
 
   /**

@@ -51,6 +51,18 @@ final class Http1Connection implements ClientExchange {
 
   private final Http1Server server;
   private final Socket socket;
+  /** The channel while an {@link Http1EventLoop} serves the connection (null: a thread from the start). */
+  final java.nio.channels.SocketChannel channel;
+  /** The event loop that serves it when it is not on a thread (null: a thread from the start). */
+  Http1EventLoop loop;
+  /** On a thread taken over from the loop: an exchange was served (the next goes back to the loop). */
+  private boolean servedOne;
+  /** Given back to the event loop: the thread ends without closing the connection. */
+  private boolean backOnLoop;
+  /** True while the event loop serves it: output goes to the non-blocking channel. */
+  boolean inLoop;
+  /** Output the non-blocking channel did not take yet (event loop only). */
+  ByteBuffer pendingOut;
   private final InputStream in;
   private final OutputStream out;
   private final InetSocketAddress remote;
@@ -95,8 +107,18 @@ final class Http1Connection implements ClientExchange {
   private boolean broken;
 
   Http1Connection(Http1Server server, Socket socket) throws IOException {
+    this(server, socket, null);
+  }
+
+  /**
+   * A connection accepted as {@code channel} (non-blocking, served first by an
+   * {@link Http1EventLoop}); {@code socket} is its adaptor, used once the loop hands it over.
+   */
+  Http1Connection(Http1Server server, Socket socket, java.nio.channels.SocketChannel channel) throws IOException {
     this.server = server;
     this.socket = socket;
+    this.channel = channel;
+    this.inLoop = channel != null;
     this.in = socket.getInputStream();
     this.out = socket.getOutputStream();
     this.remote = socket.getRemoteSocketAddress() instanceof InetSocketAddress i ? i : null;
@@ -105,8 +127,43 @@ final class Http1Connection implements ClientExchange {
 
   /** Serves the connection's requests until it closes. */
   void run() {
+    serve(null);
+  }
+
+  /**
+   * Serves the connection on this (virtual) thread after the event loop handed it over, the
+   * channel blocking again: {@code rest} (null: none) finishes the request the loop started, then
+   * the requests already buffered and later ones are served as in {@link #run}.
+   */
+  void resume(Runnable rest) {
+    inLoop = false;
+    servedOne = false;
+    backOnLoop = false;
+    serve(rest);
+  }
+
+  private void serve(Runnable rest) {
     try {
       while (true) {
+        if (rest != null) {
+          Runnable r = rest;
+          rest = null;
+          r.run();
+          servedOne = true;
+          if (!afterExchange()) {
+            return;
+          }
+          continue;
+        }
+        if (loop != null && servedOne) {
+          // Born on an event loop: the exchange it handed over is done, the loop serves the rest.
+          channel.configureBlocking(false);
+          inLoop = true;
+          backOnLoop = true;
+          loop.adopt(this);
+          return;
+        }
+        servedOne = true;
         if (pos == lim && Http1Upstream.YIELD_BEFORE_READ) {
           // As before the upstream read: let other connections run first, so the client's next
           // request is often there when this thread reads (no park, no poller registration).
@@ -122,13 +179,7 @@ final class Http1Connection implements ClientExchange {
           return; // answered 400/417 or handed to Jetty
         }
         server.proxy.handle(this);
-        if (upgraded) {
-          return; // the tunnel owns the socket now
-        }
-        if (!committed) {
-          sendError(HttpStatus.INTERNAL_SERVER_ERROR_500, "no response");
-        }
-        if (broken || !persistent || !responseDone || (!bodyDone && !discardBody())) {
+        if (!afterExchange()) {
           return;
         }
       }
@@ -147,11 +198,24 @@ final class Http1Connection implements ClientExchange {
     } catch (RuntimeException e) {
       log.warn("gateway connection from {} failed", remote, e);
     } finally {
-      if (!upgraded) {
-        close();
+      if (!backOnLoop) {
+        if (!upgraded) {
+          close();
+        }
+        server.closed(this);
       }
-      server.closed(this);
     }
+  }
+
+  /** After an exchange: whether the connection can serve another request. */
+  boolean afterExchange() {
+    if (upgraded) {
+      return false; // the tunnel owns the socket now
+    }
+    if (!committed) {
+      sendError(HttpStatus.INTERNAL_SERVER_ERROR_500, "no response");
+    }
+    return !(broken || !persistent || !responseDone || (!bodyDone && !discardBody()));
   }
 
   /**
@@ -183,7 +247,7 @@ final class Http1Connection implements ClientExchange {
   }
 
   /** A request the server refuses with {@code status} (and closes the connection). */
-  private static final class RequestError extends IOException {
+  static final class RequestError extends IOException {
     final int status;
 
     RequestError(int status, String message) {
@@ -239,6 +303,17 @@ final class Http1Connection implements ClientExchange {
 
   /** Parses the head in [pos, headEnd); false when the request was answered or handed over. */
   private boolean parse(int headEnd) throws IOException {
+    return parse(headEnd, true);
+  }
+
+  /** Thrown by {@link #parse(int, boolean)} instead of handing the connection to Jetty. */
+  static final RequestError NEEDS_THREAD = new RequestError(0, "h2c: served by a thread");
+
+  /**
+   * {@link #parse(int)}; without {@code mayHandOver} an h2c connection throws
+   * {@link #NEEDS_THREAD} instead (the event loop hands it to a thread, which parses again).
+   */
+  boolean parse(int headEnd, boolean mayHandOver) throws IOException {
     headStart = pos;
     headers.clear();
     responseHeaders.clear();
@@ -285,6 +360,9 @@ final class Http1Connection implements ClientExchange {
     } else if (startsWith(sp2 + 1, "HTTP/1.0")) {
       http10 = true;
     } else if (startsWith(sp2 + 1, "HTTP/2.0") && method.equals("PRI") && target.equals("*")) {
+      if (!mayHandOver) {
+        throw NEEDS_THREAD;
+      }
       server.handToJetty(this, socket, buf, headStart, lim);
       upgraded = true;
       return false;
@@ -404,6 +482,10 @@ final class Http1Connection implements ClientExchange {
     bodyDone = !te && contentLength == 0;
     pos = headEnd;
     if (h2cUpgrade && !http10) {
+      if (!mayHandOver) {
+        pos = headStart;
+        throw NEEDS_THREAD;
+      }
       // Upgrade: h2c (RFC 7540 §3.2): Jetty's h2c connector answers 101 and speaks HTTP/2.
       server.handToJetty(this, socket, buf, headStart, lim);
       upgraded = true;
@@ -473,6 +555,107 @@ final class Http1Connection implements ClientExchange {
   private static boolean tokenChar(byte b) {
     return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')
         || (b > ' ' && b < 0x7f && "!#$%&'*+-.^_`|~".indexOf(b) >= 0);
+  }
+
+  // ---- The event loop's side (Http1EventLoop): non-blocking reads and the fast-path checks ----
+
+  /**
+   * Reads what the non-blocking channel has into the input buffer (compacting it first when
+   * short of room); returns the bytes read, 0 when none or the buffer is full, -1 at the end.
+   */
+  int loopRead() throws IOException {
+    if (pos == lim) {
+      pos = 0;
+      lim = 0;
+    } else if (pos > 0 && buf.length - lim < 1024) {
+      System.arraycopy(buf, pos, buf, 0, lim - pos);
+      lim -= pos;
+      pos = 0;
+    }
+    if (lim == buf.length) {
+      return 0;
+    }
+    if (inBuf == null) {
+      inBuf = ByteBuffer.wrap(buf);
+    }
+    inBuf.limit(buf.length).position(lim);
+    int n = channel.read(inBuf);
+    if (n > 0) {
+      lim += n;
+    }
+    return n;
+  }
+
+  private ByteBuffer inBuf;
+
+  /** Whether the input buffer is full (the loop stops reading until the request is served). */
+  boolean inputFull() {
+    return lim == buf.length && pos == 0;
+  }
+
+  /**
+   * The end of a complete request head in the buffer (leading empty lines skipped), -1 when
+   * more bytes are needed, -2 when the head is too large (a thread answers 431).
+   */
+  int loopHeadEnd() {
+    while (pos < lim && (buf[pos] == '\r' || buf[pos] == '\n')) {
+      pos++;
+    }
+    for (int i = pos; i < lim; i++) {
+      if (buf[i] == '\n' && i > pos) {
+        if (buf[i - 1] == '\n' || (buf[i - 1] == '\r' && i - 2 >= pos && buf[i - 2] == '\n')) {
+          return i + 1;
+        }
+      }
+    }
+    return lim - pos >= MAX_HEAD ? -2 : -1;
+  }
+
+  /** Puts the parsed head back, for a thread to parse and serve it as {@link #run} does. */
+  void rewind() {
+    pos = headStart;
+  }
+
+  /** Whether bytes of a further request are buffered. */
+  boolean hasBufferedInput() {
+    return pos < lim;
+  }
+
+  /**
+   * Whether the event loop can serve the request parsed last without blocking: no upgrade, no
+   * {@code Expect}, no drain hook, and no body or a small Content-Length body already buffered.
+   */
+  boolean loopEligible() {
+    if (expect100 || chunkedBody || headers.get(HttpHeader.UPGRADE) != null || headers.get(Gateway.DRAIN_HEADER) != null) {
+      return false;
+    }
+    return contentLength == 0 || (contentLength <= LOOP_BODY && contentLength <= lim - pos);
+  }
+
+  /** The largest request body the event loop forwards itself (it must be buffered already). */
+  static final int LOOP_BODY = 8 * 1024;
+
+  /** Takes the buffered request body ({@link #loopEligible}); null when there is none. */
+  byte[] takeBody() {
+    if (contentLength == 0) {
+      return null;
+    }
+    byte[] b = java.util.Arrays.copyOfRange(buf, pos, pos + (int) contentLength);
+    pos += (int) contentLength;
+    bodyLeft = 0;
+    bodyDone = true;
+    return b;
+  }
+
+  /** Whether output is waiting for the channel to become writable. */
+  boolean hasPendingOutput() {
+    return pendingOut != null && pendingOut.hasRemaining();
+  }
+
+  /** Writes pending output; true when all of it went out. */
+  boolean flushPending() throws IOException {
+    channel.write(pendingOut);
+    return !pendingOut.hasRemaining();
   }
 
   // ---- ClientExchange: the request ----
@@ -800,10 +983,41 @@ final class Http1Connection implements ClientExchange {
       return;
     }
     try {
+      if (inLoop) {
+        loopWrite(b, off, n);
+        return;
+      }
       out.write(b, off, n);
     } catch (IOException e) {
       pending = e;
     }
+  }
+
+  /**
+   * Event loop: writes what the non-blocking channel takes now and keeps the rest in
+   * {@link #pendingOut}, which the loop flushes when the channel is writable.
+   */
+  private void loopWrite(byte[] b, int off, int n) throws IOException {
+    if (pendingOut == null || !pendingOut.hasRemaining()) {
+      ByteBuffer bb = ByteBuffer.wrap(b, off, n);
+      channel.write(bb);
+      if (!bb.hasRemaining()) {
+        return;
+      }
+      off = bb.position();
+      n = bb.remaining();
+      pendingOut = ByteBuffer.allocate(Math.max(n, 4096));
+      pendingOut.flip();
+    }
+    pendingOut.compact();
+    if (pendingOut.remaining() < n) {
+      ByteBuffer bigger = ByteBuffer.allocate(pendingOut.position() + n);
+      pendingOut.flip();
+      bigger.put(pendingOut);
+      pendingOut = bigger;
+    }
+    pendingOut.put(b, off, n);
+    pendingOut.flip();
   }
 
   private void flushQuietly() {

@@ -7,6 +7,8 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,16 +50,35 @@ final class Http1Server implements AutoCloseable {
   private Thread sweeper;
 
   Http1Server(RoutingProxy proxy, InetSocketAddress h2cBackend, long idleTimeoutMs) {
+    this(proxy, h2cBackend, idleTimeoutMs, 0);
+  }
+
+  /**
+   * With {@code loops} > 0, connections are accepted as non-blocking channels and served first by
+   * that many {@link Http1EventLoop}s, which hand what they do not serve themselves to virtual
+   * threads ({@code gateway.frontend=loop}); with 0 each connection gets a virtual thread at once
+   * ({@code gateway.frontend=threads}).
+   */
+  Http1Server(RoutingProxy proxy, InetSocketAddress h2cBackend, long idleTimeoutMs, int loops) {
     this.proxy = proxy;
     this.h2cBackend = h2cBackend;
     this.idleTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(idleTimeoutMs);
+    this.loopCount = loops;
   }
+
+  private final int loopCount;
+  private final List<Http1EventLoop> loops = new ArrayList<>();
+  private final List<ServerSocketChannel> channelListeners = new ArrayList<>();
+  private int nextLoop;
 
   /**
    * Listens on {@code port} at every address (0: the first picks a free port, the others follow
    * it) and starts accepting; on failure nothing stays bound. Returns the bound port.
    */
   int start(List<String> addresses, int port) throws IOException {
+    if (loopCount > 0) {
+      return startLoops(addresses, port);
+    }
     try {
       for (String address : addresses) {
         ServerSocket ss = new ServerSocket();
@@ -105,6 +126,80 @@ final class Http1Server implements AutoCloseable {
         closeQuietly(s);
       }
     }
+  }
+
+  private int startLoops(List<String> addresses, int port) throws IOException {
+    try {
+      for (String address : addresses) {
+        ServerSocketChannel ss = ServerSocketChannel.open();
+        channelListeners.add(ss);
+        ss.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+        ss.bind(new InetSocketAddress(InetAddress.getByName(address), port), 1024);
+        port = ((InetSocketAddress) ss.getLocalAddress()).getPort();
+      }
+      for (int i = 0; i < loopCount; i++) {
+        loops.add(new Http1EventLoop(this, proxy, "gateway-loop-" + i));
+      }
+    } catch (IOException e) {
+      closeListeners();
+      for (Http1EventLoop l : loops) {
+        l.close();
+      }
+      throw e;
+    }
+    for (ServerSocketChannel ss : channelListeners) {
+      Thread t = new Thread(() -> acceptChannels(ss), "gateway-accept-" + ss.socket().getLocalSocketAddress());
+      t.setDaemon(true);
+      t.start();
+    }
+    sweeper = new Thread(this::sweep, "gateway-idle");
+    sweeper.setDaemon(true);
+    sweeper.start();
+    return port;
+  }
+
+  private void acceptChannels(ServerSocketChannel ss) {
+    while (!closed) {
+      SocketChannel ch;
+      try {
+        ch = ss.accept();
+      } catch (IOException e) {
+        if (!closed) {
+          log.warn("gateway: accept on {} failed: {}", ss.socket().getLocalSocketAddress(), e.toString());
+        }
+        continue;
+      }
+      try {
+        ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+        ch.configureBlocking(false);
+        Http1Connection c = new Http1Connection(this, ch.socket(), ch);
+        open.add(c);
+        if (closed) {
+          c.close();
+          continue;
+        }
+        loops.get(Math.floorMod(nextLoop++, loops.size())).adopt(c);
+      } catch (IOException | RuntimeException e) {
+        log.debug("gateway: dropping a connection: {}", e.toString());
+        try {
+          ch.close();
+        } catch (IOException ignored) {
+          // closing
+        }
+      }
+    }
+  }
+
+  /**
+   * Continues a connection an event loop hands over (its channel blocking again) on a virtual
+   * thread: {@code rest} finishes the exchange the loop started (null: none), then the connection
+   * is served as one accepted by the thread front end.
+   */
+  void resume(Http1Connection c, Runnable rest) {
+    if (closed) {
+      c.close();
+    }
+    connectionThreads.newThread(() -> c.resume(rest)).start();
   }
 
   void closed(Http1Connection c) {
@@ -221,6 +316,13 @@ final class Http1Server implements AutoCloseable {
   }
 
   private void closeListeners() {
+    for (ServerSocketChannel ss : channelListeners) {
+      try {
+        ss.close();
+      } catch (IOException ignored) {
+        // closing
+      }
+    }
     for (ServerSocket ss : listeners) {
       try {
         ss.close();
@@ -237,6 +339,9 @@ final class Http1Server implements AutoCloseable {
     closeListeners();
     if (sweeper != null) {
       sweeper.interrupt();
+    }
+    for (Http1EventLoop l : loops) {
+      l.close();
     }
     for (Http1Connection c : open) {
       c.close();

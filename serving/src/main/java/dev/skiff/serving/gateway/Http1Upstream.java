@@ -91,6 +91,16 @@ final class Http1Upstream {
     /** Set by the sweeper when it closed the socket at the deadline. */
     volatile boolean timedOut;
 
+    /**
+     * A connection the event loop ({@link Http1EventLoop}) hands over mid-response: {@code socket}
+     * is blocking again and {@code read} holds the bytes of the response read so far.
+     */
+    Conn(Socket socket, byte[] read, int n, boolean reused) throws IOException {
+      this(socket);
+      this.reused = reused;
+      in.prefill(read, n);
+    }
+
     Conn(Socket socket) throws IOException {
       this.socket = socket;
       this.in = new Reader(socket.getInputStream());
@@ -147,6 +157,12 @@ final class Http1Upstream {
       System.arraycopy(buf, pos, b, off, n);
       pos += n;
       return n;
+    }
+
+    void prefill(byte[] b, int n) {
+      System.arraycopy(b, 0, buf, 0, n);
+      pos = 0;
+      lim = n;
     }
 
     /** Puts back the byte {@link #read()} just returned. */
@@ -224,6 +240,10 @@ final class Http1Upstream {
       if (closed) {
         closeIdle();
       }
+    }
+
+    boolean closed() {
+      return closed;
     }
 
     /** Closes the idle connections; connections returned later are closed too. */
@@ -319,6 +339,30 @@ final class Http1Upstream {
       } else {
         ex.failed(e);
       }
+    } catch (Throwable e) {
+      close(c);
+      done.run();
+      if (!ex.committed()) {
+        ex.responseHeaders().clear();
+        ex.sendError(HttpStatus.BAD_GATEWAY_502, "the revision's pod failed: " + e.getMessage());
+      } else {
+        ex.failed(e);
+      }
+    }
+  }
+
+  /**
+   * Finishes an exchange the event loop started but cannot complete without blocking (a chunked,
+   * large or close-delimited response, an interim response): the response has started, so as in
+   * {@link #exchange} it is relayed to its end and never cut for time. Blocks the calling thread.
+   */
+  static void continueResponse(Conn c, ClientExchange ex, boolean headRequest, RevisionBackend.Endpoint ep,
+      Runnable done) {
+    try {
+      relay(c.in.read(), c, ex, headRequest, ep);
+      c = null;
+      done.run();
+      ex.succeeded();
     } catch (Throwable e) {
       close(c);
       done.run();

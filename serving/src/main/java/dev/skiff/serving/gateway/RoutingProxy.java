@@ -107,16 +107,52 @@ final class RoutingProxy {
     long deadline = RevisionBackend.deadline(b.timeoutSeconds);
     String upgrade = headers.get(HttpHeader.UPGRADE);
     boolean tunnel = upgrade != null && !"h2c".equalsIgnoreCase(upgrade) && ex.http1();
-    // Common case: a verified pod has a free slot now and no request is queued before this one.
-    RevisionBackend.Endpoint ep = tunnel ? null : b.tryAcquire();
-    if (ep != null && ep.verified) {
-      forward(ex, ep, host, deadline, done(b, ep));
+    if (tunnel) {
+      waitAndForward(ex, b, host, deadline, true);
       return;
     }
-    if (ep != null) {
-      probeAndForward(ex, b, ep, host, deadline, false);
+    // Common case: a verified pod has a free slot now and no request is queued before this one.
+    continueRouted(ex, new Routed(b, host, deadline, b.tryAcquire()));
+  }
+
+  /**
+   * A request routed to revision {@code b} (counted with {@link RevisionBackend#requestStarted})
+   * and the pod slot {@link RevisionBackend#tryAcquire} gave ({@code ep}, null when none was free).
+   */
+  record Routed(RevisionBackend b, String host, long deadline, RevisionBackend.Endpoint ep) {}
+
+  /**
+   * The first half of {@link #handle} for a plain request (no upgrade, no drain hook), which
+   * never blocks: routes by host, counts the request and tries for a free pod slot. Null when no
+   * Route serves the host (nothing was counted; {@link #handle} answers it). The event loop
+   * forwards a verified HTTP/1.1 slot itself and passes anything else to
+   * {@link #continueRouted} on a thread.
+   */
+  Routed route(ClientExchange ex) {
+    String host = ex.authority();
+    TrafficSplit split = view.lookup(host);
+    if (split == null && ex.headers().get(HttpHeader.HOST) != null) {
+      host = ex.headers().get(HttpHeader.HOST);
+      split = view.lookup(host);
+    }
+    TrafficSplit.Target target = split == null ? null : split.pick();
+    if (target == null) {
+      return null;
+    }
+    RevisionBackend b = view.backend(target.namespace(), target.revision());
+    b.requestStarted();
+    return new Routed(b, host, RevisionBackend.deadline(b.timeoutSeconds), b.tryAcquire());
+  }
+
+  /** The rest of {@link #handle} after {@link #route}: blocks the calling virtual thread. */
+  void continueRouted(ClientExchange ex, Routed r) {
+    RevisionBackend.Endpoint ep = r.ep();
+    if (ep != null && ep.verified) {
+      forward(ex, ep, r.host(), r.deadline(), done(r.b(), ep));
+    } else if (ep != null) {
+      probeAndForward(ex, r.b(), ep, r.host(), r.deadline(), false);
     } else {
-      waitAndForward(ex, b, host, deadline, tunnel);
+      waitAndForward(ex, r.b(), r.host(), r.deadline(), false);
     }
   }
 
@@ -169,7 +205,7 @@ final class RoutingProxy {
     }
   }
 
-  private static Runnable done(RevisionBackend b, RevisionBackend.Endpoint ep) {
+  static Runnable done(RevisionBackend b, RevisionBackend.Endpoint ep) {
     return once(() -> {
       b.release(ep);
       b.requestDone();
