@@ -343,6 +343,11 @@ public final class Gateway implements Component {
       return view;
     }
 
+    /** The HTTP/1.1 front end, null with {@code gateway.frontend=jetty}. */
+    Http1Server front() {
+      return front;
+    }
+
     /** The autoscaler this gateway feeds, or null when disabled. */
     public Autoscaler autoscaler() {
       return autoscaler;

@@ -75,6 +75,9 @@ final class Http1EventLoop implements AutoCloseable {
   private int inFlight;
   private long lastSweep = System.nanoTime();
   private volatile boolean closed;
+  /** Exchanges the loop completed itself, and hand-overs to threads (for tests; one writer). */
+  volatile long served;
+  volatile long handedOff;
 
   Http1EventLoop(Http1Server server, RoutingProxy proxy, String name) throws IOException {
     this.server = server;
@@ -346,6 +349,7 @@ final class Http1EventLoop implements AutoCloseable {
 
   /** Answers a small error on the loop (as {@link Http1Connection#sendError}) and goes on. */
   private void errorResponse(Client cl, int status, String message) {
+    served++;
     cl.c.responseHeaders().clear();
     cl.c.sendError(status, message);
     afterExchange(cl);
@@ -375,6 +379,7 @@ final class Http1EventLoop implements AutoCloseable {
    * (null: none) first, then as {@link Http1Connection#run}.
    */
   private void handOff(Client cl, Runnable rest) {
+    handedOff++;
     cl.key.cancel();
     Http1Connection c = cl.c;
     handoffs.add(() -> {
@@ -726,6 +731,7 @@ final class Http1EventLoop implements AutoCloseable {
     }
     done.run();
     c.succeeded();
+    served++;
     afterExchange(cl);
   }
 
@@ -755,6 +761,7 @@ final class Http1EventLoop implements AutoCloseable {
     cl.up = null;
     u.client = null;
     inFlight--;
+    handedOff++;
     u.key.cancel();
     cl.key.cancel();
     Http1Connection c = cl.c;

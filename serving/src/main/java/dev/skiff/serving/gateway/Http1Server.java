@@ -202,6 +202,17 @@ final class Http1Server implements AutoCloseable {
     connectionThreads.newThread(() -> c.resume(rest)).start();
   }
 
+  /** Exchanges the event loops served themselves and the ones they handed to threads (tests). */
+  long[] loopCounts() {
+    long served = 0;
+    long handedOff = 0;
+    for (Http1EventLoop l : loops) {
+      served += l.served;
+      handedOff += l.handedOff;
+    }
+    return new long[] {served, handedOff};
+  }
+
   void closed(Http1Connection c) {
     open.remove(c);
   }

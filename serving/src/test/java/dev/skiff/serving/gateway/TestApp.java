@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A local HTTP app standing in for a pod: answers {@code <name>} (or, on {@code /headers}, the
  * request headers it received, one {@code name: value} a line; on {@code /echo}, the body; on
- * {@code /chunked}, {@code one,two,three} without a length),
+ * {@code /chunked}, {@code one,two,three} without a length; with {@code ?size=n}, n bytes),
  * sleeps {@code ?sleep=ms} before answering, and counts requests and the maximum in flight.
  */
 final class TestApp implements AutoCloseable {
@@ -67,6 +67,8 @@ final class TestApp implements AutoCloseable {
             inFlight.decrementAndGet();
           }
           return;
+        } else if (q != null && q.startsWith("size=")) {
+          body = "x".repeat(Integer.parseInt(q.substring(5))).getBytes(StandardCharsets.UTF_8);
         } else {
           body = name.getBytes(StandardCharsets.UTF_8);
         }
