@@ -63,10 +63,12 @@ final class GatewayBench {
       KnativeObjects.ensureCrds(client);
       // -Dgateway.upstream=jetty measures the previous path (Jetty's HttpClient to the pod).
       String upstream = System.getProperty("gateway.upstream", "skiff");
-      // -Dgateway.frontend=jetty measures the previous front end (Jetty's server for HTTP/1.1 clients).
-      String frontend = System.getProperty("gateway.frontend", "skiff");
+      // -Dgateway.frontend=threads|jetty measures the previous front ends (a virtual thread per
+      // connection; Jetty's server for HTTP/1.1 clients); -Dgateway.loops=N the event loops.
+      String frontend = System.getProperty("gateway.frontend", "loop");
+      String loops = System.getProperty("gateway.loops", "1");
       gw = new Gateway().start(new ComponentContext(client, dir, "bench", Map.of("gateway.port", "0",
-          "gateway.upstream", upstream, "gateway.frontend", frontend)));
+          "gateway.upstream", upstream, "gateway.frontend", frontend, "gateway.loops", loops)));
       KnativeObjects.revision(client, "hello-00001", Map.of());
       Pod p = client.pods().inNamespace("default").resource(new PodBuilder().withNewMetadata().withName("hello-pod")
           .addToLabels("serving.knative.dev/revision", "hello-00001").endMetadata().withNewSpec().addNewContainer()
@@ -124,6 +126,9 @@ final class GatewayBench {
       Map<String, Object> m = Bench.result("gateway");
       m.put("connections", CONNECTIONS);
       m.put("frontend", frontend);
+      if (frontend.equals("loop")) {
+        m.put("loops", Integer.parseInt(loops));
+      }
       m.put("upstream", upstream);
       m.put("direct_rps", Math.round(directRps));
       m.put("gateway_rps", Math.round(gatewayRps));

@@ -137,6 +137,16 @@ final class Http1Connection implements ClientExchange {
    */
   void resume(Runnable rest) {
     inLoop = false;
+    if (hasPendingOutput()) {
+      try {
+        out.write(pendingOut.array(), pendingOut.arrayOffset() + pendingOut.position(), pendingOut.remaining());
+        pendingOut.position(pendingOut.limit());
+      } catch (IOException e) {
+        close();
+        server.closed(this);
+        return;
+      }
+    }
     servedOne = false;
     backOnLoop = false;
     serve(rest);

@@ -229,6 +229,7 @@ final class Http1Server implements AutoCloseable {
         long since = c.idleSince;
         if (since != 0 && now - since > idleTimeoutNanos) {
           c.close();
+          open.remove(c); // a connection on an event loop has no thread to do it
         }
       }
     }

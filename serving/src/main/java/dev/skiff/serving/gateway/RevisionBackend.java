@@ -154,6 +154,11 @@ final class RevisionBackend {
     return n;
   }
 
+  /** The requests counted in flight now (held and queued ones included). */
+  int inFlight() {
+    return inFlight.get();
+  }
+
   /** Counts a request into the measurements; pair with {@link #requestDone}. */
   void requestStarted() {
     inFlight.incrementAndGet();
