@@ -59,8 +59,6 @@ final class Http1EventLoop implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Http1EventLoop.class);
   /** How often deadlines are checked while exchanges are in flight (deadlines are whole seconds). */
   static final long SWEEP_MS = 20;
-  /** Yield-and-poll rounds before the loop sleeps while exchanges are in flight. */
-  static final int SPINS = Integer.getInteger("skiff.gateway.loopSpins", 0);
   /** The response buffer per pod connection: a response that does not fit goes to a thread. */
   private static final int RESPONSE_BUFFER = 16 * 1024;
 
@@ -158,17 +156,7 @@ final class Http1EventLoop implements AutoCloseable {
         if (!ready.isEmpty()) {
           selector.selectNow(this::onKey); // deregisters the cancelled keys of the hand-overs
         } else {
-          int n = 0;
-          // With exchanges in flight, answers are due: yield the core to the threads that make
-          // them (the app, the client) a few times before sleeping in epoll_wait, whose sleep
-          // and wake-up cost both sides more than a yield that finds nothing.
-          for (int i = 0; n == 0 && i < SPINS && inFlight > 0; i++) {
-            Thread.yield();
-            n = selector.selectNow(this::onKey);
-          }
-          if (n == 0) {
-            selector.select(this::onKey, inFlight > 0 ? SWEEP_MS : 1000);
-          }
+          selector.select(this::onKey, inFlight > 0 ? SWEEP_MS : 1000);
         }
         for (Runnable r : ready) {
           r.run();
