@@ -66,7 +66,7 @@ final class GatewayBench {
       // -Dgateway.frontend=threads|jetty measures the previous front ends (a virtual thread per
       // connection; Jetty's server for HTTP/1.1 clients); -Dgateway.loops=N the event loops.
       String frontend = System.getProperty("gateway.frontend", "loop");
-      String loops = System.getProperty("gateway.loops", "1");
+      String loops = System.getProperty("gateway.loops", Integer.toString(Runtime.getRuntime().availableProcessors()));
       gw = new Gateway().start(new ComponentContext(client, dir, "bench", Map.of("gateway.port", "0",
           "gateway.upstream", upstream, "gateway.frontend", frontend, "gateway.loops", loops)));
       KnativeObjects.revision(client, "hello-00001", Map.of());
