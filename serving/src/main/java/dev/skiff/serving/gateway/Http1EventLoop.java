@@ -93,6 +93,10 @@ final class Http1EventLoop implements AutoCloseable {
     c.loop = this;
     incoming.add(c);
     selector.wakeup();
+    if (closed && incoming.remove(c)) {
+      c.close(); // the loop is gone (the server stopped)
+      server.closed(c);
+    }
   }
 
   /** A client connection on the loop. */
@@ -159,7 +163,11 @@ final class Http1EventLoop implements AutoCloseable {
           selector.select(this::onKey, inFlight > 0 ? SWEEP_MS : 1000);
         }
         for (Runnable r : ready) {
-          r.run();
+          try {
+            r.run();
+          } catch (RuntimeException e) {
+            log.warn("gateway event loop: a hand-over failed", e);
+          }
         }
         ready.clear();
         Http1Connection c;
@@ -225,6 +233,21 @@ final class Http1EventLoop implements AutoCloseable {
       }
     } catch (CancelledKeyException e) {
       // closed meanwhile (the idle sweeper, or a failure handled above)
+    } catch (RuntimeException e) {
+      // A bug must cost one connection, as on a thread, not the loop and all its connections.
+      log.warn("gateway event loop: dropping a connection after a failure", e);
+      Client cl = a instanceof Client c ? c : a instanceof Upstream u ? u.client : null;
+      if (a instanceof Upstream u) {
+        u.close();
+        if (cl != null && cl.up == u) {
+          cl.up = null;
+          inFlight--;
+          u.done.run();
+        }
+      }
+      if (cl != null) {
+        closeClient(cl);
+      }
     }
   }
 
