@@ -368,7 +368,8 @@ public final class Autoscaler implements AutoCloseable {
       // (kpa.go handleScaleToZero: the PA stays Active a stable window, then the grace period).
       long idle = now - s.lastActiveMs;
       long need = p.stableWindow().toMillis() + Math.max(p.scaleToZeroGracePeriod().toMillis(), p.scaleToZeroPodRetention().toMillis());
-      if (!p.enableScaleToZero() || idle < need) {
+      // Not while a live gateway went unread this round: traffic through it would be invisible.
+      if (!p.enableScaleToZero() || idle < need || !inputs.complete()) {
         desired = 1;
       }
     }

@@ -30,6 +30,15 @@ public interface ScalingInputs {
    */
   Sample scrape(String namespace, String revision);
 
+  /**
+   * Whether the current round read every source of measurements. When false (a live gateway
+   * did not answer), a revision that looks idle may be served through that gateway, so the
+   * autoscaler scales nothing to zero on that tick.
+   */
+  default boolean complete() {
+    return true;
+  }
+
   /** Pods of the revision that are Ready now. */
   int readyPods(String namespace, String revision);
 

@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * through their {@link GatewayLease} ({@link GatewayLease#STATS_ADDRESS}, live by renewTime).
  * Each scrape round reads all peers in parallel and waits at most {@link #PEER_TIMEOUT_MS}; a
  * peer that has not answered by then counts as no data for that round (its next answer covers
- * the missed period, see {@link StatsMerger}). Only the leading autoscaler scrapes, so
+ * the missed period, see {@link StatsMerger}), and the round is not {@link #complete()}: nothing
+ * is scaled to zero while a live gateway cannot be read. Only the leading autoscaler scrapes, so
  * followers cost nothing.
  *
  * <p>Thread-safe as {@link ScalingInputs} requires: rounds are serialized by the autoscaler's
@@ -52,6 +53,7 @@ final class ClusterScalingInputs implements ScalingInputs, AutoCloseable {
   private volatile SharedIndexInformer<Lease> leases;
   private volatile Map<String, Sample> round = Map.of();
   private volatile int peersRead;
+  private volatile boolean complete = true;
 
   /**
    * @param instance this gateway's {@link GatewayStats#instance()}
@@ -122,7 +124,14 @@ final class ClusterScalingInputs implements ScalingInputs, AutoCloseable {
       }
     }
     peersRead = read;
+    complete = read == calls.size();
     round = merger.merge(readings);
+  }
+
+  /** False when a live peer did not answer in the last round (see {@link ScalingInputs#complete}). */
+  @Override
+  public boolean complete() {
+    return complete;
   }
 
   @Override

@@ -211,7 +211,7 @@ class SeveralGatewaysTest {
 
   @Test
   @Order(5)
-  void aPeerThatDoesNotAnswerIsNoDataAndDoesNotStopScaling() throws Exception {
+  void aPeerThatDoesNotAnswerIsNoDataDoesNotStopScalingAndHoldsScaleToZero() throws Exception {
     try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
       // A gateway Lease naming a stats address that accepts connections and never answers.
       var now = java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC);
@@ -222,9 +222,20 @@ class SeveralGatewaysTest {
       assertThat(ServingFixture.until(Duration.ofSeconds(10),
           () -> follower.inputs().peers().contains("127.0.0.1:" + silent.getLocalPort()))).isTrue();
       service("slow", "slow-00001", 1, Map.of("autoscaling.knative.dev/min-scale", "3"));
+      service("idle", "idle-00001", 1, Map.of());
       assertThat(ServingFixture.until(Duration.ofSeconds(30), () -> fx.replicas("slow-00001") == 3)).isTrue();
       assertThat(follower.inputs().peersRead()).isZero();
+      assertThat(follower.inputs().complete()).isFalse();
+      // An idle revision is not scaled to zero while a live gateway cannot be read: longer than
+      // the stable window plus grace (7 s) at 1 replica.
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (System.nanoTime() < end) {
+        assertThat(fx.replicas("idle-00001")).isEqualTo(1);
+        Thread.sleep(200);
+      }
       fx.client.leases().inNamespace("knative-serving").withName("gateway-node-z").delete();
+      // Once that gateway is gone, it is.
+      assertThat(ServingFixture.until(Duration.ofSeconds(30), () -> fx.replicas("idle-00001") == 0)).isTrue();
     }
   }
 
