@@ -10,9 +10,8 @@ import org.slf4j.LoggerFactory;
  * Makes one {@link Autoscaler} per cluster act: campaigns for Lease
  * {@code knative-serving/autoscaler} ({@link LeaderElector}, client-go semantics) and tells the
  * autoscaler to {@link Autoscaler#lead} while it holds it and to {@link Autoscaler#follow} as
- * soon as it does not. An elector campaigns once, so after losing the Lease (a failed renewal)
- * a new one campaigns again, as the scheduler does. Knative's autoscaler is leader-elected the
- * same way (its buckets are per-revision; Skiff has one bucket).
+ * soon as it does not; after losing the Lease (a failed renewal) it campaigns again. Knative's
+ * autoscaler is leader-elected the same way (its buckets are per-revision; Skiff has one bucket).
  *
  * <p>Thread-safe.
  */
@@ -52,18 +51,14 @@ public final class AutoscalerElection implements AutoCloseable {
     if (closed) {
       return;
     }
-    Duration retry = lease.dividedBy(7);
     LeaderElector[] self = new LeaderElector[1];
     self[0] = LeaderElector.builder(client, LEASE_NAMESPACE, LEASE_NAME)
         .identity(identity)
-        .leaseDuration(lease)
-        .renewDeadline(lease.multipliedBy(2).dividedBy(3))
-        .retryPeriod(retry.isZero() ? Duration.ofMillis(100) : retry)
+        .timings(lease)
         .onStartedLeading(() -> autoscaler.lead(self[0]::isLeader))
         .onStoppedLeading(() -> {
           autoscaler.follow();
           log.info("{} stopped leading the autoscaler", identity);
-          campaign(); // again, unless closed
         })
         .build();
     elector = self[0];
