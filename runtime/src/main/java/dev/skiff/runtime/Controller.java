@@ -130,7 +130,13 @@ public final class Controller {
     try {
       r = reconciler.reconcile(key);
     } catch (Exception | StackOverflowError e) {
-      log.warn("controller {}: error syncing {} (retry {}): {}", name, key, queue.numRequeues(key), e.toString());
+      if (e instanceof io.fabric8.kubernetes.client.KubernetesClientException k && k.getCode() == 409) {
+        // A write raced another writer (optimistic concurrency): expected, retried from the
+        // cache's next version; upstream controllers requeue these without an error line.
+        log.debug("controller {}: conflict syncing {} (retry {}): {}", name, key, queue.numRequeues(key), k.getMessage());
+      } else {
+        log.warn("controller {}: error syncing {} (retry {}): {}", name, key, queue.numRequeues(key), e.toString());
+      }
       queue.addRateLimited(key);
       return;
     }

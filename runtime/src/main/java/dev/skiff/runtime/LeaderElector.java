@@ -11,6 +11,8 @@ import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -30,11 +32,13 @@ import org.slf4j.LoggerFactory;
  * stops without releasing, as a crashed process would. Defaults: leaseDuration 15 s, renewDeadline
  * 10 s, retryPeriod 2 s.
  *
- * <p>An elector campaigns once: after it stops leading (lost renewal, stop or abandon) it is
- * finished, as client-go's Run returns; build a new one to campaign again.
+ * <p>An elector campaigns until {@link #stop()} or {@link #abandon()}: after a lost renewal it
+ * stops leading and then tries to acquire again (client-go's Run returns instead, and the
+ * process exits to be restarted).
  *
- * <p>Callbacks run on their own virtual thread; {@code onStoppedLeading} runs after leadership is
- * lost or given up, and the process should then stop doing leader work. Thread-safe.
+ * <p>Callbacks run one at a time, in order, on a virtual thread of the elector's own;
+ * {@code onStoppedLeading} runs after leadership is lost or given up, and the process should then
+ * stop doing leader work; a later {@code onStartedLeading} may follow. Thread-safe.
  */
 public final class LeaderElector {
   private static final Logger log = LoggerFactory.getLogger(LeaderElector.class);
@@ -49,6 +53,8 @@ public final class LeaderElector {
   private final Duration retryPeriod;
   private final Runnable onStartedLeading;
   private final Runnable onStoppedLeading;
+  /** Runs the callbacks one at a time, in order: a stop never overtakes the start before it. */
+  private final ExecutorService callbacks;
   private final Clock clock;
 
   private final CountDownLatch stop = new CountDownLatch(1);
@@ -78,6 +84,7 @@ public final class LeaderElector {
     this.retryPeriod = b.retryPeriod;
     this.onStartedLeading = b.onStartedLeading;
     this.onStoppedLeading = b.onStoppedLeading;
+    this.callbacks = Executors.newSingleThreadExecutor(Thread.ofVirtual().name("leader-callbacks-" + identity).factory());
     this.clock = b.clock;
   }
 
@@ -130,24 +137,29 @@ public final class LeaderElector {
 
   private void run() {
     try {
-      if (!acquire()) {
-        return;
+      // Campaign again after losing: client-go's Run returns and kube-controller-manager or
+      // kube-scheduler then exits to be restarted; every Skiff component shares one JVM, so the
+      // elector itself goes back to acquiring (a lost renewal must not stop a server's
+      // controllers for good).
+      while (acquire()) {
+        leading = true;
+        log.info("{} became leader of lease {}/{}", identity, namespace, name);
+        callbacks.execute(onStartedLeading);
+        try {
+          renew();
+        } finally {
+          leading = false;
+          if (release && stopped()) {
+            release();
+          }
+          log.info("{} stopped leading lease {}/{}", identity, namespace, name);
+          callbacks.execute(onStoppedLeading);
+        }
       }
-      leading = true;
-      log.info("{} became leader of lease {}/{}", identity, namespace, name);
-      Thread.ofVirtual().name("leading-" + identity).start(onStartedLeading);
-      renew();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
-      if (leading) {
-        leading = false;
-        if (release && stop.getCount() == 0) {
-          release();
-        }
-        log.info("{} stopped leading lease {}/{}", identity, namespace, name);
-        Thread.ofVirtual().name("stopped-leading-" + identity).start(onStoppedLeading);
-      }
+      callbacks.shutdown(); // what was queued still runs, in order
     }
   }
 
@@ -298,6 +310,16 @@ public final class LeaderElector {
     public Builder leaseDuration(Duration d) {
       this.leaseDuration = d;
       return this;
+    }
+
+    /**
+     * Lease duration {@code lease}, with the renew deadline and retry period in client-go's
+     * default proportions (15 / 10 / 2 s): 2/3 and 1/7 of it (at least 100 ms).
+     */
+    public Builder timings(Duration lease) {
+      Duration retry = lease.dividedBy(7);
+      return leaseDuration(lease).renewDeadline(lease.multipliedBy(2).dividedBy(3))
+          .retryPeriod(retry.toMillis() < 100 ? Duration.ofMillis(100) : retry);
     }
 
     public Builder renewDeadline(Duration d) {

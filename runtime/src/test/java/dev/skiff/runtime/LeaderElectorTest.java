@@ -99,4 +99,34 @@ class LeaderElectorTest extends ClusterTest {
     b.stop();
     assertThat(b.isLeader()).isFalse();
   }
+
+  @Test
+  void aLeaderThatLostItsLeaseCampaignsAgainAndCallbacksStayInOrder() throws Exception {
+    List<String> log = new CopyOnWriteArrayList<>();
+    LeaderElector a = elector("three", "a", log);
+    a.start();
+    assertThat(Poll.until(Duration.ofSeconds(10), a::isLeader)).isTrue();
+    // Someone else takes the Lease over (as after a renewal that could not reach the API server
+    // in time): a cannot renew within its deadline and stops leading...
+    for (boolean taken = false; !taken; ) {
+      Lease lease = client.leases().inNamespace("default").withName("three").get();
+      lease.getSpec().setHolderIdentity("intruder");
+      lease.getSpec().setLeaseDurationSeconds(1);
+      try {
+        client.leases().inNamespace("default").resource(lease).update();
+        taken = true;
+      } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+        assertThat(e.getCode()).isEqualTo(409); // a's renewal came first: read again
+      }
+    }
+    assertThat(Poll.until(Duration.ofSeconds(10), () -> log.contains("stop a"))).isTrue();
+    // ...and, the intruder never renewing, takes it back once it expires: leading again, with
+    // the work started, stopped and started in that order.
+    assertThat(Poll.until(Duration.ofSeconds(10), () -> a.isLeader() && log.size() == 3)).isTrue();
+    assertThat(log).containsExactly("start a", "stop a", "start a");
+    assertThat(client.leases().inNamespace("default").withName("three").get().getSpec().getHolderIdentity()).isEqualTo("a");
+    a.stop();
+    assertThat(Poll.until(Duration.ofSeconds(2), () -> log.size() == 4)).isTrue();
+    assertThat(log).containsExactly("start a", "stop a", "start a", "stop a");
+  }
 }

@@ -61,20 +61,16 @@ public final class Scheduler implements Component {
     }
 
     /**
-     * Campaigns for the Lease; an elector campaigns once, so after losing leadership (a failed
-     * renewal) a new one campaigns again. kube-scheduler exits instead and is restarted.
+     * Campaigns for the Lease, and again after losing it (a failed renewal): kube-scheduler exits
+     * instead and is restarted.
      */
     synchronized void campaign() {
       if (closed) {
         return;
       }
-      // client-go's defaults are 15/10/2 s; other lease durations keep the same proportions.
-      Duration retry = lease.dividedBy(7);
       elector = LeaderElector.builder(ctx.client(), LEASE_NAMESPACE, LEASE_NAME)
           .identity(identity)
-          .leaseDuration(lease)
-          .renewDeadline(lease.multipliedBy(2).dividedBy(3))
-          .retryPeriod(retry.isZero() ? Duration.ofMillis(100) : retry)
+          .timings(lease)
           .onStartedLeading(() -> {
             log.info("{} is leading: scheduling", identity);
             engine.startScheduling();
@@ -82,7 +78,6 @@ public final class Scheduler implements Component {
           .onStoppedLeading(() -> {
             log.info("{} stopped leading", identity);
             engine.stopScheduling();
-            campaign();
           })
           .build();
       elector.start();

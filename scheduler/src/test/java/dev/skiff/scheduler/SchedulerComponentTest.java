@@ -112,6 +112,9 @@ class SchedulerComponentTest {
     await(() -> client.pods().inNamespace("ha").list().getItems().stream().allMatch(p -> p.getSpec().getNodeName() != null),
         Duration.ofSeconds(30), "second batch bound by the new leader");
     assertThat(other.isLeader()).isTrue();
+    // A pod shows its node as soon as the Binding is stored; the scheduler counts the bind when
+    // the response reaches it, a moment later (binds still in flight lag behind the list).
+    await(() -> other.engine().boundCount() >= 20, Duration.ofSeconds(10), "the new leader's binds counted");
     // Each pod was bound exactly once: every pod has a node (above) and the binds do not exceed them.
     long bound = leader.engine().boundCount() + other.engine().boundCount();
     long earlier = 1 + 2 + 1; // web, lo-a, lo-b, hi bound by the first scheduler in earlier tests

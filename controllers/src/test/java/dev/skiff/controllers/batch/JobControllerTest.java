@@ -94,6 +94,21 @@ class JobControllerTest {
     return client.batch().v1().jobs().inNamespace(ns).withName(name).get();
   }
 
+  /**
+   * Waits for events: the controller records one after the write it reports returns, so a test
+   * that saw the write's effect may look before the event was even submitted.
+   */
+  static void awaitEvents(String ns, String job, String... reasons) throws Exception {
+    await("events " + List.of(reasons) + " of " + job, Duration.ofSeconds(10), () -> {
+      try {
+        events.flush();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+      return eventReasons(ns, job).containsAll(List.of(reasons));
+    });
+  }
+
   static void await(String what, Duration timeout, BooleanSupplier cond) throws InterruptedException {
     // Timeouts only bound a hang: the 2 shared cores can be very busy, so allow 4x.
     long deadline = System.nanoTime() + timeout.toNanos() * 4;
@@ -186,8 +201,7 @@ class JobControllerTest {
         assertThat(p.getMetadata().getFinalizers()).doesNotContain(JobController.TRACKING_FINALIZER);
         assertThat(JobController.terminal(p)).isTrue();
       });
-      events.flush();
-      assertThat(eventReasons(ns, "pi")).contains("SuccessfulCreate", "Completed");
+      awaitEvents(ns, "pi", "SuccessfulCreate", "Completed");
       var out = server.kubectl().run("get", "job", "pi", "-n", ns, "-o", "jsonpath={.status.succeeded}").ok();
       assertThat(out.out().trim()).isEqualTo("100");
     }
@@ -207,8 +221,7 @@ class JobControllerTest {
       assertThat(j.getStatus().getSucceeded()).isIn(null, 0);
       assertThat(j.getStatus().getCompletionTime()).isNull();
       assertThat(pods(ns, "fails")).hasSize(3);
-      events.flush();
-      assertThat(eventReasons(ns, "fails")).contains("BackoffLimitExceeded");
+      awaitEvents(ns, "fails", "BackoffLimitExceeded");
     }
   }
 
@@ -240,8 +253,7 @@ class JobControllerTest {
       await("the pods to go", Duration.ofSeconds(10), () -> pods(ns, "slow").isEmpty());
       Thread.sleep(300);
       assertThat(pods(ns, "slow")).isEmpty();
-      events.flush();
-      assertThat(eventReasons(ns, "slow")).contains("DeadlineExceeded", "SuccessfulDelete");
+      awaitEvents(ns, "slow", "DeadlineExceeded", "SuccessfulDelete");
     }
   }
 
@@ -359,8 +371,7 @@ class JobControllerTest {
       client.batch().v1().jobs().resource(job(ns, "short").editSpec().withTtlSecondsAfterFinished(1).endSpec()
           .build()).create();
       await("the job to be deleted", Duration.ofSeconds(20), () -> get(ns, "short") == null);
-      events.flush();
-      assertThat(eventReasons(ns, "short")).contains("Completed");
+      awaitEvents(ns, "short", "Completed");
     }
   }
 

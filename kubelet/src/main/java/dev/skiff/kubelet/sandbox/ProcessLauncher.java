@@ -38,6 +38,19 @@ public final class ProcessLauncher {
     if (Runtime.version().feature() <= 25 && System.getProperty("os.name", "").startsWith("Linux")
         && System.getProperty("jdk.lang.Process.launchMechanism") == null) {
       System.setProperty("jdk.lang.Process.launchMechanism", "VFORK");
+      // JDK 25 prints a five-line deprecation banner to stderr when it reads the property (its
+      // ProcessImpl class initializer). We chose VFORK knowingly, for the figure above; users of
+      // `skiff server` should not see the banner, so the class is initialized now with stderr
+      // muted (called first thing in main, before any other thread writes to stderr).
+      java.io.PrintStream err = System.err;
+      try {
+        System.setErr(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        Class.forName("java.lang.ProcessImpl", true, null);
+      } catch (ClassNotFoundException | LinkageError e) {
+        // another JDK: nothing to mute
+      } finally {
+        System.setErr(err);
+      }
     }
   }
 

@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,14 +32,24 @@ import org.slf4j.LoggerFactory;
  * once (the activator's poke, not at the next tick). Cluster defaults come from ConfigMap
  * knative-serving/config-autoscaler and apply from the next tick when it changes.
  *
- * <p>Thread-safety: all scaling state is confined to one scheduler thread; {@link #activate}
- * may be called from any thread.
+ * <p>Leading: every gateway has an Autoscaler, but only the one told to {@link #lead} (the
+ * holder of Lease knative-serving/autoscaler, {@link AutoscalerElection}) scrapes, decides and
+ * writes; a follower only activates. A new leader starts from the current Deployments with empty
+ * windows and scales nothing down before a full stable window of its own data (Knative's
+ * autoscaler waits for data after a restart too), so a leader change never scales a revision in
+ * use to zero. {@link #activate} works on any gateway: it scales a Deployment at zero with a
+ * write conditioned on the resourceVersion it saw, so concurrent activators and the leader never
+ * undo each other; the leader treats any 0 -> N change it did not write as an activation.
+ *
+ * <p>Thread-safety: all scaling state is confined to one scheduler thread; {@link #activate},
+ * {@link #lead} and {@link #follow} may be called from any thread.
  */
 public final class Autoscaler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Autoscaler.class);
   static final long TICK_MS = 2000;
   static final long SCRAPE_MS = 1000;
   static final String REVISION_LABEL = "serving.knative.dev/revision";
+  private static final String DEPLOYMENT_SUFFIX = "-deployment";
 
   private final KubernetesClient client;
   private final ScalingInputs inputs;
@@ -47,6 +58,9 @@ public final class Autoscaler implements AutoCloseable {
   private final ScheduledExecutorService exec;
   private final Map<String, RevisionScaler> scalers = new HashMap<>();
   private volatile AutoscalerConfig config = AutoscalerConfig.defaults();
+  /** Whether this autoscaler may decide and write now (the elector's view of the Lease). */
+  private volatile BooleanSupplier leading = () -> false;
+  private long leadingSinceMs;
   private SharedIndexInformer<Deployment> deployments;
   private SharedIndexInformer<ConfigMap> configMap;
 
@@ -73,6 +87,10 @@ public final class Autoscaler implements AutoCloseable {
       @Override
       public void onUpdate(Deployment o, Deployment d) {
         maybeWarm(d);
+        if (o.getSpec() != null && d.getSpec() != null && replicas(o) == 0 && replicas(d) > 0
+            && d.getMetadata().getName().endsWith(DEPLOYMENT_SUFFIX)) {
+          exec.execute(() -> scaledFromZero(d));
+        }
       }
 
       @Override
@@ -151,6 +169,49 @@ public final class Autoscaler implements AutoCloseable {
     });
   }
 
+  /**
+   * Starts leading: from now until {@link #follow}, and while {@code holdsLease} answers true
+   * (checked before every write, so a lost Lease stops writes at once), this autoscaler scrapes,
+   * decides and writes. State from before (if it led earlier) is dropped.
+   */
+  public void lead(BooleanSupplier holdsLease) {
+    exec.execute(() -> {
+      scalers.clear();
+      leadingSinceMs = nowMs();
+      leading = holdsLease;
+      log.info("autoscaler leading: scaling every revision (no scale-down before a full stable window)");
+    });
+  }
+
+  /** Stops leading at once: no more decisions or scale writes; {@link #activate} still works. */
+  public void follow() {
+    leading = () -> false;
+    exec.execute(scalers::clear);
+  }
+
+  /** Whether this autoscaler is leading now. */
+  public boolean isLeading() {
+    return leading.getAsBoolean();
+  }
+
+  /**
+   * A Deployment went from 0 to some replicas: if this autoscaler leads and did not write that
+   * itself, another gateway activated it; keep it up like an own activation (no scale to zero
+   * before the stable window and grace period have passed, not undone before its pod is up).
+   */
+  private void scaledFromZero(Deployment d) {
+    if (!isLeading()) {
+      return;
+    }
+    String name = d.getMetadata().getName();
+    RevisionScaler s = scaler(d.getMetadata().getNamespace(), name.substring(0, name.length() - DEPLOYMENT_SUFFIX.length()));
+    s.lastActiveMs = nowMs();
+    if (s.requested != replicas(d)) {
+      s.activating = true;
+      s.requested = replicas(d);
+    }
+  }
+
   /** The cluster defaults currently in force. */
   public AutoscalerConfig config() {
     return config;
@@ -158,7 +219,11 @@ public final class Autoscaler implements AutoCloseable {
 
   /**
    * Asks for at least one pod of a revision now (the activator calls this when a request arrives
-   * for a revision without ready pods). Idempotent; returns at once.
+   * for a revision without ready pods), whether or not this autoscaler leads. Scales the
+   * Deployment from zero to max(1, min-scale, activation-scale) capped by max-scale, with a
+   * write conditioned on the Deployment's resourceVersion: if another gateway or the leader
+   * changed it meanwhile, re-reads and does nothing if it is no longer at zero. Idempotent;
+   * returns at once.
    */
   public void activate(String namespace, String revision) {
     exec.execute(() -> {
@@ -169,17 +234,39 @@ public final class Autoscaler implements AutoCloseable {
         if (d == null) {
           return;
         }
-        int current = replicas(d);
-        if ((current == 0 || s.requested == 0) && !s.activating) {
-          GenericKubernetesResource rev = findRevision(namespace, revision);
-          AutoscalerConfig.Params p = config.resolve(rev == null ? null : rev.getMetadata().getAnnotations(), cc(rev));
-          int want = Math.max(1, Math.max(p.minScale(), p.activationScale()));
-          if (p.maxScale() > 0) {
-            want = Math.min(want, p.maxScale());
+        String seenRv = d.getMetadata().getResourceVersion();
+        // The informer may lag behind this leader's own write to zero: requested says zero.
+        boolean atZero = replicas(d) == 0 || (isLeading() && s.requested == 0);
+        // activating is cleared by the leader's tick once a pod is Ready; a follower has no tick.
+        if (!atZero || (isLeading() && s.activating) || seenRv.equals(s.activatedFrom)) {
+          return; // up, or already activated from this very version
+        }
+        GenericKubernetesResource rev = findRevision(namespace, revision);
+        AutoscalerConfig.Params p = config.resolve(rev == null ? null : rev.getMetadata().getAnnotations(), cc(rev));
+        int want = Math.max(1, Math.max(p.minScale(), p.activationScale()));
+        if (p.maxScale() > 0) {
+          want = Math.min(want, p.maxScale());
+        }
+        String rv = seenRv;
+        for (int attempt = 0; attempt < 3 && rv != null; attempt++) {
+          try {
+            scaleIf(namespace, revision, want, rv);
+            s.activatedFrom = seenRv;
+            s.activating = true;
+            s.requested = want;
+            record(rev, namespace, revision, "ScaledUp", "activating from zero: a request is waiting; desired scale %d".formatted(want));
+            return;
+          } catch (KubernetesClientException e) {
+            if (e.getCode() != 409) {
+              throw e;
+            }
+            Deployment fresh = client.apps().deployments().inNamespace(namespace).withName(deploymentName(revision)).get();
+            if (fresh == null || replicas(fresh) > 0) {
+              s.activatedFrom = seenRv; // someone else activated it
+              return;
+            }
+            rv = fresh.getMetadata().getResourceVersion();
           }
-          s.activating = true;
-          scale(rev, namespace, revision, want, "ScaledUp",
-              "activating from zero: a request is waiting; desired scale %d".formatted(want));
         }
       } catch (RuntimeException e) {
         log.warn("activating {}/{} failed: {}", namespace, revision, e.toString());
@@ -192,7 +279,11 @@ public final class Autoscaler implements AutoCloseable {
   }
 
   private void safeScrape() {
+    if (!isLeading()) {
+      return;
+    }
     try {
+      inputs.beginScrape();
       long now = nowMs();
       Set<String> seen = new HashSet<>();
       for (GenericKubernetesResource rev : inputs.revisions()) {
@@ -216,6 +307,9 @@ public final class Autoscaler implements AutoCloseable {
   }
 
   private void safeTick() {
+    if (!isLeading()) {
+      return;
+    }
     for (GenericKubernetesResource rev : inputs.revisions()) {
       try {
         tick(rev);
@@ -259,12 +353,23 @@ public final class Autoscaler implements AutoCloseable {
     if (reachable) {
       desired = Math.max(desired, p.minScale()); // min-scale is ignored for unrouted revisions
     }
+    if (now - leadingSinceMs < p.stableWindow().toMillis()) {
+      // A new leader's windows hold less than a stable window of data (Knative's autoscaler
+      // also waits for data after a restart): it may scale up, never down, until they are full.
+      desired = Math.max(desired, current);
+    }
+    if (current > 0 && s.requested == 0) {
+      // This leader wrote 0 and sees replicas: its informer lags, or another gateway activated
+      // the revision and scaledFromZero has not run yet. Either way, decide on the next tick.
+      desired = Math.max(desired, current);
+    }
     if (desired == 0 && current > 0) {
       // Scale to zero only after the stable window without traffic plus the grace period
       // (kpa.go handleScaleToZero: the PA stays Active a stable window, then the grace period).
       long idle = now - s.lastActiveMs;
       long need = p.stableWindow().toMillis() + Math.max(p.scaleToZeroGracePeriod().toMillis(), p.scaleToZeroPodRetention().toMillis());
-      if (!p.enableScaleToZero() || idle < need) {
+      // Not while a live gateway went unread this round: traffic through it would be invisible.
+      if (!p.enableScaleToZero() || idle < need || !inputs.complete()) {
         desired = 1;
       }
     }
@@ -281,12 +386,24 @@ public final class Autoscaler implements AutoCloseable {
   }
 
   private void scale(GenericKubernetesResource rev, String ns, String name, int replicas, String reason, String message) {
+    if (!isLeading()) {
+      return; // the Lease was lost since the tick started
+    }
     // One unconditional PUT of the scale subresource (fabric8's scale(int) is a GET plus a PUT):
-    // the autoscaler owns spec.replicas, and the activation path counts every round trip.
-    client.apps().deployments().inNamespace(ns).withName(deploymentName(name)).scale(new ScaleBuilder()
-        .withNewMetadata().withName(deploymentName(name)).withNamespace(ns).endMetadata()
-        .withNewSpec().withReplicas(replicas).endSpec().build());
+    // the leading autoscaler owns spec.replicas.
+    scaleIf(ns, name, replicas, null);
     scaler(ns, name).requested = replicas;
+    record(rev, ns, name, reason, message);
+  }
+
+  /** PUT of the scale subresource; with {@code resourceVersion}, a 409 if the Deployment changed since. */
+  private void scaleIf(String ns, String name, int replicas, String resourceVersion) {
+    client.apps().deployments().inNamespace(ns).withName(deploymentName(name)).scale(new ScaleBuilder()
+        .withNewMetadata().withName(deploymentName(name)).withNamespace(ns).withResourceVersion(resourceVersion).endMetadata()
+        .withNewSpec().withReplicas(replicas).endSpec().build());
+  }
+
+  private void record(GenericKubernetesResource rev, String ns, String name, String reason, String message) {
     log.info("{}/{}: {} {}", ns, name, reason, message);
     if (rev != null) {
       events.event(rev, EventRecorder.NORMAL, reason, "%s", message);
@@ -317,7 +434,7 @@ public final class Autoscaler implements AutoCloseable {
 
   /** The Deployment the Revision controller creates for a revision (CONTRACTS.md). */
   public static String deploymentName(String revision) {
-    return revision + "-deployment";
+    return revision + DEPLOYMENT_SUFFIX;
   }
 
   private static int replicas(Deployment d) {
@@ -363,5 +480,6 @@ public final class Autoscaler implements AutoCloseable {
     boolean initialized;
     boolean activating;
     int requested = -1; // the last replicas this autoscaler wrote (the informer may lag behind it)
+    String activatedFrom; // the Deployment resourceVersion the last activation started from
   }
 }

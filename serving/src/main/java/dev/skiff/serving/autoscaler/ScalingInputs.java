@@ -5,9 +5,10 @@ import java.util.Collection;
 
 /**
  * What the {@link Autoscaler} reads besides the Deployments: the revisions to scale and the
- * traffic the gateway measured for them (the gateway is Skiff's queue-proxy and activator in
- * one, so it is the only metrics source; there is no per-pod sidecar). Implementations must be
- * thread-safe; every method is called from the autoscaler's thread and must not block.
+ * traffic the gateways measured for them (the gateway is Skiff's queue-proxy and activator in
+ * one, so the gateways are the only metrics source; there is no per-pod sidecar). Implementations
+ * must be thread-safe; every method is called from the autoscaler's thread. Only
+ * {@link #beginScrape} may block, and only briefly.
  */
 public interface ScalingInputs {
   /** The measured traffic of a revision since the previous scrape. */
@@ -17,11 +18,26 @@ public interface ScalingInputs {
   Collection<GenericKubernetesResource> revisions();
 
   /**
+   * Starts a scrape round: called once per round, before the round's {@link #scrape} calls.
+   * May read remote gateways; must return within a few hundred milliseconds whatever they do.
+   */
+  default void beginScrape() {}
+
+  /**
    * The time-averaged number of requests in flight (including requests held while the revision
-   * has no ready pod) and the number of requests started, since the previous call for the same
-   * revision; each call starts a new period.
+   * has no ready pod) and the number of requests started, in the period between the previous
+   * round and the current one ({@link #beginScrape}).
    */
   Sample scrape(String namespace, String revision);
+
+  /**
+   * Whether the current round read every source of measurements. When false (a live gateway
+   * did not answer), a revision that looks idle may be served through that gateway, so the
+   * autoscaler scales nothing to zero on that tick.
+   */
+  default boolean complete() {
+    return true;
+  }
 
   /** Pods of the revision that are Ready now. */
   int readyPods(String namespace, String revision);

@@ -4,6 +4,7 @@ import dev.skiff.runtime.Clock;
 import dev.skiff.runtime.Component;
 import dev.skiff.runtime.ComponentContext;
 import dev.skiff.serving.autoscaler.Autoscaler;
+import dev.skiff.serving.autoscaler.AutoscalerElection;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -48,9 +49,14 @@ import org.slf4j.LoggerFactory;
  * knative-serving/config-network, key {@code skiff.dev/gateway-http-port}, for the Route
  * controller's status.url (as an annotation with that name and data key
  * {@code skiff.dev.gateway-http-port}: '/' is not allowed in a data key). Options {@code cluster-domain} (default cluster.local) names the
- * cluster-local hosts. The gateway keeps no state of its own, so several may run (one per node);
- * each runs an autoscaler unless given {@code gateway.autoscaler=false}, and exactly one should
- * (the autoscaler only sees the traffic of its own gateway).
+ * cluster-local hosts. The gateway keeps no state of its own, so several may run (one per node).
+ * Each has an {@link Autoscaler} and campaigns for Lease knative-serving/autoscaler
+ * ({@link AutoscalerElection}); only the holder decides and writes scales, from the traffic of
+ * every live gateway: each publishes cumulative counters on its {@link StatsServer} (option
+ * {@code gateway.stats-port}, default 0: a free port), advertised on its {@link GatewayLease}.
+ * Any gateway activates a revision at zero itself. {@code gateway.autoscaler=false}: this gateway
+ * never leads (it still publishes its stats and activates). {@code autoscaler.leaseDurationSeconds}
+ * (default 15) sets the election's Lease duration. See docs/serving.md, "Several gateways".
  *
  * <p>Front ends: HTTP/1.1 clients are served by {@link Http1Server} (virtual threads, blocking
  * sockets); h2c clients by Jetty, to which Http1Server relays their connections.
@@ -90,8 +96,10 @@ public final class Gateway implements Component {
     KubernetesClient client = ctx.client();
     String domain = ctx.options().getOrDefault("cluster-domain", "cluster.local");
     ServingView view = new ServingView(client, domain).start(Duration.ofSeconds(30));
-    Autoscaler autoscaler = Boolean.parseBoolean(ctx.options().getOrDefault("gateway.autoscaler", "true"))
-        ? new Autoscaler(client, view, Clock.system()).start() : null;
+    String instance = java.util.UUID.randomUUID().toString();
+    ClusterScalingInputs inputs = new ClusterScalingInputs(client, view, instance, ctx.nodeName()).start();
+    // Every gateway has an autoscaler: followers activate revisions at zero; the leader scales.
+    Autoscaler autoscaler = new Autoscaler(client, inputs, Clock.system()).start();
 
     QueuedThreadPool threads = new QueuedThreadPool(64, 4);
     threads.setName("gateway");
@@ -112,11 +120,7 @@ public final class Gateway implements Component {
     config.setSendXPoweredBy(false);
     config.setRelativeRedirectAllowed(true);
     RoutingProxy proxy = new RoutingProxy(view, http1, h2c,
-        b -> {
-          if (autoscaler != null) {
-            autoscaler.activate(b.namespace, b.name);
-          }
-        },
+        b -> autoscaler.activate(b.namespace, b.name),
         // gateway.upstream=jetty: Jetty's HttpClient to HTTP/1.1 pods (the path before Http1Upstream).
         !"jetty".equals(ctx.options().get("gateway.upstream")));
     server.setHandler(new ProxyHandler(proxy));
@@ -188,9 +192,19 @@ public final class Gateway implements Component {
     // time-weighted average per second; sampling keeps the request path free of locks).
     sampler.scheduleAtFixedRate(() -> view.backends().forEach(RevisionBackend::sample), 100, 100, TimeUnit.MILLISECONDS);
     recordPort(client, port);
-    GatewayLease lease = GatewayLease.hold(client, ctx.nodeName());
-    log.info("gateway listening on port {}", port);
-    return new Running(server, front, view, autoscaler, sampler, port, lease);
+    // The stats listener on this node's first non-loopback address (what peers on other nodes
+    // reach), else loopback.
+    String statsHost = addresses.stream().filter(a -> !a.startsWith("127.")).findFirst().orElse("127.0.0.1");
+    StatsServer stats = StatsServer.start(statsHost, Integer.parseInt(ctx.options().getOrDefault("gateway.stats-port", "0")),
+        () -> view.stats(instance));
+    GatewayLease lease = GatewayLease.hold(client, ctx.nodeName(), Map.of(GatewayLease.STATS_ADDRESS, stats.address()));
+    AutoscalerElection election = null;
+    if (Boolean.parseBoolean(ctx.options().getOrDefault("gateway.autoscaler", "true"))) {
+      election = AutoscalerElection.start(client, autoscaler, ctx.nodeName() + "_" + instance,
+          Duration.ofSeconds(Integer.parseInt(ctx.options().getOrDefault("autoscaler.leaseDurationSeconds", "15"))));
+    }
+    log.info("gateway listening on port {}, stats on {}", port, stats.address());
+    return new Running(server, front, view, autoscaler, sampler, port, lease, inputs, stats, election);
   }
 
   /**
@@ -324,9 +338,15 @@ public final class Gateway implements Component {
     private final ScheduledExecutorService sampler;
     private final int port;
     private final GatewayLease lease;
+    private final ClusterScalingInputs inputs;
+    private final StatsServer stats;
+    private final AutoscalerElection election;
 
     Running(Server server, Http1Server front, ServingView view, Autoscaler autoscaler, ScheduledExecutorService sampler,
-        int port, GatewayLease lease) {
+        int port, GatewayLease lease, ClusterScalingInputs inputs, StatsServer stats, AutoscalerElection election) {
+      this.inputs = inputs;
+      this.stats = stats;
+      this.election = election;
       this.server = server;
       this.front = front;
       this.view = view;
@@ -350,22 +370,34 @@ public final class Gateway implements Component {
       return front;
     }
 
-    /** The autoscaler this gateway feeds, or null when disabled. */
+    /** This gateway's autoscaler (it scales only while {@link Autoscaler#isLeading}). */
     public Autoscaler autoscaler() {
       return autoscaler;
     }
 
+    /** Whether this gateway's autoscaler holds the autoscaler Lease now. */
+    public boolean leading() {
+      return election != null && election.isLeader() && autoscaler.isLeading();
+    }
+
+    ClusterScalingInputs inputs() {
+      return inputs;
+    }
+
     @Override
     public void close() throws Exception {
-      lease.close(); // first: Routes stop sending this node cluster traffic
+      if (election != null) {
+        election.close(); // first: stop scaling and hand the Lease to another gateway at once
+      }
+      lease.close(); // Routes stop sending this node cluster traffic
       sampler.shutdownNow();
       if (front != null) {
         front.close();
       }
       server.stop();
-      if (autoscaler != null) {
-        autoscaler.close();
-      }
+      autoscaler.close();
+      stats.close();
+      inputs.close();
       view.close();
     }
   }

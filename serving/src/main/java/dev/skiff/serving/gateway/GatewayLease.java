@@ -25,15 +25,22 @@ public final class GatewayLease implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GatewayLease.class);
   public static final String PREFIX = "gateway-";
   public static final int DURATION_SECONDS = 40;
+  /**
+   * Annotation: {@code host:port} where the gateway answers {@code GET /.skiff/stats}
+   * ({@link StatsServer}); the autoscaler's leader reads every live gateway there.
+   */
+  public static final String STATS_ADDRESS = "serving.skiff.dev/stats-address";
   static final long RENEW_SECONDS = 10;
 
   private final KubernetesClient client;
   private final String node;
+  private final java.util.Map<String, String> annotations;
   private final ScheduledExecutorService renewer;
 
-  private GatewayLease(KubernetesClient client, String node) {
+  private GatewayLease(KubernetesClient client, String node, java.util.Map<String, String> annotations) {
     this.client = client;
     this.node = node;
+    this.annotations = java.util.Map.copyOf(annotations);
     this.renewer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "gateway-lease");
       t.setDaemon(true);
@@ -43,7 +50,15 @@ public final class GatewayLease implements AutoCloseable {
 
   /** Takes the Lease for {@code node} now and keeps renewing it. */
   public static GatewayLease hold(KubernetesClient client, String node) {
-    GatewayLease l = new GatewayLease(client, node);
+    return hold(client, node, java.util.Map.of());
+  }
+
+  /**
+   * Takes the Lease for {@code node} now, with {@code annotations} (replacing those a previous
+   * gateway on the node left, e.g. its stats address), and keeps renewing it.
+   */
+  public static GatewayLease hold(KubernetesClient client, String node, java.util.Map<String, String> annotations) {
+    GatewayLease l = new GatewayLease(client, node, annotations);
     l.renew();
     l.renewer.scheduleAtFixedRate(l::renew, RENEW_SECONDS, RENEW_SECONDS, TimeUnit.SECONDS);
     return l;
@@ -65,14 +80,28 @@ public final class GatewayLease implements AutoCloseable {
     return lease.getSpec().getRenewTime().toInstant().plusSeconds(d == null ? DURATION_SECONDS : d);
   }
 
+  private volatile boolean annotated;
+
   private String name() {
     return PREFIX + node;
   }
 
   private void renew() {
     try {
-      Heartbeat.renew(client, new ObjectMetaBuilder().withName(name()).withNamespace(Gateway.NAMESPACE).build(), node,
-          DURATION_SECONDS, Instant.now());
+      Heartbeat.renew(client, new ObjectMetaBuilder().withName(name()).withNamespace(Gateway.NAMESPACE)
+          .withAnnotations(annotations.isEmpty() ? null : annotations).build(), node, DURATION_SECONDS, Instant.now());
+      if (!annotated && !annotations.isEmpty()) {
+        // Heartbeat sets annotations on create only: a Lease left by a previous gateway on this
+        // node (it crashed) still names that gateway's address.
+        client.leases().inNamespace(Gateway.NAMESPACE).withName(name()).edit(l -> {
+          java.util.Map<String, String> a = new java.util.HashMap<>(
+              l.getMetadata().getAnnotations() == null ? java.util.Map.of() : l.getMetadata().getAnnotations());
+          a.putAll(annotations);
+          l.getMetadata().setAnnotations(a);
+          return l;
+        });
+        annotated = true;
+      }
     } catch (KubernetesClientException e) {
       log.warn("renewing the gateway lease {}/{} failed: {}", Gateway.NAMESPACE, name(), e.getMessage());
     } catch (RuntimeException e) {

@@ -1,5 +1,6 @@
 package dev.skiff.serving.gateway;
 
+import dev.skiff.serving.autoscaler.GatewayStats;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -85,8 +86,9 @@ final class RevisionBackend {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final LongAdder requests = new LongAdder();
   private final Object sampleLock = new Object();
-  private double concurrencySum;
-  private int concurrencySamples;
+  private double concurrencyMs;
+  private long sampledMs;
+  private long lastSampleNanos;
 
   RevisionBackend(String namespace, String name) {
     this.namespace = namespace;
@@ -169,24 +171,31 @@ final class RevisionBackend {
     inFlight.decrementAndGet();
   }
 
-  /** Samples the current concurrency (called every 100 ms by the gateway). */
+  /**
+   * Samples the current concurrency (called every 100 ms by the gateway): adds the count times
+   * the time since the previous sample to the integral. The counters only grow (see
+   * {@link GatewayStats}); sampling keeps the request path free of locks.
+   */
   void sample() {
     int c = inFlight.get();
+    long now = System.nanoTime();
     synchronized (sampleLock) {
-      concurrencySum += c;
-      concurrencySamples++;
+      if (lastSampleNanos != 0) {
+        long dtMs = TimeUnit.NANOSECONDS.toMillis(now - lastSampleNanos);
+        concurrencyMs += (double) c * dtMs;
+        sampledMs += dtMs;
+        lastSampleNanos += TimeUnit.MILLISECONDS.toNanos(dtMs); // the remainder counts next time
+      } else {
+        lastSampleNanos = now;
+      }
     }
   }
 
-  /** Average sampled concurrency and requests since the previous call. */
-  double[] scrape() {
-    double avg;
+  /** The cumulative counters of this revision in this gateway. */
+  GatewayStats.Counters counters() {
     synchronized (sampleLock) {
-      avg = concurrencySamples == 0 ? inFlight.get() : concurrencySum / concurrencySamples;
-      concurrencySum = 0;
-      concurrencySamples = 0;
+      return new GatewayStats.Counters(requests.sum(), concurrencyMs, sampledMs, inFlight.get());
     }
-    return new double[] {avg, requests.sumThenReset()};
   }
 
   /**

@@ -1,6 +1,6 @@
 package dev.skiff.serving.gateway;
 
-import dev.skiff.serving.autoscaler.ScalingInputs;
+import dev.skiff.serving.autoscaler.GatewayStats;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -31,11 +31,12 @@ import org.slf4j.LoggerFactory;
  * (no polling): Routes give the host table (status.url, status.traffic[] with tag URLs, and the
  * cluster-local names {@code <route>.<ns>[.svc[.<cluster-domain>]]}); Revisions give
  * containerConcurrency and timeoutSeconds; Pods labelled {@code serving.knative.dev/revision}
- * give each revision's Ready endpoints (podIP and the user-container's port). Also the
- * {@link ScalingInputs} of the autoscaler. Thread-safe: informer callbacks write, request
+ * give each revision's Ready endpoints (podIP and the user-container's port). Also what
+ * {@link ClusterScalingInputs} reads for the autoscaler (revisions, ready pods, reachability,
+ * this gateway's {@link GatewayStats}). Thread-safe: informer callbacks write, request
  * threads read immutable snapshots.
  */
-final class ServingView implements ScalingInputs, AutoCloseable {
+final class ServingView implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ServingView.class);
   static final String GROUP = "serving.knative.dev";
   static final String REVISION_LABEL = "serving.knative.dev/revision";
@@ -372,24 +373,19 @@ final class ServingView implements ScalingInputs, AutoCloseable {
     return backends.get(namespace + "/" + revision);
   }
 
-  // ---- ScalingInputs
+  // ---- for the autoscaler (ClusterScalingInputs)
 
-  @Override
   public Collection<GenericKubernetesResource> revisions() {
     return revisions == null ? List.of() : revisions.getIndexer().list();
   }
 
-  @Override
-  public Sample scrape(String namespace, String revision) {
-    RevisionBackend b = backends.get(namespace + "/" + revision);
-    if (b == null) {
-      return new Sample(0, 0);
-    }
-    double[] s = b.scrape();
-    return new Sample(s[0], (long) s[1]);
+  /** This gateway's cumulative measurements of every revision it has routed to. */
+  GatewayStats stats(String instance) {
+    Map<String, GatewayStats.Counters> out = new HashMap<>();
+    backends.forEach((k, b) -> out.put(k, b.counters()));
+    return new GatewayStats(instance, out);
   }
 
-  @Override
   public int readyPods(String namespace, String revision) {
     RevisionBackend b = backends.get(namespace + "/" + revision);
     if (b != null) {
@@ -398,7 +394,6 @@ final class ServingView implements ScalingInputs, AutoCloseable {
     return pods == null ? 0 : endpointsOf(pods.getIndexer().byIndex(BY_REVISION, namespace + "/" + revision)).size();
   }
 
-  @Override
   public boolean reachable(String namespace, String revision) {
     return reachable.contains(namespace + "/" + revision);
   }

@@ -34,6 +34,11 @@ final class ServingFixture implements AutoCloseable {
   }
 
   ServingFixture(Map<String, String> autoscalerConfig) throws Exception {
+    this(autoscalerConfig, Map.of());
+  }
+
+  /** With {@code gatewayOptions} added to the gateway's (node-a's) options. */
+  ServingFixture(Map<String, String> autoscalerConfig, Map<String, String> gatewayOptions) throws Exception {
     server = TestServer.start();
     client = Clients.forKubeconfig(server.kubeconfig());
     ensureCrds(client);
@@ -43,8 +48,15 @@ final class ServingFixture implements AutoCloseable {
           .withNewMetadata().withName("config-autoscaler").endMetadata().withData(autoscalerConfig).build()).create();
     }
     // -Dgateway.frontend=jetty runs a test class against the previous front end (Jetty for HTTP/1.1 too).
-    gateway = new Gateway().start(new ComponentContext(client, server.home(), "node-a", Map.of("gateway.port", "0",
-        "gateway.frontend", System.getProperty("gateway.frontend", "skiff"))));
+    gateway = startGateway("node-a", gatewayOptions);
+  }
+
+  /** Starts a gateway (another one if {@code node} differs from node-a) on an ephemeral port. */
+  Gateway.Running startGateway(String node, Map<String, String> options) throws Exception {
+    Map<String, String> opts = new HashMap<>(options);
+    opts.put("gateway.port", "0");
+    opts.put("gateway.frontend", System.getProperty("gateway.frontend", "skiff"));
+    return new Gateway().start(new ComponentContext(client, server.home(), node, opts));
   }
 
   int port() {
