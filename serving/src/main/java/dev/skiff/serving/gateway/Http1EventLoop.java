@@ -452,7 +452,7 @@ final class Http1EventLoop implements AutoCloseable {
     u.out = null;
     u.reused = true;
     u.lim = 0;
-    if (ep(u).pool.closed() || closed) {
+    if (u.ep.pool.closed() || closed) {
       u.close();
       return;
     }
@@ -462,10 +462,6 @@ final class Http1EventLoop implements AutoCloseable {
       return;
     }
     q.addFirst(u);
-  }
-
-  private static RevisionBackend.Endpoint ep(Upstream u) {
-    return u.ep;
   }
 
   private Upstream connect(RevisionBackend.Endpoint ep) throws IOException {
