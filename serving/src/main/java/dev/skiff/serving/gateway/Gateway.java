@@ -58,8 +58,10 @@ import org.slf4j.LoggerFactory;
  * never leads (it still publishes its stats and activates). {@code autoscaler.leaseDurationSeconds}
  * (default 15) sets the election's Lease duration. See docs/serving.md, "Several gateways".
  *
- * <p>Front ends: HTTP/1.1 clients are served by {@link Http1Server} (virtual threads, blocking
- * sockets); h2c clients by Jetty, to which Http1Server relays their connections.
+ * <p>Front ends: HTTP/1.1 clients are served by {@link Http1Server}: its event loops
+ * ({@link Http1EventLoop}, one per core, {@code gateway.loops}) serve the common exchange and hand
+ * the rest to virtual threads with blocking sockets ({@code gateway.frontend=threads}: threads
+ * only); h2c clients by Jetty, to which Http1Server relays their connections.
  * {@code gateway.frontend=jetty} lets Jetty serve HTTP/1.1 clients too (the previous front end,
  * kept for comparison); {@code gateway.upstream=jetty} sends to HTTP/1.1 pods with Jetty's
  * HttpClient instead of {@link Http1Upstream}. Both front ends share {@link RoutingProxy}.
@@ -211,7 +213,7 @@ public final class Gateway implements Component {
    * How many event loops serve HTTP/1.1 clients first ({@link Http1EventLoop}): 0 with
    * {@code gateway.frontend=threads} (a virtual thread per connection from the start, the front
    * end before the loop), else {@code gateway.loops}, by default one per core: on the 2-core
-   * benchmark two loops served ~6% more requests than one for the same CPU per request (one loop
+   * benchmark two loops served ~7% more requests than one for the same CPU per request (one loop
    * is a single lane every exchange passes through twice).
    */
   static int eventLoops(ComponentContext ctx) {
