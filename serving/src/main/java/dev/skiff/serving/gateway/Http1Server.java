@@ -92,14 +92,17 @@ final class Http1Server implements AutoCloseable {
       throw e;
     }
     for (ServerSocket ss : listeners) {
-      Thread t = new Thread(() -> accept(ss), "gateway-accept-" + ss.getLocalSocketAddress());
-      t.setDaemon(true);
-      t.start();
+      daemon("gateway-accept-" + ss.getLocalSocketAddress(), () -> accept(ss));
     }
-    sweeper = new Thread(this::sweep, "gateway-idle");
-    sweeper.setDaemon(true);
-    sweeper.start();
+    sweeper = daemon("gateway-idle", this::sweep);
     return port;
+  }
+
+  private static Thread daemon(String name, Runnable r) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    t.start();
+    return t;
   }
 
   private void accept(ServerSocket ss) {
@@ -148,13 +151,9 @@ final class Http1Server implements AutoCloseable {
       throw e;
     }
     for (ServerSocketChannel ss : channelListeners) {
-      Thread t = new Thread(() -> acceptChannels(ss), "gateway-accept-" + ss.socket().getLocalSocketAddress());
-      t.setDaemon(true);
-      t.start();
+      daemon("gateway-accept-" + ss.socket().getLocalSocketAddress(), () -> acceptChannels(ss));
     }
-    sweeper = new Thread(this::sweep, "gateway-idle");
-    sweeper.setDaemon(true);
-    sweeper.start();
+    sweeper = daemon("gateway-idle", this::sweep);
     return port;
   }
 

@@ -340,14 +340,7 @@ final class Http1Upstream {
         ex.failed(e);
       }
     } catch (Throwable e) {
-      close(c);
-      done.run();
-      if (!ex.committed()) {
-        ex.responseHeaders().clear();
-        ex.sendError(HttpStatus.BAD_GATEWAY_502, "the revision's pod failed: " + e.getMessage());
-      } else {
-        ex.failed(e);
-      }
+      podFailed(c, ex, done, e);
     }
   }
 
@@ -364,14 +357,19 @@ final class Http1Upstream {
       done.run();
       ex.succeeded();
     } catch (Throwable e) {
-      close(c);
-      done.run();
-      if (!ex.committed()) {
-        ex.responseHeaders().clear();
-        ex.sendError(HttpStatus.BAD_GATEWAY_502, "the revision's pod failed: " + e.getMessage());
-      } else {
-        ex.failed(e);
-      }
+      podFailed(c, ex, done, e);
+    }
+  }
+
+  /** The pod failed the exchange: 502 if nothing was sent to the client yet, else a cut connection. */
+  private static void podFailed(Conn c, ClientExchange ex, Runnable done, Throwable e) {
+    close(c);
+    done.run();
+    if (!ex.committed()) {
+      ex.responseHeaders().clear();
+      ex.sendError(HttpStatus.BAD_GATEWAY_502, "the revision's pod failed: " + e.getMessage());
+    } else {
+      ex.failed(e);
     }
   }
 
