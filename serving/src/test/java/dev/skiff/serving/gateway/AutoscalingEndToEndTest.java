@@ -4,7 +4,6 @@ import static dev.skiff.serving.gateway.ServingFixture.traffic;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Event;
-import io.fabric8.kubernetes.api.model.Pod;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,10 +28,7 @@ class AutoscalingEndToEndTest {
   static final String REV = "auto-00001";
   static ServingFixture fx;
   static HttpClient http;
-  static final List<TestApp> apps = new ArrayList<>();
-  static final List<Pod> pods = new ArrayList<>();
-  static final AtomicBoolean running = new AtomicBoolean(true);
-  static Thread kubelet;
+  static StandInKubelet kubelet;
 
   @BeforeAll
   static void start() throws Exception {
@@ -40,44 +36,15 @@ class AutoscalingEndToEndTest {
     http = new HttpClient();
     http.setMaxConnectionsPerDestination(200);
     http.start();
-    kubelet = Thread.ofVirtual().start(AutoscalingEndToEndTest::fakeKubelet);
-  }
-
-  /** Keeps one Ready pod per replica of the revision's Deployment. */
-  static void fakeKubelet() {
-    while (running.get()) {
-      try {
-        var d = fx.client.apps().deployments().inNamespace("default").withName(REV + "-deployment").get();
-        if (d != null) {
-          int want = d.getSpec().getReplicas();
-          while (pods.size() < want) {
-            int i = pods.size();
-            if (apps.size() <= i) {
-              apps.add(new TestApp("pod-" + i));
-            }
-            pods.add(fx.pod(REV + "-pod-" + i, REV, apps.get(i).port(), "user-port", true));
-          }
-          while (pods.size() > want) {
-            Pod p = pods.remove(pods.size() - 1);
-            fx.client.pods().inNamespace("default").withName(p.getMetadata().getName()).withGracePeriod(0).delete();
-          }
-        }
-        Thread.sleep(100);
-      } catch (Exception e) {
-        if (running.get()) {
-          e.printStackTrace();
-        }
-      }
-    }
+    kubelet = new StandInKubelet(fx);
+    kubelet.watch(REV);
   }
 
   @AfterAll
   static void stop() throws Exception {
-    running.set(false);
-    kubelet.join(5000);
+    kubelet.close();
     http.stop();
     fx.close();
-    apps.forEach(TestApp::close);
   }
 
   ContentResponse get(String path) throws Exception {
@@ -146,7 +113,7 @@ class AutoscalingEndToEndTest {
     assertThat(ServingFixture.until(Duration.ofSeconds(10), () -> fx.gateway.view().readyPods("default", REV) == 0)).isTrue();
     ContentResponse r = get("/");
     assertThat(r.getStatus()).isEqualTo(200);
-    assertThat(r.getContentAsString()).startsWith("pod-");
+    assertThat(r.getContentAsString()).startsWith(REV + "-pod-");
     assertThat(fx.replicas(REV)).isEqualTo(1);
   }
 

@@ -4,15 +4,11 @@ import static dev.skiff.serving.gateway.ServingFixture.traffic;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.fabric8.kubernetes.api.model.Pod;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
@@ -40,10 +36,7 @@ class SeveralGatewaysTest {
   static Gateway.Running leader;
   static Gateway.Running follower;
   static HttpClient http;
-  static final Map<String, List<Pod>> pods = new ConcurrentHashMap<>();
-  static final List<TestApp> apps = new CopyOnWriteArrayList<>();
-  static final AtomicBoolean running = new AtomicBoolean(true);
-  static Thread kubelet;
+  static StandInKubelet kubelet;
 
   @BeforeAll
   static void start() throws Exception {
@@ -52,44 +45,12 @@ class SeveralGatewaysTest {
     gateways.add(fx.startGateway("node-b", OPTIONS));
     http = new HttpClient();
     http.start();
-    kubelet = Thread.ofVirtual().start(SeveralGatewaysTest::fakeKubelet);
-  }
-
-  /** Keeps one Ready pod per replica of every revision named in {@link #pods}. */
-  static void fakeKubelet() {
-    while (running.get()) {
-      try {
-        for (var e : pods.entrySet()) {
-          String rev = e.getKey();
-          List<Pod> list = e.getValue();
-          var d = fx.client.apps().deployments().inNamespace("default").withName(rev + "-deployment").get();
-          if (d == null) {
-            continue;
-          }
-          int want = d.getSpec().getReplicas();
-          while (list.size() < want) {
-            TestApp app = new TestApp(rev + "-pod-" + list.size());
-            apps.add(app);
-            list.add(fx.pod(rev + "-pod-" + list.size(), rev, app.port(), "user-port", true));
-          }
-          while (list.size() > want) {
-            Pod p = list.remove(list.size() - 1);
-            fx.client.pods().inNamespace("default").withName(p.getMetadata().getName()).withGracePeriod(0).delete();
-          }
-        }
-        Thread.sleep(100);
-      } catch (Exception e) {
-        if (running.get()) {
-          e.printStackTrace();
-        }
-      }
-    }
+    kubelet = new StandInKubelet(fx);
   }
 
   @AfterAll
   static void stop() throws Exception {
-    running.set(false);
-    kubelet.join(5000);
+    kubelet.close();
     http.stop();
     for (Gateway.Running g : gateways) {
       if (g != fx.gateway) {
@@ -100,7 +61,6 @@ class SeveralGatewaysTest {
       fx.gateway = null; // closed by the test
     }
     fx.close();
-    apps.forEach(TestApp::close);
   }
 
   static ContentResponse get(Gateway.Running g, String host, String path) throws Exception {
@@ -110,7 +70,7 @@ class SeveralGatewaysTest {
 
   /** A revision with a Deployment at {@code replicas}, served by its own Route at host {@code <route>.default.localhost}. */
   static void service(String route, String rev, int replicas, Map<String, String> annotations) {
-    pods.put(rev, new CopyOnWriteArrayList<>());
+    kubelet.watch(rev);
     fx.revision(rev, 0, 300, annotations);
     fx.deployment(rev, replicas);
     fx.route(route, "http://" + route + ".default.localhost", List.of(traffic(rev, 100, null, null)));
