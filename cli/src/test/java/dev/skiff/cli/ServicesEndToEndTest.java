@@ -204,21 +204,25 @@ class ServicesEndToEndTest {
     }
   }
 
-  /**
-   * The Running pods that are not terminating (those are on their way out: not expected to
-   * answer), from one list: with two, a pod that finished terminating between them was counted.
-   */
+  /** The names of the web pods that serve: Running and not terminating. */
   private static Set<String> podNames() {
-    String out = kubectl.run("get", "pods", "-l", "app=web", "--field-selector=status.phase=Running", "-o",
-        "jsonpath={range .items[*]}{.metadata.name}{\" \"}{.metadata.deletionTimestamp}{\"\\n\"}{end}").stdout();
-    Set<String> names = new HashSet<>();
-    out.lines().map(String::trim).filter(l -> !l.isEmpty() && !l.contains(" ")).forEach(names::add);
-    return names;
+    return new HashSet<>(servingPods(".metadata.name"));
   }
 
+  /** The IPs of the same pods (a headless Service's DNS answers only ready endpoints). */
   private static List<String> podIps() {
-    return kubectl.run("get", "pods", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.status.podIP}{\"\\n\"}{end}")
-        .stdout().lines().filter(l -> !l.isBlank()).toList();
+    return servingPods(".status.podIP");
+  }
+
+  /**
+   * {@code field} of each Running web pod that is not terminating (those are on their way out:
+   * not expected to answer, nor in DNS), from one list: with two lists, a pod that finished
+   * terminating between them was counted.
+   */
+  private static List<String> servingPods(String field) {
+    String out = kubectl.run("get", "pods", "-l", "app=web", "--field-selector=status.phase=Running", "-o",
+        "jsonpath={range .items[*]}{" + field + "}{\" \"}{.metadata.deletionTimestamp}{\"\\n\"}{end}").stdout();
+    return out.lines().map(String::trim).filter(l -> !l.isEmpty() && !l.contains(" ")).toList();
   }
 
   /** The distinct bodies of {@code n} requests (each pod answers its name). */
