@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 class Http1EventLoopStopTest {
   @Test
   void stoppingTheGatewayClosesIdleAndBusyLoopConnections() throws Exception {
-    try (ServingFixture fx = new ServingFixture(); TestApp app = new TestApp("stop-app")) {
+    try (ServingFixture fx = new ServingFixture(Map.of(), Map.of("gateway.frontend", "loop")); TestApp app = new TestApp("stop-app")) {
       fx.revision("stop-00001", 0, 300, Map.of());
       fx.pod("stop-00001-pod", "stop-00001", app.port(), "user-port", true);
       fx.route("stop", "http://stop.default.localhost", List.of(traffic("stop-00001", 100, null, null)));

@@ -36,7 +36,7 @@ class Http1EventLoopTest {
 
   @BeforeAll
   static void start() throws Exception {
-    fx = new ServingFixture();
+    fx = new ServingFixture(Map.of(), Map.of("gateway.frontend", "loop"));
     app = serve("loop", new TestApp("loop-app"), 0, 300);
     slow = serve("slowloop", new TestApp("slow-app"), 0, 1);
     single = serve("singleloop", new TestApp("single-app"), 1, 300);

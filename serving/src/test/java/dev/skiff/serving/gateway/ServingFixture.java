@@ -55,7 +55,7 @@ final class ServingFixture implements AutoCloseable {
   Gateway.Running startGateway(String node, Map<String, String> options) throws Exception {
     Map<String, String> opts = new HashMap<>(options);
     opts.put("gateway.port", "0");
-    opts.put("gateway.frontend", System.getProperty("gateway.frontend", "skiff"));
+    opts.putIfAbsent("gateway.frontend", System.getProperty("gateway.frontend", "skiff"));
     return new Gateway().start(new ComponentContext(client, server.home(), node, opts));
   }
 
