@@ -63,9 +63,9 @@ final class GatewayBench {
       KnativeObjects.ensureCrds(client);
       // -Dgateway.upstream=jetty measures the previous path (Jetty's HttpClient to the pod).
       String upstream = System.getProperty("gateway.upstream", "skiff");
-      // The default front end (a virtual thread per connection); -Dgateway.frontend=loop the
-      // event loops (-Dgateway.loops=N of them), =jetty Jetty's server for HTTP/1.1 clients.
-      String frontend = System.getProperty("gateway.frontend", "threads");
+      // The default front end (the event loops, -Dgateway.loops=N of them);
+      // -Dgateway.frontend=threads a virtual thread per connection, =jetty Jetty's server.
+      String frontend = System.getProperty("gateway.frontend", "loop");
       String loops = System.getProperty("gateway.loops", Integer.toString(Runtime.getRuntime().availableProcessors()));
       gw = new Gateway().start(new ComponentContext(client, dir, "bench", Map.of("gateway.port", "0",
           "gateway.upstream", upstream, "gateway.frontend", frontend, "gateway.loops", loops)));

@@ -58,10 +58,10 @@ import org.slf4j.LoggerFactory;
  * never leads (it still publishes its stats and activates). {@code autoscaler.leaseDurationSeconds}
  * (default 15) sets the election's Lease duration. See docs/serving.md, "Several gateways".
  *
- * <p>Front ends: HTTP/1.1 clients are served by {@link Http1Server}: a virtual thread per
- * connection with blocking sockets, or with {@code gateway.frontend=loop} its event loops
+ * <p>Front ends: HTTP/1.1 clients are served by {@link Http1Server}: its event loops
  * ({@link Http1EventLoop}, one per core, {@code gateway.loops}) serve the common exchange and hand
- * the rest to those threads; h2c clients by Jetty, to which Http1Server relays their connections.
+ * the rest to virtual threads with blocking sockets ({@code gateway.frontend=threads}: threads
+ * only); h2c clients by Jetty, to which Http1Server relays their connections.
  * {@code gateway.frontend=jetty} lets Jetty serve HTTP/1.1 clients too (the previous front end,
  * kept for comparison); {@code gateway.upstream=jetty} sends to HTTP/1.1 pods with Jetty's
  * HttpClient instead of {@link Http1Upstream}. Both front ends share {@link RoutingProxy}.
@@ -210,18 +210,15 @@ public final class Gateway implements Component {
   }
 
   /**
-   * How many event loops serve HTTP/1.1 clients first ({@link Http1EventLoop}): with
-   * {@code gateway.frontend=loop}, {@code gateway.loops}, by default one per core; else 0 (a
-   * virtual thread per connection from the start, the default): on the 2-core
+   * How many event loops serve HTTP/1.1 clients first ({@link Http1EventLoop}): 0 with
+   * {@code gateway.frontend=threads} (a virtual thread per connection from the start, the front
+   * end before the loop), else {@code gateway.loops}, by default one per core: on the 2-core
    * benchmark two loops served ~7% more requests than one for the same CPU per request (one loop
    * is a single lane every exchange passes through twice).
    */
   static int eventLoops(ComponentContext ctx) {
     String frontend = ctx.options().get("gateway.frontend");
-    if (!"loop".equals(frontend)) {
-      // Opt-in for now: in GatewayTest about 1 run in 10 saw a connection that had come back to
-      // a loop from a thread (after an h2c exchange) closed without a response; until that race
-      // is found, the thread front end stays the default.
+    if ("threads".equals(frontend)) {
       return 0;
     }
     String n = ctx.options().get("gateway.loops");
